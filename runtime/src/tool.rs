@@ -50,3 +50,27 @@ impl ToolCallSlot {
         self.with(std::mem::take)
     }
 }
+
+/// One tool call seen by `#[posthog_tool]` when no wrapper slot was present: the attribute reports it itself.
+pub struct UnwrappedToolCall {
+    /// The request context the tool was called with.
+    pub context: rmcp::service::RequestContext<rmcp::RoleServer>,
+    /// The tool's spec.
+    pub spec: &'static ToolSpec,
+    /// The runtime tool name (rmcp's `ToolName`), which may differ from the spec's for renamed routes.
+    pub tool_name: String,
+    /// Wall-clock start of the call.
+    pub started_at: std::time::SystemTime,
+    /// Whole milliseconds the call took.
+    pub duration_ms: u64,
+    /// The call's arguments as received.
+    pub arguments: Option<Map<String, Value>>,
+    /// The result as the client receives it (`CallToolResult` JSON); `None` after a protocol error or a panic.
+    pub response: Option<Value>,
+    /// Whether the call counts as an error (§7.1).
+    pub is_error: bool,
+    /// The error, when there is one.
+    pub error: Option<ErrorInfo>,
+    /// Properties the tool added to its own event.
+    pub properties: Map<String, Value>,
+}
