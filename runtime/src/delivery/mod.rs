@@ -1,14 +1,69 @@
-//! The delivery queue to PostHog (CONTRACT §10): bounded, batched, retried, flushed on shutdown.
+//! The delivery queue to PostHog (CONTRACT §10): bounded, batched, retried, drained on shutdown.
 //!
-//! STUB: the delivery issue replaces this file with the real queue and worker; the signatures are what the rest
-//! of the runtime calls.
+//! # Shape
+//!
+//! The request path calls [`Delivery::enqueue`] with a [`Job`]: a closure that builds the request's payloads. The
+//! push takes one short lock and never waits on anything else; when the queue is full the job is dropped, counted
+//! and warned about once per episode (CONTRACT §10 W5).
+//!
+//! Everything else happens on a dedicated OS thread named `posthog-mcp-delivery` that runs its own current-thread
+//! tokio runtime. The host may run on any tokio runtime (or none): delivery neither competes with its tasks nor
+//! depends on its runtime still running, so [`Delivery::shutdown`] and the `Drop` guard can drain while the host's
+//! runtime winds down. On that thread:
+//!
+//! - the jobs run (sanitize, build, label — a panicking job loses only its own payloads, and is counted in
+//!   [`DeliveryStats::jobs_failed`]); each payload is measured and queued, bounded by
+//!   [`DeliveryOptions::capacity`] payloads and [`DeliveryOptions::max_bytes`] bytes;
+//! - batches of up to [`DeliveryOptions::batch_size`] leave when full, when their oldest payload has waited
+//!   [`DeliveryOptions::flush_interval`], or at once during a flush; at most one request is in flight;
+//! - the retry policy ([`retry`]) decides what a failure means: connection errors, timeouts, 5xx and 408 are resent
+//!   with exponential backoff and jitter (200 ms initial, 30 s cap); 429 is resent after `Retry-After`, or after a
+//!   backoff when there is none — never dropped; 400 and 413 split the batch in halves until the offending payloads
+//!   are alone, and only those are dropped (counted, logged by uuid without content); 401 and 402 pause delivery
+//!   with one error naming the cause while new payloads keep queueing up to capacity. A resent batch carries the
+//!   same payloads, hence the same uuids (W4).
+//!
+//! All waits of the worker (batch interval, backoff, pause probes) go through the injected [`Clock`], so tests
+//! drive them with [`crate::clock::ManualClock`]. Flush and shutdown deadlines are real time: they bound how long
+//! the host waits.
+//!
+//! # PostHog and posthog-rs
+//!
+//! Batches go through posthog-rs `Client::capture_batch_immediate` (gzip on by default,
+//! `historical_migration = false`), so the body is PostHog's own `/batch/` format. posthog-rs classifies failures
+//! itself and its `Error::RateLimit` does not carry the `Retry-After` value. We therefore let posthog-rs make
+//! **two** attempts per call: a 429 *with* `Retry-After` is then waited out and retried by posthog-rs itself (it
+//! treats the header as a minimum, clamped to our 30 s cap), while a 429 without it, a second 429, and every other
+//! failure come back to the worker, whose own policy (above) takes over. The cost is a quick second attempt
+//! (100 ms later, real time) inside posthog-rs after a transient failure, before the worker's own backoff starts,
+//! and that a `Retry-After` wait runs on real time rather than the injected clock. The policy itself understands
+//! `Retry-After` ([`retry::Outcome::RateLimited`]), so a sink that can read it gets virtual-time behaviour.
+//!
+//! posthog-rs sets its own `User-Agent` (`posthog-rs/<version>`) and adds `$lib_version__major`/`__minor`/`__patch`,
+//! `$os` and `$os_version` when absent; `$lib` and `$lib_version` are set by the pipeline and win.
+//!
+//! # Accounting
+//!
+//! [`DeliveryStats`] counts payloads; at every moment
+//! `enqueued = sent + dropped_queue_full + dropped_rejected + dropped_closed + queued + in_flight`
+//! ([`DeliveryStats::is_balanced`]). A job is counted when its payloads are built (`jobs_pending` until then); a
+//! job refused at the door (queue full, or after shutdown) counts as one payload, since its payloads are never
+//! built.
+
+mod queue;
+pub(crate) mod retry;
+mod sink;
+mod worker;
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use sink::MemorySink;
 
 use crate::clock::Clock;
 use crate::event::Payload;
+use queue::{Admission, Shared};
 
 /// Work handed over by the request path: run on the delivery worker, it produces the payloads of one request
 /// (sanitized, truncated, built, passed through `before_send`, labelled).
@@ -41,39 +96,27 @@ pub enum LocalTarget {
     File(PathBuf),
 }
 
-/// A sink that keeps every delivered payload in memory.
-#[derive(Debug, Clone, Default)]
-pub struct MemorySink {
-    payloads: Arc<Mutex<Vec<Payload>>>,
-}
-
-impl MemorySink {
-    /// A new, empty memory sink.
-    pub fn new() -> Self {
-        Self::default()
-    }
-    /// Every payload delivered so far, in delivery order.
-    pub fn payloads(&self) -> Vec<Payload> {
-        self.payloads.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-    fn push(&self, payloads: Vec<Payload>) {
-        self.payloads.lock().unwrap_or_else(|p| p.into_inner()).extend(payloads);
-    }
-}
-
 /// Tunables of the queue and worker.
 #[derive(Debug, Clone)]
 pub struct DeliveryOptions {
-    /// Most payloads held at once.
+    /// Most payloads held at once (built and waiting, plus jobs not yet run), not counting the in-flight batch.
     pub capacity: usize,
-    /// Most bytes held at once.
+    /// Most bytes of built payloads held at once (measured as [`Payload::encoded_len`]).
     pub max_bytes: usize,
     /// A batch is sent at this many payloads...
     pub batch_size: usize,
-    /// ...or this long after its first payload arrived.
+    /// ...or once its oldest payload has waited this long.
     pub flush_interval: Duration,
     /// gzip request bodies.
     pub gzip: bool,
+    /// First retry backoff (before jitter); doubles per failed attempt.
+    pub initial_backoff: Duration,
+    /// Longest backoff, also the cap on `Retry-After` and the interval between probes while paused.
+    pub max_backoff: Duration,
+    /// Timeout of one HTTP request (real time; whole seconds, at least 1).
+    pub request_timeout: Duration,
+    /// How long dropping the last [`Delivery`] handle without [`Delivery::shutdown`] may block to drain.
+    pub drop_timeout: Duration,
 }
 
 impl Default for DeliveryOptions {
@@ -84,50 +127,189 @@ impl Default for DeliveryOptions {
             batch_size: 100,
             flush_interval: Duration::from_secs(1),
             gzip: true,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(10),
+            drop_timeout: Duration::from_secs(3),
         }
     }
 }
 
-/// Counters of what happened to every payload.
+/// Counters of what happened to every payload (see the module documentation for the invariant).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DeliveryStats {
+    /// Payloads built and queued, plus jobs refused at the door (one each).
     pub enqueued: u64,
+    /// Payloads the sink accepted.
     pub sent: u64,
+    /// Payloads scheduled for a resend (a batch of 10 resent twice adds 20).
     pub retried: u64,
+    /// Payloads dropped because the queue was full (count or bytes).
     pub dropped_queue_full: u64,
+    /// Payloads PostHog rejected, isolated by splitting their batch.
     pub dropped_rejected: u64,
+    /// Payloads handed over after shutdown began, or left unbuilt when the worker stopped.
+    pub dropped_closed: u64,
+    /// Payloads waiting for a batch.
+    pub queued: u64,
+    /// Payloads of the batch being sent (or waiting to be resent).
     pub in_flight: u64,
+    /// Jobs handed over whose payloads are not built yet (not part of the payload counts).
+    pub jobs_pending: u64,
+    /// Jobs that panicked while building their payloads (their payloads never existed).
+    pub jobs_failed: u64,
 }
 
-/// A handle on the delivery queue; clones share it.
+impl DeliveryStats {
+    /// Every payload dropped, for whatever reason.
+    pub fn dropped(&self) -> u64 {
+        self.dropped_queue_full + self.dropped_rejected + self.dropped_closed
+    }
+    /// `enqueued == sent + dropped + queued + in_flight`.
+    pub fn is_balanced(&self) -> bool {
+        self.enqueued == self.sent + self.dropped() + self.queued + self.in_flight
+    }
+}
+
+/// A handle on the delivery queue; clones share it. Dropping the last handle without calling
+/// [`Delivery::shutdown`] drains for at most [`DeliveryOptions::drop_timeout`], blocking the dropping thread.
 #[derive(Clone)]
 pub struct Delivery {
-    sink: SinkKind,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Delivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Delivery")
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Delivery {
-    /// Starts the worker.
-    pub fn start(_options: DeliveryOptions, sink: SinkKind, _clock: Arc<dyn Clock>) -> Self {
-        Self { sink }
-    }
-    /// Hands a job to the worker without waiting; `false` when the queue is full (the job is dropped and counted).
-    pub fn enqueue(&self, job: Job) -> bool {
-        let payloads = job();
-        if let SinkKind::Memory(memory) = &self.sink {
-            memory.push(payloads);
+    /// Starts the worker thread.
+    pub fn start(options: DeliveryOptions, sink: SinkKind, clock: Arc<dyn Clock>) -> Self {
+        let shared = Arc::new(Shared::new(options, clock));
+        let for_worker = shared.clone();
+        let spawned = std::thread::Builder::new()
+            .name("posthog-mcp-delivery".into())
+            .spawn(move || worker::run(for_worker, sink));
+        if let Err(err) = spawned {
+            tracing::error!(kind = ?err.kind(), "posthog-mcp: cannot start the delivery thread; events will be dropped");
+            shared.mark_exited();
         }
-        true
+        Self {
+            inner: Arc::new(Inner { shared }),
+        }
     }
-    /// Sends everything queued; `true` if the queue drained before `timeout`.
-    pub async fn flush(&self, _timeout: Duration) -> bool {
-        true
+
+    /// Starts a worker around a ready-made sink (unit tests of the policy).
+    #[cfg(test)]
+    pub(crate) fn start_with_sink(
+        options: DeliveryOptions,
+        sink: sink::Sink,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let shared = Arc::new(Shared::new(options, clock));
+        let for_worker = shared.clone();
+        std::thread::Builder::new()
+            .name("posthog-mcp-delivery".into())
+            .spawn(move || worker::run_ready(for_worker, sink))
+            .expect("spawn the test worker");
+        Self {
+            inner: Arc::new(Inner { shared }),
+        }
     }
-    /// Drains the queue (bounded by `timeout`) and stops the worker.
-    pub async fn shutdown(&self, _timeout: Duration) -> bool {
-        true
+
+    /// Hands a job to the worker without waiting; `false` when the queue is full or shut down (the job is dropped
+    /// and counted).
+    pub fn enqueue(&self, job: Job) -> bool {
+        let shared = &self.inner.shared;
+        match shared.admit(job) {
+            Admission::Accepted => true,
+            Admission::Full {
+                job,
+                first_of_episode,
+            } => {
+                drop(job);
+                if first_of_episode {
+                    worker::warn_queue_full(shared);
+                }
+                false
+            }
+            Admission::Closed(job) => {
+                drop(job);
+                tracing::debug!("posthog-mcp: an event was handed over after shutdown and dropped");
+                false
+            }
+        }
     }
+
+    /// Sends everything handed over before this call, without waiting for the batch interval; `true` if all of it
+    /// was sent or dropped before `timeout` (real time). Does not need any particular async runtime.
+    pub async fn flush(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        match self.inner.shared.request_flush(deadline) {
+            Some(reply) => reply.await.unwrap_or(false),
+            None => self.inner.shared.lock().stats().is_drained(),
+        }
+    }
+
+    /// [`Delivery::flush`] for synchronous callers: blocks the calling thread.
+    pub fn flush_blocking(&self, timeout: Duration) -> bool {
+        futures::executor::block_on(self.flush(timeout))
+    }
+
+    /// Drains the queue (bounded by `timeout`, real time) and stops the worker; `true` if everything handed over
+    /// was sent or dropped. Payloads handed over afterwards are refused. Later calls return at once.
+    pub async fn shutdown(&self, timeout: Duration) -> bool {
+        let shared = &self.inner.shared;
+        shared.lock().closing = true;
+        shared.sender_wake.notify_one();
+        let drained = self.flush(timeout).await;
+        shared.signal_stop();
+        let mut exited = shared.exited.subscribe();
+        let _ = exited.wait_for(|done| *done).await;
+        drained
+    }
+
     /// Current counters.
     pub fn stats(&self) -> DeliveryStats {
-        DeliveryStats::default()
+        self.inner.shared.lock().stats()
     }
 }
+
+impl DeliveryStats {
+    fn is_drained(&self) -> bool {
+        self.queued == 0 && self.in_flight == 0 && self.jobs_pending == 0
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let shared = &self.shared;
+        if *shared.exited.borrow() {
+            return;
+        }
+        shared.lock().closing = true;
+        shared.sender_wake.notify_one();
+        let deadline = Instant::now() + shared.options.drop_timeout;
+        if let Some(reply) = shared.request_flush(deadline) {
+            let drained = futures::executor::block_on(reply).unwrap_or(false);
+            if !drained {
+                tracing::warn!(
+                    "posthog-mcp: delivery was dropped without shutdown and could not drain in time; \
+                     undelivered events are lost"
+                );
+            }
+        }
+        shared.signal_stop();
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,206 @@
+//! The bounded queue shared by the request path and the worker, and the counters that account for every payload.
+//!
+//! One short `std::sync::Mutex` guards the state; it is held only to push, pop and count, never across I/O, a
+//! job or user code, so the request path never waits for the network.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::{Notify, oneshot, watch};
+
+use super::{DeliveryOptions, DeliveryStats, Job};
+use crate::clock::Clock;
+use crate::event::Payload;
+
+/// What the request path hands to the worker, in order.
+pub(crate) enum Item {
+    Job(Job),
+    Flush(FlushRequest),
+}
+
+/// "Tell me when everything handed over before this point is sent or dropped."
+pub(crate) struct FlushRequest {
+    pub(crate) deadline: std::time::Instant,
+    pub(crate) reply: oneshot::Sender<bool>,
+}
+
+/// One built payload waiting in the queue or in flight.
+pub(crate) struct Entry {
+    pub(crate) seq: u64,
+    pub(crate) bytes: usize,
+    pub(crate) arrived: Duration,
+    pub(crate) payload: Payload,
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    /// Jobs and flush markers not yet taken by the worker's intake.
+    pub(crate) items: VecDeque<Item>,
+    /// Jobs handed over whose payloads are not built yet (in `items` or being run); each holds one slot.
+    pub(crate) jobs_pending: usize,
+    /// Built payloads waiting for a batch, oldest first.
+    pub(crate) buffer: VecDeque<Entry>,
+    pub(crate) buffer_bytes: usize,
+    /// Sequence number of the next built payload.
+    pub(crate) next_seq: u64,
+    /// Payloads of the in-flight batch not yet resolved.
+    pub(crate) in_flight: usize,
+    /// Smallest sequence number of the in-flight batch, while there is one.
+    pub(crate) in_flight_min_seq: Option<u64>,
+    /// Flush markers ask the worker to send without waiting until every payload below this is resolved.
+    pub(crate) flush_target: u64,
+    pub(crate) counters: DeliveryStats,
+    /// A queue-full episode is under way (warned once; reset when the queue has room again).
+    pub(crate) full_episode: bool,
+    /// `shutdown` began: new jobs are refused.
+    pub(crate) closing: bool,
+    /// The worker is gone (stopped or never started): nothing is accepted.
+    pub(crate) stopped: bool,
+}
+
+impl State {
+    /// Every payload below this sequence number is sent or dropped.
+    pub(crate) fn watermark(&self) -> u64 {
+        self.in_flight_min_seq
+            .or_else(|| self.buffer.front().map(|e| e.seq))
+            .unwrap_or(self.next_seq)
+    }
+
+    pub(crate) fn stats(&self) -> DeliveryStats {
+        DeliveryStats {
+            queued: self.buffer.len() as u64,
+            in_flight: self.in_flight as u64,
+            jobs_pending: self.jobs_pending as u64,
+            ..self.counters
+        }
+    }
+}
+
+pub(crate) struct Shared {
+    pub(crate) options: DeliveryOptions,
+    pub(crate) clock: Arc<dyn Clock>,
+    state: Mutex<State>,
+    /// Wakes the intake task (new items).
+    pub(crate) intake_wake: Notify,
+    /// Wakes the sender task (new payloads, a flush, shutdown).
+    pub(crate) sender_wake: Notify,
+    /// `true` once the worker must stop.
+    pub(crate) stop: watch::Sender<bool>,
+    /// The watermark (see [`State::watermark`]), for flush waiters.
+    pub(crate) progress: watch::Sender<u64>,
+    /// `true` once the worker thread has finished.
+    pub(crate) exited: watch::Sender<bool>,
+}
+
+/// What `enqueue` decided, with anything that must be dropped or logged outside the lock.
+pub(crate) enum Admission {
+    Accepted,
+    Full { job: Job, first_of_episode: bool },
+    Closed(Job),
+}
+
+impl Shared {
+    pub(crate) fn new(options: DeliveryOptions, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            options,
+            clock,
+            state: Mutex::new(State::default()),
+            intake_wake: Notify::new(),
+            sender_wake: Notify::new(),
+            stop: watch::channel(false).0,
+            progress: watch::channel(0).0,
+            exited: watch::channel(false).0,
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The request path's push: never waits on anything but the short state lock.
+    pub(crate) fn admit(&self, job: Job) -> Admission {
+        let mut state = self.lock();
+        if state.closing || state.stopped {
+            state.counters.enqueued += 1;
+            state.counters.dropped_closed += 1;
+            return Admission::Closed(job);
+        }
+        if state.jobs_pending + state.buffer.len() >= self.options.capacity.max(1) {
+            state.counters.enqueued += 1;
+            state.counters.dropped_queue_full += 1;
+            let first_of_episode = !std::mem::replace(&mut state.full_episode, true);
+            return Admission::Full {
+                job,
+                first_of_episode,
+            };
+        }
+        state.items.push_back(Item::Job(job));
+        state.jobs_pending += 1;
+        drop(state);
+        self.intake_wake.notify_one();
+        Admission::Accepted
+    }
+
+    /// Queues a flush marker behind every job handed over so far; `None` when the worker is gone.
+    pub(crate) fn request_flush(
+        &self,
+        deadline: std::time::Instant,
+    ) -> Option<oneshot::Receiver<bool>> {
+        let (reply, receiver) = oneshot::channel();
+        let mut state = self.lock();
+        if state.stopped {
+            return None;
+        }
+        state
+            .items
+            .push_back(Item::Flush(FlushRequest { deadline, reply }));
+        drop(state);
+        self.intake_wake.notify_one();
+        Some(receiver)
+    }
+
+    /// Publishes the watermark to flush waiters.
+    pub(crate) fn publish_progress(&self, state: &State) {
+        let watermark = state.watermark();
+        self.progress.send_if_modified(|current| {
+            if *current != watermark {
+                *current = watermark;
+                true
+            } else {
+                false
+            }
+        });
+    }
+
+    /// Asks the worker to stop now (whatever is still queued stays queued and is lost with the process).
+    pub(crate) fn signal_stop(&self) {
+        self.stop.send_replace(true);
+        self.intake_wake.notify_one();
+        self.sender_wake.notify_one();
+    }
+
+    /// Marks the worker gone and releases everything still waiting (flush markers answer `false`). Called by the
+    /// worker thread on its way out, panics included.
+    pub(crate) fn mark_exited(&self) {
+        let items = {
+            let mut state = self.lock();
+            state.stopped = true;
+            let items = std::mem::take(&mut state.items);
+            for item in &items {
+                if let Item::Job(_) = item {
+                    // The job never ran: it leaves the pending count and counts as dropped on closing.
+                    state.jobs_pending = state.jobs_pending.saturating_sub(1);
+                    state.counters.enqueued += 1;
+                    state.counters.dropped_closed += 1;
+                }
+            }
+            items
+        };
+        drop(items);
+        self.stop.send_replace(true);
+        self.exited.send_replace(true);
+    }
+}

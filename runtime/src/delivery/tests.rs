@@ -1,0 +1,457 @@
+//! Unit tests of the queue, worker and policy, without HTTP (the fault tests against a real HTTP server live in
+//! `tests/tests/delivery_*.rs`).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::retry::{Outcome, PauseCause};
+use super::sink::Sink;
+use super::sink::tests_support::ScriptedSink;
+use super::*;
+use crate::clock::{Clock, ManualClock};
+
+fn payload(n: usize) -> Payload {
+    let mut payload = Payload::new("$mcp_tool_call", format!("user-{n}"), chrono::Utc::now());
+    payload.properties.insert("n".into(), serde_json::json!(n));
+    payload
+}
+
+fn job(n: usize) -> Job {
+    Box::new(move || vec![payload(n)])
+}
+
+/// Polls `condition` for up to five real seconds (the worker runs on its own thread).
+fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !condition() {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "timed out waiting for: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn options() -> DeliveryOptions {
+    DeliveryOptions {
+        drop_timeout: Duration::from_millis(200),
+        ..DeliveryOptions::default()
+    }
+}
+
+fn scripted(
+    options: DeliveryOptions,
+    script: Vec<Outcome>,
+) -> (Delivery, ScriptedSink, ManualClock) {
+    let sink = ScriptedSink::default();
+    sink.script.lock().unwrap().extend(script);
+    let clock = ManualClock::default();
+    let delivery = Delivery::start_with_sink(
+        options,
+        Sink::Scripted(sink.clone()),
+        Arc::new(clock.clone()),
+    );
+    (delivery, sink, clock)
+}
+
+fn attempts(sink: &ScriptedSink) -> usize {
+    sink.seen.lock().unwrap().len()
+}
+
+#[test]
+fn a_flush_delivers_everything_to_the_memory_sink_in_batches() {
+    let memory = MemorySink::new();
+    let clock = ManualClock::default();
+    let delivery = Delivery::start(options(), SinkKind::Memory(memory.clone()), Arc::new(clock));
+    for n in 0..250 {
+        assert!(delivery.enqueue(job(n)));
+    }
+    assert!(delivery.flush_blocking(Duration::from_secs(5)));
+    let delivered = memory.payloads();
+    assert_eq!(delivered.len(), 250);
+    let order: Vec<_> = delivered
+        .iter()
+        .map(|p| p.properties["n"].as_u64().unwrap() as usize)
+        .collect();
+    assert_eq!(order, (0..250).collect::<Vec<_>>(), "FIFO order is kept");
+    let stats = delivery.stats();
+    assert_eq!(
+        (stats.enqueued, stats.sent, stats.queued, stats.in_flight),
+        (250, 250, 0, 0)
+    );
+    assert!(stats.is_balanced());
+}
+
+#[test]
+fn a_partial_batch_waits_for_the_interval_on_the_injected_clock() {
+    let memory = MemorySink::new();
+    let clock = ManualClock::default();
+    let delivery = Delivery::start(
+        options(),
+        SinkKind::Memory(memory.clone()),
+        Arc::new(clock.clone()),
+    );
+    for n in 0..3 {
+        delivery.enqueue(job(n));
+    }
+    wait_until("three payloads queued", || delivery.stats().queued == 3);
+    wait_until("the sender sleeps on the clock", || clock.sleepers() > 0);
+    assert!(memory.is_empty());
+    clock.advance(Duration::from_millis(999));
+    std::thread::sleep(Duration::from_millis(20));
+    assert!(memory.is_empty(), "nothing leaves before the interval");
+    clock.advance(Duration::from_millis(1));
+    wait_until("the batch leaves at 1 s", || memory.len() == 3);
+}
+
+#[test]
+fn a_full_batch_leaves_without_waiting_for_the_interval() {
+    let memory = MemorySink::new();
+    let delivery = Delivery::start(
+        DeliveryOptions {
+            batch_size: 10,
+            ..options()
+        },
+        SinkKind::Memory(memory.clone()),
+        Arc::new(ManualClock::default()),
+    );
+    for n in 0..25 {
+        delivery.enqueue(job(n));
+    }
+    wait_until("two full batches", || memory.len() == 20);
+    assert_eq!(delivery.stats().queued, 5);
+}
+
+#[test]
+fn a_panicking_job_loses_only_its_own_payloads() {
+    let memory = MemorySink::new();
+    let delivery = Delivery::start(
+        options(),
+        SinkKind::Memory(memory.clone()),
+        Arc::new(ManualClock::default()),
+    );
+    delivery.enqueue(job(1));
+    delivery.enqueue(Box::new(|| panic!("boom while building")));
+    delivery.enqueue(job(2));
+    assert!(delivery.flush_blocking(Duration::from_secs(5)));
+    assert_eq!(memory.len(), 2);
+    let stats = delivery.stats();
+    assert_eq!(stats.jobs_failed, 1);
+    assert!(stats.is_balanced());
+}
+
+#[test]
+fn a_full_queue_drops_the_newest_and_counts_it() {
+    // Everything fails, so nothing leaves: capacity 10 plus one in-flight batch of 5 are kept.
+    let (delivery, _sink, _clock) = scripted(
+        DeliveryOptions {
+            capacity: 10,
+            batch_size: 5,
+            ..options()
+        },
+        (0..1000)
+            .map(|_| Outcome::Transient {
+                reason: "down".into(),
+            })
+            .collect(),
+    );
+    let mut accepted = 0;
+    for n in 0..100 {
+        if delivery.enqueue(job(n)) {
+            accepted += 1;
+        }
+        let stats = delivery.stats();
+        assert!(stats.is_balanced(), "{stats:?}");
+        // Let the worker take the first batch in flight.
+        if n == 4 {
+            wait_until("first batch in flight", || delivery.stats().in_flight == 5);
+        }
+    }
+    wait_until("all jobs built", || delivery.stats().jobs_pending == 0);
+    let stats = delivery.stats();
+    assert!(stats.is_balanced(), "{stats:?}");
+    assert_eq!(stats.in_flight, 5);
+    assert_eq!(stats.queued, 10);
+    assert_eq!(accepted, 15);
+    assert_eq!(stats.dropped_queue_full, 85);
+}
+
+#[test]
+fn a_byte_bound_drops_payloads_beyond_it() {
+    let (delivery, _sink, _clock) = scripted(
+        DeliveryOptions {
+            max_bytes: payload(0).encoded_len() * 3 + 10,
+            batch_size: 1000,
+            ..options()
+        },
+        vec![],
+    );
+    for n in 0..5 {
+        delivery.enqueue(job(n));
+    }
+    wait_until("all built", || delivery.stats().jobs_pending == 0);
+    let stats = delivery.stats();
+    assert_eq!((stats.queued, stats.dropped_queue_full), (3, 2));
+}
+
+#[test]
+fn retry_after_is_honoured_on_the_injected_clock() {
+    let (delivery, sink, clock) = scripted(
+        options(),
+        vec![Outcome::RateLimited {
+            retry_after: Some(Duration::from_secs(2)),
+        }],
+    );
+    delivery.enqueue(job(1));
+    let flushed = std::thread::spawn({
+        let delivery = delivery.clone();
+        move || delivery.flush_blocking(Duration::from_secs(5))
+    });
+    wait_until("first attempt", || attempts(&sink) == 1);
+    wait_until("backoff sleeping", || clock.sleepers() > 0);
+    clock.advance(Duration::from_millis(1999));
+    std::thread::sleep(Duration::from_millis(30));
+    assert_eq!(attempts(&sink), 1, "no request before Retry-After");
+    clock.advance(Duration::from_millis(1));
+    wait_until("second attempt", || attempts(&sink) == 2);
+    assert!(flushed.join().unwrap());
+    assert_eq!(sink.delivered.lock().unwrap().len(), 1);
+    assert_eq!(delivery.stats().retried, 1);
+}
+
+#[test]
+fn a_rate_limit_without_retry_after_is_retried_never_dropped() {
+    let script = (0..6)
+        .map(|_| Outcome::RateLimited { retry_after: None })
+        .collect();
+    let (delivery, sink, clock) = scripted(options(), script);
+    delivery.enqueue(job(1));
+    // The first wait is the batch interval, then one backoff per 429.
+    for attempt in 1..=7 {
+        wait_until("the worker sleeping", || clock.sleepers() > 0);
+        clock.advance(Duration::from_secs(30));
+        wait_until("attempt", || attempts(&sink) == attempt);
+    }
+    assert!(delivery.flush_blocking(Duration::from_secs(5)));
+    let stats = delivery.stats();
+    assert_eq!((stats.sent, stats.dropped()), (1, 0));
+    let uuids: Vec<_> = sink
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|b| b[0].uuid)
+        .collect();
+    assert!(
+        uuids.windows(2).all(|w| w[0] == w[1]),
+        "every resend carries the same uuid"
+    );
+}
+
+#[test]
+fn a_rejected_payload_is_isolated_and_only_it_is_dropped() {
+    let (delivery, sink, _clock) = scripted(
+        DeliveryOptions {
+            batch_size: 16,
+            ..options()
+        },
+        vec![],
+    );
+    let bad = payload(7);
+    let bad_uuid = bad.uuid;
+    *sink.reject.lock().unwrap() = Some(Box::new(move |p| p.uuid == bad_uuid));
+    for n in 0..16 {
+        if n == 7 {
+            let bad = bad.clone();
+            delivery.enqueue(Box::new(move || vec![bad]));
+        } else {
+            delivery.enqueue(job(n));
+        }
+    }
+    assert!(delivery.flush_blocking(Duration::from_secs(5)));
+    let delivered = sink.delivered.lock().unwrap().clone();
+    assert_eq!(delivered.len(), 15);
+    assert!(delivered.iter().all(|p| p.uuid != bad_uuid));
+    let stats = delivery.stats();
+    assert_eq!(
+        (stats.sent, stats.dropped_rejected, stats.dropped()),
+        (15, 1, 1)
+    );
+    assert!(stats.is_balanced());
+    // Bisection: 16 → 8 + 8 → 4 + 4 → 2 + 2 → 1 + 1, so log2(16) + 1 rejected attempts at most.
+    assert!(
+        attempts(&sink) <= 1 + 2 * 4 + 1,
+        "{} attempts",
+        attempts(&sink)
+    );
+}
+
+#[test]
+fn an_unauthorized_key_pauses_delivery_while_events_keep_queueing() {
+    let (delivery, sink, clock) = scripted(
+        DeliveryOptions {
+            batch_size: 2,
+            ..options()
+        },
+        vec![Outcome::Paused {
+            cause: PauseCause::Unauthorized,
+        }],
+    );
+    delivery.enqueue(job(1));
+    delivery.enqueue(job(2));
+    wait_until("first attempt", || attempts(&sink) == 1);
+    for n in 3..10 {
+        delivery.enqueue(job(n));
+    }
+    wait_until("queued", || delivery.stats().queued == 7);
+    assert_eq!(attempts(&sink), 1, "paused: no further requests");
+    wait_until("probe timer", || clock.sleepers() > 0);
+    clock.advance(Duration::from_secs(30));
+    assert!(delivery.flush_blocking(Duration::from_secs(5)));
+    assert_eq!(sink.delivered.lock().unwrap().len(), 9);
+}
+
+#[test]
+fn shutdown_drains_then_refuses_new_jobs() {
+    let memory = MemorySink::new();
+    let delivery = Delivery::start(
+        options(),
+        SinkKind::Memory(memory.clone()),
+        Arc::new(ManualClock::default()),
+    );
+    for n in 0..5000 {
+        delivery.enqueue(job(n));
+    }
+    assert!(futures::executor::block_on(
+        delivery.shutdown(Duration::from_secs(10))
+    ));
+    assert_eq!(memory.len(), 5000);
+    assert!(!delivery.enqueue(job(0)));
+    let stats = delivery.stats();
+    assert_eq!(stats.dropped_closed, 1);
+    assert!(stats.is_balanced());
+    assert!(futures::executor::block_on(
+        delivery.shutdown(Duration::from_secs(1))
+    ));
+}
+
+#[test]
+fn dropping_the_last_handle_drains() {
+    let memory = MemorySink::new();
+    let delivery = Delivery::start(
+        options(),
+        SinkKind::Memory(memory.clone()),
+        Arc::new(ManualClock::default()),
+    );
+    for n in 0..50 {
+        delivery.enqueue(job(n));
+    }
+    drop(delivery);
+    assert_eq!(memory.len(), 50);
+}
+
+#[test]
+fn the_local_sink_writes_json_lines_to_a_file() {
+    let path =
+        std::env::temp_dir().join(format!("posthog-mcp-local-{}.jsonl", uuid::Uuid::new_v4()));
+    let delivery = Delivery::start(
+        options(),
+        SinkKind::Local(LocalTarget::File(path.clone())),
+        Arc::new(ManualClock::default()),
+    );
+    delivery.enqueue(job(1));
+    delivery.enqueue(job(2));
+    assert!(futures::executor::block_on(
+        delivery.shutdown(Duration::from_secs(5))
+    ));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let _ = std::fs::remove_file(&path);
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0], payload_json(&lines[0]));
+    assert_eq!(lines[1]["properties"]["n"], 2);
+}
+
+fn payload_json(value: &serde_json::Value) -> serde_json::Value {
+    let keys: Vec<_> = value.as_object().unwrap().keys().cloned().collect();
+    assert_eq!(
+        keys,
+        ["event", "distinct_id", "properties", "timestamp", "uuid"]
+    );
+    value.clone()
+}
+
+#[test]
+fn a_payload_converts_to_a_posthog_event_keeping_uuid_timestamp_and_properties() {
+    let mut p = payload(3);
+    p.properties
+        .insert("$groups".into(), serde_json::json!({"company": "acme"}));
+    let event = super::sink::to_event(&p);
+    assert_eq!(event.event_name(), "$mcp_tool_call");
+    assert_eq!(event.distinct_id(), "user-3");
+    assert_eq!(
+        event.properties()["$groups"],
+        serde_json::json!({"company": "acme"})
+    );
+    let json = serde_json::to_value(&event).unwrap();
+    assert_eq!(json["uuid"], p.uuid.to_string());
+    assert!(
+        json["groups"].as_object().unwrap().is_empty(),
+        "groups are not passed separately"
+    );
+}
+
+#[test]
+fn posthog_errors_map_onto_the_policy() {
+    use super::sink::classify;
+    use posthog_rs::Error as E;
+    assert_eq!(
+        classify(&E::RateLimit),
+        Outcome::RateLimited { retry_after: None }
+    );
+    assert!(matches!(
+        classify(&E::BadRequest("x".into())),
+        Outcome::Rejected { .. }
+    ));
+    assert_eq!(
+        classify(&E::Unauthorized),
+        Outcome::Paused {
+            cause: PauseCause::Unauthorized
+        }
+    );
+    assert_eq!(
+        classify(&E::BillingLimitExceeded("x".into())),
+        Outcome::Paused {
+            cause: PauseCause::BillingLimit
+        }
+    );
+    assert!(matches!(
+        classify(&E::ServerError { status: 503, message: "secret".into() }),
+        Outcome::Transient { reason } if reason == "HTTP 503"
+    ));
+    assert!(matches!(
+        classify(&E::Connection("Unexpected HTTP status 408: body".into())),
+        Outcome::Transient { reason } if reason == "HTTP 408"
+    ));
+}
+
+#[test]
+fn the_clock_is_only_used_for_waits() {
+    // A sanity check that ManualClock is what drives the worker's waits: without advancing it, a lone payload
+    // stays queued.
+    let clock = ManualClock::default();
+    let memory = MemorySink::new();
+    let delivery = Delivery::start(
+        options(),
+        SinkKind::Memory(memory.clone()),
+        Arc::new(clock.clone()),
+    );
+    delivery.enqueue(job(1));
+    wait_until("queued", || delivery.stats().queued == 1);
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(memory.is_empty());
+    assert_eq!(clock.elapsed(), Duration::ZERO);
+}

@@ -1,0 +1,354 @@
+//! The worker: a dedicated OS thread running a current-thread tokio runtime with two tasks.
+//!
+//! - *intake* runs the jobs handed over by the request path (catching panics), measures each payload and moves it
+//!   into the bounded buffer, and registers flush markers;
+//! - *sender* forms batches (at `batch_size` payloads, or when the oldest payload has waited `flush_interval`, or
+//!   at once while a flush is pending) and delivers one batch at a time, applying the retry policy.
+//!
+//! Every wait of the sender (batch interval, backoff, pause) goes through the injected [`Clock`]; flush and
+//! shutdown deadlines are real time, because they bound how long the host waits.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::{debug, error, info, warn};
+
+use super::SinkKind;
+use super::queue::{Entry, Item, Shared};
+use super::retry::{Backoff, Outcome, PauseCause};
+use super::sink::Sink;
+use crate::clock::Sleep;
+
+/// Body of the worker thread.
+pub(crate) fn run(shared: Arc<Shared>, kind: SinkKind) {
+    struct ExitGuard(Arc<Shared>);
+    impl Drop for ExitGuard {
+        fn drop(&mut self) {
+            self.0.mark_exited();
+        }
+    }
+    let _guard = ExitGuard(shared.clone());
+
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            error!(kind = ?err.kind(), "posthog-mcp: cannot start the delivery runtime; events will be dropped");
+            return;
+        }
+    };
+    let sink = runtime.block_on(Sink::build(kind, &shared.options));
+    run_with_sink(&runtime, &shared, &sink);
+    // posthog-rs's client joins its own transport thread on drop: do it outside `block_on`.
+    drop(sink);
+    drop(runtime);
+}
+
+/// Body of a worker thread around a ready-made sink (unit tests).
+#[cfg(test)]
+pub(crate) fn run_ready(shared: Arc<Shared>, sink: Sink) {
+    struct ExitGuard(Arc<Shared>);
+    impl Drop for ExitGuard {
+        fn drop(&mut self) {
+            self.0.mark_exited();
+        }
+    }
+    let _guard = ExitGuard(shared.clone());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("test runtime");
+    run_with_sink(&runtime, &shared, &sink);
+}
+
+pub(crate) fn run_with_sink(runtime: &tokio::runtime::Runtime, shared: &Arc<Shared>, sink: &Sink) {
+    runtime.block_on(async {
+        let intake = tokio::spawn(intake(shared.clone()));
+        sender(shared, sink).await;
+        intake.abort();
+        let _ = intake.await;
+    });
+}
+
+async fn intake(shared: Arc<Shared>) {
+    let mut stop = shared.stop.subscribe();
+    let mut since_yield = 0usize;
+    loop {
+        if *stop.borrow_and_update() {
+            return;
+        }
+        let item = shared.lock().items.pop_front();
+        match item {
+            None => {
+                shared.sender_wake.notify_one();
+                tokio::select! {
+                    _ = shared.intake_wake.notified() => {}
+                    _ = stop.changed() => {}
+                }
+                continue;
+            }
+            Some(Item::Job(job)) => run_job(&shared, job),
+            Some(Item::Flush(request)) => {
+                let target = {
+                    let mut state = shared.lock();
+                    let target = state.next_seq;
+                    state.flush_target = state.flush_target.max(target);
+                    target
+                };
+                let mut progress = shared.progress.subscribe();
+                tokio::spawn(async move {
+                    let reached = tokio::time::timeout_at(
+                        tokio::time::Instant::from_std(request.deadline),
+                        progress.wait_for(|watermark| *watermark >= target),
+                    )
+                    .await;
+                    let _ = request.reply.send(matches!(reached, Ok(Ok(_))));
+                });
+                shared.sender_wake.notify_one();
+            }
+        }
+        since_yield += 1;
+        if since_yield >= 64 {
+            // Let the sender (and flush waiters) run between long runs of jobs.
+            since_yield = 0;
+            shared.sender_wake.notify_one();
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+/// Runs one job, measures its payloads and queues them (dropping the newest when the queue is full).
+fn run_job(shared: &Shared, job: super::Job) {
+    let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+    let payloads = match built {
+        Ok(payloads) => payloads,
+        Err(_) => {
+            warn!("posthog-mcp: building a request's events panicked; its events were dropped");
+            let mut state = shared.lock();
+            state.jobs_pending = state.jobs_pending.saturating_sub(1);
+            state.counters.jobs_failed += 1;
+            return;
+        }
+    };
+    let arrived = shared.clock.elapsed();
+    let measured: Vec<(usize, crate::event::Payload)> =
+        payloads.into_iter().map(|p| (p.encoded_len(), p)).collect();
+    let mut overflow = Vec::new();
+    let warn_full;
+    {
+        let mut state = shared.lock();
+        state.jobs_pending = state.jobs_pending.saturating_sub(1);
+        let was_full = state.full_episode;
+        for (bytes, payload) in measured {
+            let seq = state.next_seq;
+            state.next_seq += 1;
+            state.counters.enqueued += 1;
+            let slots_taken = state.buffer.len() + state.jobs_pending;
+            if slots_taken >= shared.options.capacity.max(1)
+                || state.buffer_bytes.saturating_add(bytes) > shared.options.max_bytes
+            {
+                state.counters.dropped_queue_full += 1;
+                state.full_episode = true;
+                overflow.push(payload);
+                continue;
+            }
+            state.buffer_bytes += bytes;
+            state.buffer.push_back(Entry {
+                seq,
+                bytes,
+                arrived,
+                payload,
+            });
+        }
+        warn_full = !was_full && state.full_episode;
+        shared.publish_progress(&state);
+    }
+    drop(overflow);
+    if warn_full {
+        warn_queue_full(shared);
+    }
+}
+
+pub(crate) fn warn_queue_full(shared: &Shared) {
+    warn!(
+        capacity = shared.options.capacity,
+        max_bytes = shared.options.max_bytes,
+        "posthog-mcp: the delivery queue is full; new events are dropped until it drains"
+    );
+}
+
+enum Step {
+    Send(Vec<Entry>),
+    Wait(Option<Duration>),
+}
+
+fn next_step(shared: &Shared) -> Step {
+    let now = shared.clock.elapsed();
+    let mut state = shared.lock();
+    let Some(front) = state.buffer.front() else {
+        return Step::Wait(None);
+    };
+    let due = front.arrived + shared.options.flush_interval;
+    let flushing = state.watermark() < state.flush_target || state.closing;
+    if state.buffer.len() >= shared.options.batch_size.max(1) || flushing || now >= due {
+        let take = state.buffer.len().min(shared.options.batch_size.max(1));
+        let batch: Vec<Entry> = state.buffer.drain(..take).collect();
+        let bytes: usize = batch.iter().map(|e| e.bytes).sum();
+        state.buffer_bytes = state.buffer_bytes.saturating_sub(bytes);
+        state.in_flight += batch.len();
+        state.in_flight_min_seq = batch.first().map(|e| e.seq);
+        // Room again: a later overflow is a new episode.
+        state.full_episode = false;
+        Step::Send(batch)
+    } else {
+        Step::Wait(Some(due))
+    }
+}
+
+async fn sender(shared: &Arc<Shared>, sink: &Sink) {
+    let mut stop = shared.stop.subscribe();
+    let mut timer: Option<(Duration, Sleep)> = None;
+    let mut health = Health::default();
+    loop {
+        if *stop.borrow_and_update() {
+            return;
+        }
+        match next_step(shared) {
+            Step::Send(batch) => {
+                timer = None;
+                if !deliver(shared, sink, batch, &mut health, &mut stop).await {
+                    return;
+                }
+            }
+            Step::Wait(None) => {
+                timer = None;
+                tokio::select! {
+                    _ = shared.sender_wake.notified() => {}
+                    _ = stop.changed() => {}
+                }
+            }
+            Step::Wait(Some(due)) => {
+                if timer.as_ref().map(|(at, _)| *at) != Some(due) {
+                    let wait = due.saturating_sub(shared.clock.elapsed());
+                    timer = Some((due, shared.clock.sleep(wait)));
+                }
+                let sleep = &mut timer.as_mut().expect("timer was just set").1;
+                tokio::select! {
+                    _ = shared.sender_wake.notified() => {}
+                    _ = sleep => { timer = None; }
+                    _ = stop.changed() => {}
+                }
+            }
+        }
+    }
+}
+
+/// What the sender remembers across batches, to log each failure episode once.
+#[derive(Default)]
+struct Health {
+    failing: bool,
+    paused: Option<PauseCause>,
+}
+
+/// Delivers one batch: resends it on transient failures and rate limits, splits it on rejections until the
+/// offending payloads are isolated, holds it while paused. Returns `false` when the worker must stop.
+async fn deliver(
+    shared: &Shared,
+    sink: &Sink,
+    batch: Vec<Entry>,
+    health: &mut Health,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+) -> bool {
+    let options = &shared.options;
+    let mut backoff = Backoff::new(options.initial_backoff, options.max_backoff);
+    let mut parts = vec![batch];
+    while let Some(part) = parts.pop() {
+        loop {
+            let payloads: Vec<&crate::event::Payload> = part.iter().map(|e| &e.payload).collect();
+            let outcome = tokio::select! {
+                outcome = sink.send(&payloads) => outcome,
+                _ = stop.wait_for(|stopped| *stopped) => return false,
+            };
+            let wait = match outcome {
+                Outcome::Delivered => {
+                    if health.failing || health.paused.is_some() {
+                        info!("posthog-mcp: event delivery recovered");
+                    }
+                    health.failing = false;
+                    health.paused = None;
+                    backoff.reset();
+                    let mut state = shared.lock();
+                    state.counters.sent += part.len() as u64;
+                    state.in_flight = state.in_flight.saturating_sub(part.len());
+                    break;
+                }
+                Outcome::Rejected { reason } if part.len() == 1 => {
+                    // Identify the payload by uuid and name only: never its properties.
+                    warn!(
+                        uuid = %part[0].payload.uuid,
+                        event = %part[0].payload.event,
+                        reason = %reason,
+                        "posthog-mcp: PostHog rejected an event; it was dropped"
+                    );
+                    let mut state = shared.lock();
+                    state.counters.dropped_rejected += 1;
+                    state.in_flight = state.in_flight.saturating_sub(1);
+                    break;
+                }
+                Outcome::Rejected { reason } => {
+                    debug!(size = part.len(), reason = %reason, "posthog-mcp: batch rejected; splitting it");
+                    let mut first = part;
+                    let second = first.split_off(first.len() / 2);
+                    parts.push(second);
+                    parts.push(first);
+                    break;
+                }
+                Outcome::Transient { reason } => {
+                    let delay = backoff.next_delay(None);
+                    if !health.failing {
+                        warn!(reason = %reason, "posthog-mcp: sending events failed; retrying with backoff");
+                        health.failing = true;
+                    } else {
+                        debug!(reason = %reason, attempt = backoff.attempts(), ?delay, "posthog-mcp: retrying");
+                    }
+                    delay
+                }
+                Outcome::RateLimited { retry_after } => {
+                    let delay = backoff.next_delay(retry_after);
+                    if !health.failing {
+                        warn!("posthog-mcp: PostHog is rate limiting; retrying with backoff");
+                        health.failing = true;
+                    } else {
+                        debug!(
+                            attempt = backoff.attempts(),
+                            ?delay,
+                            "posthog-mcp: rate limited; retrying"
+                        );
+                    }
+                    delay
+                }
+                Outcome::Paused { cause } => {
+                    if health.paused != Some(cause) {
+                        error!(
+                            "posthog-mcp: {}. Event delivery is paused; events keep queueing up to capacity",
+                            cause.describe()
+                        );
+                        health.paused = Some(cause);
+                    }
+                    backoff.pause_delay()
+                }
+            };
+            shared.lock().counters.retried += part.len() as u64;
+            tokio::select! {
+                _ = shared.clock.sleep(wait) => {}
+                _ = stop.wait_for(|stopped| *stopped) => return false,
+            }
+        }
+    }
+    let mut state = shared.lock();
+    state.in_flight_min_seq = None;
+    shared.publish_progress(&state);
+    true
+}
