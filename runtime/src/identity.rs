@@ -23,7 +23,10 @@ pub struct Identity {
 impl Identity {
     /// An identity with only a distinct id.
     pub fn new(distinct_id: impl Into<String>) -> Self {
-        Self { distinct_id: distinct_id.into(), ..Self::default() }
+        Self {
+            distinct_id: distinct_id.into(),
+            ..Self::default()
+        }
     }
 
     /// Adds a person property (`$set`).
@@ -33,14 +36,19 @@ impl Identity {
     }
 
     /// Adds a group membership (`$groups`).
-    pub fn with_group(mut self, group_type: impl Into<String>, group_key: impl Into<String>) -> Self {
+    pub fn with_group(
+        mut self,
+        group_type: impl Into<String>,
+        group_key: impl Into<String>,
+    ) -> Self {
         self.groups.insert(group_type.into(), group_key.into());
         self
     }
 }
 
 /// A boxed future returned by an identify function.
-pub type IdentifyFuture = Pin<Box<dyn Future<Output = Result<Option<Identity>, String>> + Send + 'static>>;
+pub type IdentifyFuture =
+    Pin<Box<dyn Future<Output = Result<Option<Identity>, String>> + Send + 'static>>;
 
 /// The erased shape of an identify function: a request view in, an identity (or nothing, or an error) out.
 pub type IdentifyFn = fn(RequestView) -> IdentifyFuture;

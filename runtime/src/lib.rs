@@ -12,6 +12,7 @@ pub mod event;
 pub mod identity;
 pub mod privacy;
 pub mod request;
+pub mod session;
 pub mod tool;
 
 pub use identity::Identity;

@@ -41,7 +41,10 @@ pub struct ToolCallSlot(pub(crate) Arc<Mutex<ToolAnnotations>>);
 impl ToolCallSlot {
     /// Runs `f` on the annotations; a poisoned lock is recovered, never propagated.
     pub fn with<R>(&self, f: impl FnOnce(&mut ToolAnnotations) -> R) -> R {
-        let mut guard = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut guard = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         f(&mut guard)
     }
 
