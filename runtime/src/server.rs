@@ -430,7 +430,7 @@ macro_rules! capture_list {
             .catch_unwind()
             .await;
         $self.complete(scope, outcome, |result| {
-            Box::new(result.clone()) as Box<dyn Captured>
+            Some(Box::new(result.clone()) as Box<dyn Captured>)
         })
     }};
 }
@@ -441,12 +441,12 @@ impl<S: ServerHandler> Instrumented<S> {
         &self,
         mut scope: Scope,
         outcome: std::thread::Result<Result<R, ErrorData>>,
-        capture: impl FnOnce(&R) -> Box<dyn Captured>,
+        capture: impl FnOnce(&R) -> Option<Box<dyn Captured>>,
     ) -> Result<R, ErrorData> {
         match outcome {
             Ok(Ok(result)) => {
                 scope.record.is_error = Some(false);
-                scope.record.response = Some(capture(&result));
+                scope.record.response = capture(&result);
                 self.server.finish(scope);
                 Ok(result)
             }
@@ -705,8 +705,7 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
         let outcome = AssertUnwindSafe(self.inner.read_resource(request, context))
             .catch_unwind()
             .await;
-        let result = self.complete(scope, outcome, |_| Box::new(()) as Box<dyn Captured>);
-        result
+        self.complete(scope, outcome, |_| None)
     }
 
     async fn get_prompt(
@@ -738,9 +737,11 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
             .catch_unwind()
             .await;
         self.complete(scope, outcome, |response| match response {
-            GetPromptResponse::Complete(result) => Box::new(result.clone()) as Box<dyn Captured>,
-            GetPromptResponse::InputRequired(result) => Box::new(result.clone()),
-            _ => Box::new(()),
+            GetPromptResponse::Complete(result) => {
+                Some(Box::new(result.clone()) as Box<dyn Captured>)
+            }
+            GetPromptResponse::InputRequired(result) => Some(Box::new(result.clone())),
+            _ => None,
         })
     }
 
