@@ -103,28 +103,35 @@ struct ServerShared {
 }
 
 /// Request params and the request's `_meta` (which rmcp moves into the context), serialized on the worker.
+#[derive(Clone)]
 struct ParamsWithMeta<P> {
     params: P,
-    meta: Option<Map<String, Value>>,
+    meta: RequestMetaObject,
 }
 
 impl<P: Serialize + Send + 'static> Captured for ParamsWithMeta<P> {
     fn to_json(&self) -> Value {
         let mut value = serde_json::to_value(&self.params).unwrap_or(Value::Null);
-        if let (Some(meta), Value::Object(object)) = (&self.meta, &mut value) {
-            object
-                .entry("_meta")
-                .or_insert_with(|| Value::Object(meta.clone()));
-        } else if let (Some(meta), Value::Null) = (&self.meta, &value) {
-            value = serde_json::json!({ "_meta": meta });
+        if self.meta.is_empty() {
+            return value;
+        }
+        let meta = serde_json::to_value(&self.meta).unwrap_or(Value::Null);
+        match &mut value {
+            Value::Object(object) => {
+                object.entry("_meta").or_insert(meta);
+            }
+            Value::Null => value = serde_json::json!({ "_meta": meta }),
+            _ => {}
         }
         value
     }
 }
 
 fn request_meta(context: &RequestContext<RoleServer>) -> Option<Map<String, Value>> {
-    let value = serde_json::to_value(&context.meta).ok()?;
-    match value {
+    if context.meta.is_empty() {
+        return None;
+    }
+    match serde_json::to_value(&context.meta).ok()? {
         Value::Object(map) if !map.is_empty() => Some(map),
         _ => None,
     }
@@ -171,14 +178,13 @@ fn arc_str(value: &str) -> Option<Arc<str>> {
 
 impl ServerShared {
     /// Step 1 of the pipeline: session, attribution, identity and `event_properties`, before the handler runs.
-    async fn begin(
+    async fn begin<P: Serialize + Clone + Send + Sync + 'static>(
         &self,
         connection: &Connection,
         event: &'static str,
         method: &'static str,
         context: &RequestContext<RoleServer>,
-        params: Option<Box<dyn Captured>>,
-        params_view: impl Fn() -> Value + Send + Sync + 'static,
+        params: P,
         handshake: Option<(&Implementation, &str)>,
     ) -> Scope {
         let analytics = &self.analytics;
@@ -246,13 +252,18 @@ impl ServerShared {
             NumberOrString::Number(n) => Value::from(*n),
             NumberOrString::String(s) => Value::from(&**s),
         });
-        record.params = params;
-
+        let params = ParamsWithMeta {
+            params,
+            meta: context.meta.clone(),
+        };
         let needs_view = self.identity.has_identify() || analytics.inner.event_properties.is_some();
-        if needs_view {
+        let view_params = needs_view.then(|| params.clone());
+        record.params = Some(Box::new(params));
+
+        if let Some(view_params) = view_params {
             let view = RequestView::from_inner(ViewInner {
                 method,
-                params: LazyParams::new(params_view),
+                params: LazyParams::new(move || view_params.to_json()),
                 headers,
                 session_id: snapshot.session_id.clone(),
                 client_name: attribution.client_name.clone(),
@@ -410,7 +421,6 @@ macro_rules! capture_list {
         if !$self.server.analytics.is_enabled() {
             return $self.inner.$call($request, $context).await;
         }
-        let view_params = $request.clone();
         let scope = $self
             .server
             .begin(
@@ -418,11 +428,7 @@ macro_rules! capture_list {
                 $event,
                 $method,
                 &$context,
-                Some(Box::new(ParamsWithMeta {
-                    params: $request.clone(),
-                    meta: request_meta(&$context),
-                })),
-                move || serde_json::to_value(&view_params).unwrap_or(Value::Null),
+                $request.clone(),
                 None,
             )
             .await;
@@ -478,7 +484,6 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
         }
         let requested = request.protocol_version.to_string();
         let client = request.client_info.clone();
-        let view_params = request.clone();
         let mut scope = self
             .server
             .begin(
@@ -486,11 +491,7 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
                 names::INITIALIZE,
                 "initialize",
                 &context,
-                Some(Box::new(ParamsWithMeta {
-                    params: request.clone(),
-                    meta: request_meta(&context),
-                })),
-                move || serde_json::to_value(&view_params).unwrap_or(Value::Null),
+                request.clone(),
                 Some((&client, &requested)),
             )
             .await;
@@ -536,7 +537,6 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
             return self.inner.call_tool(request, context).await;
         }
         let name = request.name.to_string();
-        let view_params = request.clone();
         let mut scope = self
             .server
             .begin(
@@ -544,11 +544,7 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
                 names::TOOL_CALL,
                 "tools/call",
                 &context,
-                Some(Box::new(ParamsWithMeta {
-                    params: request.clone(),
-                    meta: request_meta(&context),
-                })),
-                move || serde_json::to_value(&view_params).unwrap_or(Value::Null),
+                request.clone(),
                 None,
             )
             .await;
@@ -685,7 +681,6 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
         if !self.server.analytics.is_enabled() {
             return self.inner.read_resource(request, context).await;
         }
-        let view_params = request.clone();
         let mut scope = self
             .server
             .begin(
@@ -693,11 +688,7 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
                 names::RESOURCE_READ,
                 "resources/read",
                 &context,
-                Some(Box::new(ParamsWithMeta {
-                    params: request.clone(),
-                    meta: request_meta(&context),
-                })),
-                move || serde_json::to_value(&view_params).unwrap_or(Value::Null),
+                request.clone(),
                 None,
             )
             .await;
@@ -716,7 +707,6 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
         if !self.server.analytics.is_enabled() {
             return self.inner.get_prompt(request, context).await;
         }
-        let view_params = request.clone();
         let mut scope = self
             .server
             .begin(
@@ -724,11 +714,7 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
                 names::PROMPT_GET,
                 "prompts/get",
                 &context,
-                Some(Box::new(ParamsWithMeta {
-                    params: request.clone(),
-                    meta: request_meta(&context),
-                })),
-                move || serde_json::to_value(&view_params).unwrap_or(Value::Null),
+                request.clone(),
                 None,
             )
             .await;

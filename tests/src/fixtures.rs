@@ -173,3 +173,68 @@ pub fn call(name: &'static str, arguments: serde_json::Value) -> CallToolRequest
         _ => params,
     }
 }
+
+/// Serves `factory`'s handlers over rmcp's streamable HTTP service at `http://127.0.0.1:<port>/mcp`, stateful
+/// (one handler per session) or stateless (one per request). Returns the URL.
+pub async fn serve_http<S, F>(factory: F, stateful: bool) -> String
+where
+    S: ServerHandler,
+    F: Fn() -> S + Send + Sync + 'static,
+{
+    use rmcp::transport::streamable_http_server::{
+        StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
+    };
+    let mut config = StreamableHttpServerConfig::default();
+    config.legacy_session_mode = stateful;
+    config.sse_keep_alive = None;
+    if !stateful {
+        config.json_response = true;
+    }
+    let service = StreamableHttpService::new(
+        move || Ok(factory()),
+        std::sync::Arc::new(LocalSessionManager::default()),
+        config,
+    );
+    let router = axum::Router::new().nest_service("/mcp", service);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a loopback port");
+    let address = listener.local_addr().expect("a bound address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    format!("http://{address}/mcp")
+}
+
+/// Connects a client named `http-client` 2.0.0 to `url`, sending `Authorization: Bearer <bearer>` when given,
+/// plus `extra` headers on every request.
+pub async fn connect_http(
+    url: &str,
+    bearer: Option<&str>,
+    extra: &[(&'static str, &str)],
+) -> Client {
+    use rmcp::transport::StreamableHttpClientTransport;
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+    let mut config = StreamableHttpClientTransportConfig::with_uri(url.to_owned());
+    if let Some(bearer) = bearer {
+        config = config.auth_header(bearer.to_owned());
+    }
+    let headers = extra
+        .iter()
+        .map(|(name, value)| {
+            (
+                http::HeaderName::from_static(name),
+                http::HeaderValue::from_str(value).expect("a valid header value"),
+            )
+        })
+        .collect();
+    config = config.custom_headers(headers);
+    let transport = StreamableHttpClientTransport::from_config(config);
+    ClientConfig::new(
+        ClientCapabilities::default(),
+        Implementation::new("http-client", "2.0.0"),
+    )
+    .serve(transport)
+    .await
+    .expect("the HTTP client connects")
+}
