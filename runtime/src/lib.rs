@@ -36,7 +36,7 @@ pub use posthog_mcp_macros::{posthog_identify, posthog_tool};
 pub mod __private {
     pub mod v1 {
         pub use crate::identity::{IdentifyRegistration, IntoIdentifyResult};
-        pub use crate::tool::{ToolCallSlot, ToolSpec};
+        pub use crate::tool::{ToolCallSlot, ToolRegistration, ToolSpec};
         pub use inventory;
         pub use rmcp;
     }

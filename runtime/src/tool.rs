@@ -77,3 +77,18 @@ pub struct UnwrappedToolCall {
     /// Properties the tool added to its own event.
     pub properties: Map<String, Value>,
 }
+
+/// What `#[posthog_tool]` registers at link time, so the wrapper knows at `tools/list` time which tools are
+/// instrumented (CONTRACT §8.2 ownership) without any configuration.
+#[derive(Debug)]
+pub struct ToolRegistration {
+    /// The tool's spec.
+    pub spec: &'static ToolSpec,
+}
+
+inventory::collect!(ToolRegistration);
+
+/// The spec of the instrumented tool named `name`, if any.
+pub fn registered_tool(name: &str) -> Option<&'static ToolSpec> {
+    inventory::iter::<ToolRegistration>.into_iter().map(|r| r.spec).find(|spec| spec.name == name)
+}
