@@ -7,15 +7,25 @@
 
 pub mod analytics;
 pub mod clock;
+pub mod config;
 pub mod delivery;
 pub mod event;
 pub mod identity;
+mod pipeline;
 pub mod privacy;
 pub mod request;
+mod server;
+pub mod session;
 pub mod tool;
 
+pub use analytics::{Analytics, CaptureError, InitError, global, init, shutdown};
+pub use config::{Builder, ConfigError};
+pub use delivery::{DeliveryOptions, DeliveryStats, LocalTarget, MemorySink};
+pub use event::Payload;
 pub use identity::Identity;
+pub use pipeline::BeforeSend;
 pub use request::RequestView;
+pub use server::{Instrumented, instrument};
 
 #[cfg(feature = "macros")]
 pub use posthog_mcp_macros::{posthog_identify, posthog_tool};
@@ -26,7 +36,7 @@ pub use posthog_mcp_macros::{posthog_identify, posthog_tool};
 pub mod __private {
     pub mod v1 {
         pub use crate::identity::{IdentifyRegistration, IntoIdentifyResult};
-        pub use crate::tool::{ToolCallSlot, ToolSpec};
+        pub use crate::tool::{ToolCallSlot, ToolRegistration, ToolSpec};
         pub use inventory;
         pub use rmcp;
     }

@@ -41,7 +41,10 @@ pub struct ToolCallSlot(pub(crate) Arc<Mutex<ToolAnnotations>>);
 impl ToolCallSlot {
     /// Runs `f` on the annotations; a poisoned lock is recovered, never propagated.
     pub fn with<R>(&self, f: impl FnOnce(&mut ToolAnnotations) -> R) -> R {
-        let mut guard = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut guard = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         f(&mut guard)
     }
 
@@ -73,4 +76,19 @@ pub struct UnwrappedToolCall {
     pub error: Option<ErrorInfo>,
     /// Properties the tool added to its own event.
     pub properties: Map<String, Value>,
+}
+
+/// What `#[posthog_tool]` registers at link time, so the wrapper knows at `tools/list` time which tools are
+/// instrumented (CONTRACT §8.2 ownership) without any configuration.
+#[derive(Debug)]
+pub struct ToolRegistration {
+    /// The tool's spec.
+    pub spec: &'static ToolSpec,
+}
+
+inventory::collect!(ToolRegistration);
+
+/// The spec of the instrumented tool named `name`, if any.
+pub fn registered_tool(name: &str) -> Option<&'static ToolSpec> {
+    inventory::iter::<ToolRegistration>.into_iter().map(|r| r.spec).find(|spec| spec.name == name)
 }

@@ -1,7 +1,8 @@
-//! Test support: a local PostHog ingestion server ([`ingest`]) for end-to-end tests over real HTTP, and helpers
-//! for delivery tests ([`delivery`]).
+//! End-to-end test support: a reference MCP server and client helpers ([`fixtures`]), a local PostHog ingestion
+//! server for tests over real HTTP ([`ingest`]), and helpers for delivery tests ([`delivery`]).
 
 pub mod delivery;
+pub mod fixtures;
 pub mod ingest;
 
 pub use ingest::{Answer, IngestServer, RecordedRequest};

@@ -7,7 +7,7 @@ use std::io::{LineWriter, Write};
 use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::retry::{Outcome, PauseCause};
 use super::{DeliveryOptions, LocalTarget, SinkKind};
@@ -240,13 +240,13 @@ impl LocalSink {
     fn open(target: LocalTarget) -> Self {
         let out = match &target {
             LocalTarget::Stderr => {
-                info!("posthog-mcp: no PostHog API key; writing events as JSON lines to stderr");
+                debug!("posthog-mcp: local sink writing JSON lines to stderr");
                 LocalOut::Stderr
             }
             LocalTarget::File(path) => {
                 match OpenOptions::new().create(true).append(true).open(path) {
                     Ok(file) => {
-                        info!(path = %path.display(), "posthog-mcp: writing events as JSON lines to a file");
+                        debug!(path = %path.display(), "posthog-mcp: local sink writing JSON lines to a file");
                         LocalOut::File(LineWriter::new(file))
                     }
                     Err(error) => {
