@@ -5,6 +5,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+// Lets the macros' generated `::posthog_mcp::…` paths resolve inside this crate's own tests and doctests.
+extern crate self as posthog_mcp;
+
 pub mod analytics;
 pub mod clock;
 pub mod delivery;
@@ -16,6 +19,7 @@ pub mod tool;
 
 pub use identity::Identity;
 pub use request::RequestView;
+pub use tool::set_property;
 
 #[cfg(feature = "macros")]
 pub use posthog_mcp_macros::{posthog_identify, posthog_tool};
@@ -25,8 +29,9 @@ pub use posthog_mcp_macros::{posthog_identify, posthog_tool};
 #[doc(hidden)]
 pub mod __private {
     pub mod v1 {
-        pub use crate::identity::{IdentifyRegistration, IntoIdentifyResult};
-        pub use crate::tool::{ToolCallSlot, ToolSpec};
+        pub use crate::identity::{IdentifyFuture, IdentifyRegistration, IntoIdentifyResult};
+        pub use crate::request::RequestView;
+        pub use crate::tool::{Outcome, ToolCall, ToolCallProbe, ToolCallSlot, ToolSpec, classify, respond};
         pub use inventory;
         pub use rmcp;
     }
