@@ -337,7 +337,12 @@ fn turbofish(output: &Type, is_async: bool) -> TokenStream {
 /// that never runs: `?` and `return` keep their meaning, inference never guesses, and a mismatch is reported
 /// against the user's own return type.
 fn typed_async_block(output: &Type, block: &Block, moved: bool) -> TokenStream {
-    let fake = Ident::new("__posthog_fake_return", Span::mixed_site());
+    // Hygienic like every generated local, but located at the return type, so that rustc's "return type inferred
+    // to be … here" note points at the user's signature.
+    let fake = Ident::new(
+        "__posthog_fake_return",
+        Span::mixed_site().located_at(output.span()),
+    );
     let edge = if contains_impl_trait(output) {
         TokenStream::new()
     } else {
@@ -383,6 +388,24 @@ fn responder(v1: &TokenStream, output: &Type) -> TokenStream {
     })
 }
 
+/// `tokens` with every span moved to `span` (hygiene kept), so that an error about them points at user code.
+pub(crate) fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            if let TokenTree::Group(group) = &token {
+                let mut respanned =
+                    proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
+                respanned.set_span(span);
+                token = TokenTree::Group(respanned);
+            } else {
+                token.set_span(token.span().located_at(span));
+            }
+            token
+        })
+        .collect()
+}
+
 fn typed_param(name: &Ident, output: &Type) -> TokenStream {
     if contains_impl_trait(output) {
         quote!(#name)
@@ -407,5 +430,9 @@ fn spec_static(spec: &Ident, v1: &TokenStream, name: &str, options: &ToolOptions
             capture_response: #capture_response,
             redact: &[#(#redact),*],
         };
+        // Lets the wrapper know at `tools/list` time which tools are instrumented.
+        #v1::inventory::submit! {
+            #v1::ToolRegistration { spec: &#spec }
+        }
     }
 }

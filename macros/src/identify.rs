@@ -6,7 +6,7 @@ use syn::spanned::Spanned;
 use syn::{FnArg, Ident, ItemFn, ReturnType, Type};
 
 use crate::attr::{Errors, IdentifyOptions, runtime_path};
-use crate::expand::item_span;
+use crate::expand::{item_span, respan};
 
 const EXPECTED: &str = "expected `async fn name(req: &RequestView) -> Option<Identity>` \
                         (or `-> Result<Option<Identity>, E>` with `E: Display`)";
@@ -83,8 +83,17 @@ pub(crate) fn posthog_identify(args: TokenStream, item: TokenStream) -> TokenStr
         ReturnType::Default => sig.span(),
     };
     // Spans point mismatches at the user's own signature: the argument type, the return type, the fn name.
-    let borrow = quote_spanned!(argument.span()=> &#view);
-    let normalize = quote_spanned!(output_span=> #v1::IntoIdentifyResult::into_identify_result);
+    let view_at_argument = Ident::new(
+        "__posthog_view",
+        Span::mixed_site().located_at(argument.span()),
+    );
+    let borrow = quote_spanned!(argument.span()=> &#view_at_argument);
+    let returned = Ident::new("__posthog_returned", Span::mixed_site());
+    // Located at the return type: an unsupported return type is reported there.
+    let normalize = respan(
+        quote!(#v1::IntoIdentifyResult::into_identify_result(#returned)),
+        output_span,
+    );
     let boxed = quote_spanned!(name.span()=> ::std::boxed::Box::pin);
     let location =
         quote_spanned!(name.span()=> ::core::concat!(::core::file!(), ":", ::core::line!()));
@@ -94,7 +103,10 @@ pub(crate) fn posthog_identify(args: TokenStream, item: TokenStream) -> TokenStr
 
         const _: () = {
             fn #shim(#view: #v1::RequestView) -> #v1::IdentifyFuture {
-                #boxed(async move { #normalize(#name(#borrow).await) })
+                #boxed(async move {
+                    let #returned = #name(#borrow).await;
+                    #normalize
+                })
             }
             #v1::inventory::submit! {
                 #v1::IdentifyRegistration {

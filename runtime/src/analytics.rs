@@ -1,10 +1,252 @@
-//! The analytics instance: configuration, identity, sessions and the delivery queue of one instrumented server.
-//!
-//! (Being written by the core issue.)
+//! The analytics instance: configuration, the delivery queue and the hooks shared by every server it
+//! instruments, the process-wide instance that zero-config use starts lazily, and custom events (§9.3).
 
+use std::num::NonZeroUsize;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime};
+
+use serde_json::{Map, Value};
+
+use crate::clock::Clock;
+use crate::config::{Builder, ConfigError, EventPropertiesFn};
+use crate::delivery::{Delivery, DeliveryStats, LocalTarget, SinkKind};
+use crate::event::{MCP_SOURCE, Payload};
+use crate::identity::{CredentialSource, IdentityResolver, SharedIdentify};
+use crate::pipeline::{self, PipelineSettings, RequestRecord};
 use crate::tool::UnwrappedToolCall;
+
+/// One analytics instance: where events go and how they are built. Cheap to clone; clones share everything.
+///
+/// Most servers never name it: [`crate::instrument`] uses the process-wide instance configured from the
+/// environment. Build one with [`Analytics::builder`] to configure hooks, identity or the sink in code.
+#[derive(Clone)]
+pub struct Analytics {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) delivery: Option<Delivery>,
+    pub(crate) settings: Arc<PipelineSettings>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) event_properties: Option<EventPropertiesFn>,
+    pub(crate) event_properties_timeout: Duration,
+    identify: Option<SharedIdentify>,
+    cache_capacity: NonZeroUsize,
+    cache_ttl: Duration,
+    identify_timeout: Duration,
+    credential: CredentialSource,
+}
+
+impl std::fmt::Debug for Analytics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Analytics")
+            .field("enabled", &self.is_enabled())
+            .field("identify", &self.inner.identify.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A custom event could not be captured.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CaptureError {
+    /// B8: the name was empty or only whitespace.
+    #[error("a custom event needs a name: pass a non-empty event name to capture()")]
+    EmptyName,
+    /// The queue was full; the event was dropped and counted.
+    #[error("the delivery queue is full; the event was dropped")]
+    QueueFull,
+}
+
+impl Analytics {
+    /// A builder with the contract's defaults.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// An instance configured from the environment (`POSTHOG_API_KEY`, `POSTHOG_HOST`).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Builder::from_env().build()
+    }
+
+    pub(crate) fn start(
+        builder: Builder,
+        sink: Option<SinkKind>,
+        identify: Option<SharedIdentify>,
+        cache_capacity: NonZeroUsize,
+    ) -> Self {
+        match &sink {
+            Some(SinkKind::Local(LocalTarget::Stderr)) => {
+                tracing::info!(
+                    "posthog-mcp: no POSTHOG_API_KEY set; events are written as JSON lines to stderr"
+                )
+            }
+            Some(SinkKind::Local(LocalTarget::File(path))) => tracing::info!(
+                path = %path.display(),
+                "posthog-mcp: no POSTHOG_API_KEY set; events are written as JSON lines to a local file"
+            ),
+            None => tracing::debug!("posthog-mcp: analytics disabled"),
+            _ => {}
+        }
+        let delivery =
+            sink.map(|sink| Delivery::start(builder.delivery.clone(), sink, builder.clock.clone()));
+        Self {
+            inner: Arc::new(Inner {
+                delivery,
+                settings: Arc::new(PipelineSettings {
+                    exception_autocapture: builder.exception_autocapture,
+                    before_send: builder.before_send.clone(),
+                }),
+                clock: builder.clock.clone(),
+                event_properties: builder.event_properties.clone(),
+                event_properties_timeout: builder.event_properties_timeout,
+                identify,
+                cache_capacity,
+                cache_ttl: builder.cache_ttl,
+                identify_timeout: builder.identify_timeout,
+                credential: builder.credential.clone(),
+            }),
+        }
+    }
+
+    /// Whether events are captured at all.
+    pub fn is_enabled(&self) -> bool {
+        self.inner.delivery.is_some()
+    }
+
+    /// A fresh identity cache and session-record store for one instrumented server (C1).
+    pub(crate) fn new_resolver(&self) -> IdentityResolver {
+        let inner = &self.inner;
+        IdentityResolver::new(
+            inner.identify.clone(),
+            inner.cache_capacity,
+            inner.cache_ttl,
+            inner.identify_timeout,
+            inner.credential.clone(),
+            inner.clock.clone(),
+        )
+    }
+
+    /// Hands a record to the delivery worker (step 3): no serialization here, no waiting.
+    pub(crate) fn submit(&self, record: RequestRecord) {
+        if let Some(delivery) = &self.inner.delivery {
+            let settings = self.inner.settings.clone();
+            delivery.enqueue(Box::new(move || pipeline::process(record, &settings)));
+        }
+    }
+
+    /// Captures a custom event (§9.3) outside any request: anonymous, `distinct_id` `anonymous`. The name is
+    /// sent as given; the properties are spread last and not sanitized. Returns once the event is queued.
+    pub fn capture(&self, name: &str, properties: Map<String, Value>) -> Result<(), CaptureError> {
+        if name.trim().is_empty() {
+            return Err(CaptureError::EmptyName);
+        }
+        let Some(delivery) = &self.inner.delivery else {
+            return Ok(());
+        };
+        let mut payload = Payload::new(
+            name,
+            "anonymous",
+            chrono::DateTime::from(self.inner.clock.now()),
+        );
+        payload
+            .properties
+            .insert("$mcp_source".into(), Value::from(MCP_SOURCE));
+        payload
+            .properties
+            .insert("$process_person_profile".into(), Value::Bool(false));
+        payload.properties.extend(properties);
+        let settings = self.inner.settings.clone();
+        let queued = delivery.enqueue(Box::new(move || {
+            crate::privacy::fit_budget(&mut payload, false);
+            pipeline::finish(vec![payload], &settings)
+        }));
+        if queued {
+            Ok(())
+        } else {
+            Err(CaptureError::QueueFull)
+        }
+    }
+
+    /// Sends everything queued; `true` if it drained within `timeout`.
+    pub async fn flush(&self, timeout: Duration) -> bool {
+        match &self.inner.delivery {
+            Some(delivery) => delivery.flush(timeout).await,
+            None => true,
+        }
+    }
+
+    /// Drains the queue (bounded by `timeout`) and stops delivery. Call it before the process exits.
+    pub async fn shutdown(&self, timeout: Duration) -> bool {
+        match &self.inner.delivery {
+            Some(delivery) => delivery.shutdown(timeout).await,
+            None => true,
+        }
+    }
+
+    /// Delivery counters.
+    pub fn stats(&self) -> DeliveryStats {
+        self.inner
+            .delivery
+            .as_ref()
+            .map(Delivery::stats)
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn now(&self) -> SystemTime {
+        self.inner.clock.now()
+    }
+}
+
+static GLOBAL: OnceLock<Analytics> = OnceLock::new();
+
+/// The process-wide instance, started on first use from the environment. A configuration error is logged
+/// (naming the variable) and leaves analytics disabled; it never fails the host.
+pub fn global() -> &'static Analytics {
+    GLOBAL.get_or_init(|| {
+        Builder::from_env().build().unwrap_or_else(|error| {
+            tracing::error!("posthog-mcp: analytics disabled: {error}");
+            Builder::new()
+                .disabled()
+                .without_registered_identify()
+                .build()
+                .expect("a disabled instance always builds")
+        })
+    })
+}
+
+/// Makes `builder`'s instance the process-wide one. Fails if the configuration is invalid or if the global
+/// instance was already started (explicitly or by first use).
+pub fn init(builder: Builder) -> Result<&'static Analytics, InitError> {
+    let analytics = builder.build().map_err(InitError::Config)?;
+    GLOBAL
+        .set(analytics)
+        .map_err(|_| InitError::AlreadyStarted)?;
+    Ok(GLOBAL.get().expect("just set"))
+}
+
+/// Why [`init`] failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InitError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(ConfigError),
+    /// The process-wide instance already exists.
+    #[error("posthog_mcp::init was called after the global analytics instance had already started")]
+    AlreadyStarted,
+}
+
+/// Flushes and stops the process-wide instance, waiting at most 5 s. Call it after `service.waiting()`.
+pub async fn shutdown() {
+    if let Some(analytics) = GLOBAL.get() {
+        if !analytics.shutdown(Duration::from_secs(5)).await {
+            tracing::warn!("posthog-mcp: shutdown timed out before every event was delivered");
+        }
+    }
+}
 
 /// Reports a tool call that `#[posthog_tool]` saw without a wrapper, through the global runtime.
 pub(crate) fn capture_unwrapped_tool_call(call: UnwrappedToolCall) {
-    let _ = call;
+    crate::server::capture_unwrapped(global(), call);
 }

@@ -27,7 +27,9 @@ pub struct SystemClock {
 
 impl Default for SystemClock {
     fn default() -> Self {
-        Self { origin: Instant::now() }
+        Self {
+            origin: Instant::now(),
+        }
     }
 }
 
@@ -61,7 +63,9 @@ struct ManualState {
 impl std::fmt::Debug for ManualClock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = self.lock();
-        f.debug_struct("ManualClock").field("elapsed", &state.elapsed).finish()
+        f.debug_struct("ManualClock")
+            .field("elapsed", &state.elapsed)
+            .finish()
     }
 }
 
@@ -75,12 +79,18 @@ impl ManualClock {
     /// A manual clock whose wall time starts at `wall`.
     pub fn new(wall: SystemTime) -> Self {
         Self {
-            state: Arc::new(Mutex::new(ManualState { wall, elapsed: Duration::ZERO, sleepers: Vec::new() })),
+            state: Arc::new(Mutex::new(ManualState {
+                wall,
+                elapsed: Duration::ZERO,
+                sleepers: Vec::new(),
+            })),
         }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ManualState> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Moves time forward by `by`, waking the sleepers that are due.
@@ -90,7 +100,10 @@ impl ManualClock {
             state.wall += by;
             state.elapsed += by;
             let now = state.elapsed;
-            let (due, waiting): (Vec<_>, Vec<_>) = state.sleepers.drain(..).partition(|(deadline, _)| *deadline <= now);
+            let (due, waiting): (Vec<_>, Vec<_>) = state
+                .sleepers
+                .drain(..)
+                .partition(|(deadline, _)| *deadline <= now);
             state.sleepers = waiting;
             due
         };
@@ -101,7 +114,11 @@ impl ManualClock {
 
     /// How many sleeps are waiting for time to move.
     pub fn sleepers(&self) -> usize {
-        self.lock().sleepers.iter().filter(|(_, tx)| !tx.is_closed()).count()
+        self.lock()
+            .sleepers
+            .iter()
+            .filter(|(_, tx)| !tx.is_closed())
+            .count()
     }
 }
 

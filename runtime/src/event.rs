@@ -22,7 +22,11 @@ pub struct Payload {
 
 impl Payload {
     /// A payload with a fresh UUIDv7 and no properties.
-    pub fn new(event: impl Into<String>, distinct_id: impl Into<String>, timestamp: DateTime<Utc>) -> Self {
+    pub fn new(
+        event: impl Into<String>,
+        distinct_id: impl Into<String>,
+        timestamp: DateTime<Utc>,
+    ) -> Self {
         Self {
             event: event.into(),
             distinct_id: distinct_id.into(),
@@ -41,7 +45,10 @@ impl Payload {
     pub fn to_json(&self) -> Value {
         let mut object = Map::with_capacity(5);
         object.insert("event".into(), Value::String(self.event.clone()));
-        object.insert("distinct_id".into(), Value::String(self.distinct_id.clone()));
+        object.insert(
+            "distinct_id".into(),
+            Value::String(self.distinct_id.clone()),
+        );
         object.insert("properties".into(), Value::Object(self.properties.clone()));
         object.insert("timestamp".into(), Value::String(self.timestamp_string()));
         object.insert("uuid".into(), Value::String(self.uuid.to_string()));
@@ -50,7 +57,9 @@ impl Payload {
 
     /// The UTF-8 length of [`Payload::to_json`], the size the event budget (§6.7) is measured on.
     pub fn encoded_len(&self) -> usize {
-        serde_json::to_vec(&self.to_json()).map(|bytes| bytes.len()).unwrap_or(usize::MAX)
+        serde_json::to_vec(&self.to_json())
+            .map(|bytes| bytes.len())
+            .unwrap_or(usize::MAX)
     }
 }
 

@@ -3,10 +3,19 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::hash::{BuildHasher, Hasher, RandomState};
+use std::num::NonZeroUsize;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, SystemTime};
 
+use futures::FutureExt as _;
+use futures::future::Either;
+use lru::LruCache;
 use serde_json::{Map, Value};
 
+use crate::clock::Clock;
 use crate::request::RequestView;
 
 /// The person (and groups) behind a request, as returned by the identify function (CONTRACT §3.1 I3).
@@ -23,7 +32,10 @@ pub struct Identity {
 impl Identity {
     /// An identity with only a distinct id.
     pub fn new(distinct_id: impl Into<String>) -> Self {
-        Self { distinct_id: distinct_id.into(), ..Self::default() }
+        Self {
+            distinct_id: distinct_id.into(),
+            ..Self::default()
+        }
     }
 
     /// Adds a person property (`$set`).
@@ -33,14 +45,19 @@ impl Identity {
     }
 
     /// Adds a group membership (`$groups`).
-    pub fn with_group(mut self, group_type: impl Into<String>, group_key: impl Into<String>) -> Self {
+    pub fn with_group(
+        mut self,
+        group_type: impl Into<String>,
+        group_key: impl Into<String>,
+    ) -> Self {
         self.groups.insert(group_type.into(), group_key.into());
         self
     }
 }
 
 /// A boxed future returned by an identify function.
-pub type IdentifyFuture = Pin<Box<dyn Future<Output = Result<Option<Identity>, String>> + Send + 'static>>;
+pub type IdentifyFuture =
+    Pin<Box<dyn Future<Output = Result<Option<Identity>, String>> + Send + 'static>>;
 
 /// The erased shape of an identify function: a request view in, an identity (or nothing, or an error) out.
 pub type IdentifyFn = fn(RequestView) -> IdentifyFuture;
@@ -74,5 +91,439 @@ impl IntoIdentifyResult for Option<Identity> {
 impl<E: std::fmt::Display> IntoIdentifyResult for Result<Option<Identity>, E> {
     fn into_identify_result(self) -> Result<Option<Identity>, String> {
         self.map_err(|error| error.to_string())
+    }
+}
+
+/// Where a request's credential is read from (CONTRACT §3.2 C2). It only ever feeds the keyed fingerprint of the
+/// identity cache; neither the credential nor its fingerprint is logged or sent.
+#[derive(Clone)]
+pub enum CredentialSource {
+    /// Every value of this header, in order (default: `authorization`).
+    Header(String),
+    /// A host function that extracts the credential from the request view.
+    Function(Arc<dyn Fn(&RequestView) -> Option<String> + Send + Sync>),
+}
+
+impl Default for CredentialSource {
+    fn default() -> Self {
+        Self::Header("authorization".to_owned())
+    }
+}
+
+impl std::fmt::Debug for CredentialSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Header(name) => f.debug_tuple("Header").field(name).finish(),
+            Self::Function(_) => f.write_str("Function(..)"),
+        }
+    }
+}
+
+/// The keyed hash of a credential. `NoCredential` is a distinct variant, so no real credential can produce it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Fingerprint {
+    NoCredential,
+    Keyed(u64),
+}
+
+/// The per-process random key of the fingerprint hash.
+fn fingerprint_key() -> &'static RandomState {
+    static KEY: OnceLock<RandomState> = OnceLock::new();
+    KEY.get_or_init(RandomState::new)
+}
+
+impl CredentialSource {
+    pub(crate) fn fingerprint(&self, view: &RequestView) -> Fingerprint {
+        let mut hasher = fingerprint_key().build_hasher();
+        let mut any = false;
+        match self {
+            Self::Header(name) => {
+                for value in view.headers(name) {
+                    if !value.trim().is_empty() {
+                        any = true;
+                    }
+                    hasher.write(value.as_bytes());
+                    hasher.write_u8(0xff);
+                }
+            }
+            Self::Function(extract) => {
+                let extracted = catch_unwind(AssertUnwindSafe(|| extract(view)))
+                    .ok()
+                    .flatten();
+                if let Some(credential) = extracted.filter(|c| !c.trim().is_empty()) {
+                    any = true;
+                    hasher.write(credential.as_bytes());
+                }
+            }
+        }
+        if any {
+            Fingerprint::Keyed(hasher.finish())
+        } else {
+            Fingerprint::NoCredential
+        }
+    }
+}
+
+/// A shareable identify function.
+pub(crate) type SharedIdentify = Arc<dyn Fn(RequestView) -> IdentifyFuture + Send + Sync>;
+
+/// The outcome of identity resolution for one request (CONTRACT §3.3).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Resolution {
+    /// The identity the request's events use; `None` means anonymous.
+    pub identity: Option<Arc<Identity>>,
+    /// Set when this request announces the identity with `$identify` (§3.6).
+    pub announce: Option<Announcement>,
+}
+
+/// When and how fast an announced identity was resolved.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Announcement {
+    pub at: SystemTime,
+    pub duration_ms: u64,
+}
+
+struct CacheEntry {
+    identity: Arc<Identity>,
+    written: Duration,
+}
+
+struct IdentityState {
+    cache: LruCache<(Arc<str>, Fingerprint), CacheEntry>,
+    records: LruCache<Arc<str>, Arc<Identity>>,
+}
+
+/// The identity cache, the session records and the identify function of one instrumented server (§3.2–§3.4).
+pub(crate) struct IdentityResolver {
+    identify: Option<SharedIdentify>,
+    timeout: Duration,
+    ttl: Duration,
+    credential: CredentialSource,
+    clock: Arc<dyn Clock>,
+    state: Mutex<IdentityState>,
+}
+
+impl IdentityResolver {
+    pub(crate) fn new(
+        identify: Option<SharedIdentify>,
+        capacity: NonZeroUsize,
+        ttl: Duration,
+        timeout: Duration,
+        credential: CredentialSource,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            identify,
+            timeout,
+            ttl,
+            credential,
+            clock,
+            state: Mutex::new(IdentityState {
+                cache: LruCache::new(capacity),
+                records: LruCache::new(capacity),
+            }),
+        }
+    }
+
+    pub(crate) fn has_identify(&self) -> bool {
+        self.identify.is_some()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, IdentityState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A valid cache entry for `key`, refreshing its recency; an expired one is removed (C3, C4).
+    fn cached(
+        &self,
+        state: &mut IdentityState,
+        key: &(Arc<str>, Fingerprint),
+    ) -> Option<Arc<Identity>> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        let now = self.clock.elapsed();
+        let entry = state.cache.get(key)?;
+        if now.saturating_sub(entry.written) < self.ttl {
+            Some(entry.identity.clone())
+        } else {
+            state.cache.pop(key);
+            None
+        }
+    }
+
+    /// Resolves the identity of one request (§3.3).
+    pub(crate) async fn resolve(&self, view: &RequestView) -> Resolution {
+        let Some(identify) = self.identify.as_ref() else {
+            return Resolution::default();
+        };
+        let key: (Arc<str>, Fingerprint) = (
+            Arc::from(view.session_id()),
+            self.credential.fingerprint(view),
+        );
+        if let Some(identity) = self.cached(&mut self.lock(), &key) {
+            return Resolution {
+                identity: Some(identity),
+                announce: None,
+            };
+        }
+        let started = self.clock.elapsed();
+        let outcome = self.call(identify, view).await;
+        let duration_ms = u64::try_from(self.clock.elapsed().saturating_sub(started).as_millis())
+            .unwrap_or(u64::MAX);
+        match outcome {
+            Ok(next) => {
+                let mut state = self.lock();
+                let merged = match state.records.get(&key.0) {
+                    Some(prev) => Arc::new(merge(prev, next)),
+                    None => Arc::new(next),
+                };
+                let announce = state
+                    .records
+                    .peek(&key.0)
+                    .is_none_or(|prev| **prev != *merged);
+                state.records.put(key.0.clone(), merged.clone());
+                if !self.ttl.is_zero() {
+                    state.cache.put(
+                        key,
+                        CacheEntry {
+                            identity: merged.clone(),
+                            written: self.clock.elapsed(),
+                        },
+                    );
+                }
+                Resolution {
+                    identity: Some(merged),
+                    announce: announce.then(|| Announcement {
+                        at: self.clock.now(),
+                        duration_ms,
+                    }),
+                }
+            }
+            Err(reason) => {
+                tracing::warn!(
+                    method = view.method(),
+                    session_id = view.session_id(),
+                    "posthog-mcp: {reason}; the request is attributed without a new identity"
+                );
+                let identity = self.cached(&mut self.lock(), &key);
+                Resolution {
+                    identity,
+                    announce: None,
+                }
+            }
+        }
+    }
+
+    /// Calls the identify function under the timeout, catching panics. `Err` says why there is no identity,
+    /// in words that never include the function's own output.
+    async fn call(
+        &self,
+        identify: &SharedIdentify,
+        view: &RequestView,
+    ) -> Result<Identity, &'static str> {
+        let future = match catch_unwind(AssertUnwindSafe(|| identify(view.clone()))) {
+            Ok(future) => future,
+            Err(_) => return Err("the identify function panicked"),
+        };
+        let guarded = AssertUnwindSafe(future).catch_unwind();
+        let timeout = self.clock.sleep(self.timeout);
+        match futures::future::select(Box::pin(guarded), timeout).await {
+            Either::Left((Ok(Ok(Some(identity))), _))
+                if !identity.distinct_id.trim().is_empty() =>
+            {
+                Ok(identity)
+            }
+            Either::Left((Ok(Ok(_)), _)) => Err("the identify function returned no identity"),
+            Either::Left((Ok(Err(_)), _)) => Err("the identify function returned an error"),
+            Either::Left((Err(_), _)) => Err("the identify function panicked"),
+            Either::Right(_) => Err("the identify function timed out"),
+        }
+    }
+}
+
+/// M2: the same distinct id merges (new keys win, none removed; groups replaced only by a non-empty set); a
+/// different distinct id starts from `next` alone.
+fn merge(prev: &Identity, next: Identity) -> Identity {
+    if prev.distinct_id != next.distinct_id {
+        return next;
+    }
+    let mut properties = prev.properties.clone();
+    for (key, value) in next.properties {
+        properties.insert(key, value);
+    }
+    let groups = if next.groups.is_empty() {
+        prev.groups.clone()
+    } else {
+        next.groups
+    };
+    Identity {
+        distinct_id: next.distinct_id,
+        properties,
+        groups,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::clock::ManualClock;
+
+    const MINUTE: Duration = Duration::from_secs(60);
+
+    struct Harness {
+        clock: ManualClock,
+        calls: Arc<AtomicUsize>,
+        resolver: IdentityResolver,
+    }
+
+    /// A resolver whose identify function maps the bearer token to an identity via `answer`.
+    fn harness(capacity: usize, answer: fn(Option<&str>) -> Option<Identity>) -> Harness {
+        let clock = ManualClock::default();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counter = calls.clone();
+        let identify: SharedIdentify = Arc::new(move |view: RequestView| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let identity = answer(view.bearer_token());
+            Box::pin(async move { Ok(identity) })
+        });
+        let resolver = IdentityResolver::new(
+            Some(identify),
+            NonZeroUsize::new(capacity).unwrap(),
+            10 * MINUTE,
+            Duration::from_secs(2),
+            CredentialSource::default(),
+            Arc::new(clock.clone()),
+        );
+        Harness {
+            clock,
+            calls,
+            resolver,
+        }
+    }
+
+    fn view(session: &str, token: Option<&str>) -> RequestView {
+        let view = RequestView::new("tools/call", Value::Null, session);
+        match token {
+            Some(token) => view.with_headers([("authorization", format!("Bearer {token}"))]),
+            None => view,
+        }
+    }
+
+    fn user(token: Option<&str>) -> Option<Identity> {
+        token.map(|t| {
+            Identity::new(format!("user-{t}"))
+                .with_property("plan", "free")
+                .with_group("org", "acme")
+        })
+    }
+
+    #[tokio::test]
+    async fn a_stable_identity_is_resolved_once_per_ttl_and_announced_once() {
+        let h = harness(1000, user);
+        let first = h.resolver.resolve(&view("s1", Some("a"))).await;
+        assert!(first.announce.is_some());
+        for _ in 0..2 {
+            let again = h.resolver.resolve(&view("s1", Some("a"))).await;
+            assert!(again.announce.is_none());
+            assert_eq!(again.identity.unwrap().distinct_id, "user-a");
+        }
+        assert_eq!(h.calls.load(Ordering::SeqCst), 1);
+        h.clock.advance(10 * MINUTE);
+        let after_ttl = h.resolver.resolve(&view("s1", Some("a"))).await;
+        assert_eq!(h.calls.load(Ordering::SeqCst), 2);
+        assert!(
+            after_ttl.announce.is_none(),
+            "an unchanged identity is not announced again"
+        );
+    }
+
+    #[tokio::test]
+    async fn another_credential_on_the_same_session_is_resolved_again_and_never_inherits() {
+        let h = harness(1000, user);
+        h.resolver.resolve(&view("s1", Some("a"))).await;
+        let b = h.resolver.resolve(&view("s1", Some("b"))).await;
+        assert_eq!(h.calls.load(Ordering::SeqCst), 2);
+        assert_eq!(b.identity.unwrap().distinct_id, "user-b");
+        assert!(b.announce.is_some());
+    }
+
+    #[tokio::test]
+    async fn a_failed_resolution_for_another_caller_is_anonymous() {
+        let h = harness(1000, |token| {
+            if token == Some("a") {
+                user(token)
+            } else {
+                None
+            }
+        });
+        h.resolver.resolve(&view("s1", Some("a"))).await;
+        let b = h.resolver.resolve(&view("s1", Some("b"))).await;
+        assert!(b.identity.is_none());
+    }
+
+    #[tokio::test]
+    async fn the_least_recently_used_session_is_evicted_at_capacity() {
+        let h = harness(2, user);
+        for session in ["s1", "s2", "s3", "s1"] {
+            h.resolver.resolve(&view(session, Some("a"))).await;
+        }
+        assert_eq!(h.calls.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test]
+    async fn a_blank_distinct_id_counts_as_no_identity() {
+        let h = harness(1000, |_| Some(Identity::new("  ")));
+        assert!(
+            h.resolver
+                .resolve(&view("s1", None))
+                .await
+                .identity
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn the_same_distinct_id_merges_and_a_different_one_starts_afresh() {
+        let prev = Identity::new("u")
+            .with_property("a", 1)
+            .with_property("plan", "free")
+            .with_group("org", "x");
+        let same = merge(&prev, Identity::new("u").with_property("plan", "pro"));
+        assert_eq!(same.properties["a"], 1);
+        assert_eq!(same.properties["plan"], "pro");
+        assert_eq!(same.groups["org"], "x");
+        let other = merge(&prev, Identity::new("v").with_property("plan", "pro"));
+        assert_eq!(other, Identity::new("v").with_property("plan", "pro"));
+    }
+
+    #[test]
+    fn identities_are_equal_whatever_the_key_order() {
+        let a = Identity::new("u")
+            .with_property("x", 1)
+            .with_property("y", 2);
+        let b = Identity::new("u")
+            .with_property("y", 2)
+            .with_property("x", 1);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn no_credential_has_its_own_fingerprint() {
+        let source = CredentialSource::default();
+        assert_eq!(
+            source.fingerprint(&view("s", None)),
+            Fingerprint::NoCredential
+        );
+        let blank = RequestView::new("x", Value::Null, "s").with_headers([("authorization", " ")]);
+        assert_eq!(source.fingerprint(&blank), Fingerprint::NoCredential);
+        assert_ne!(
+            source.fingerprint(&view("s", Some("a"))),
+            source.fingerprint(&view("s", Some("b")))
+        );
     }
 }

@@ -10,15 +10,25 @@ extern crate self as posthog_mcp;
 
 pub mod analytics;
 pub mod clock;
+pub mod config;
 pub mod delivery;
 pub mod event;
 pub mod identity;
+mod pipeline;
 pub mod privacy;
 pub mod request;
+mod server;
+pub mod session;
 pub mod tool;
 
+pub use analytics::{Analytics, CaptureError, InitError, global, init, shutdown};
+pub use config::{Builder, ConfigError};
+pub use delivery::{DeliveryOptions, DeliveryStats, LocalTarget, MemorySink};
+pub use event::Payload;
 pub use identity::Identity;
+pub use pipeline::BeforeSend;
 pub use request::RequestView;
+pub use server::{Instrumented, instrument};
 pub use tool::set_property;
 
 #[cfg(feature = "macros")]
@@ -31,7 +41,10 @@ pub mod __private {
     pub mod v1 {
         pub use crate::identity::{IdentifyFuture, IdentifyRegistration, IntoIdentifyResult};
         pub use crate::request::RequestView;
-        pub use crate::tool::{Outcome, ToolCall, ToolCallProbe, ToolCallSlot, ToolSpec, classify, respond};
+        pub use crate::tool::{
+            Outcome, ToolCall, ToolCallProbe, ToolCallSlot, ToolRegistration, ToolSpec, classify,
+            respond,
+        };
         pub use inventory;
         pub use rmcp;
     }

@@ -30,15 +30,22 @@ pub(crate) struct LazyParams {
 
 impl LazyParams {
     pub(crate) fn new(source: impl Fn() -> Value + Send + Sync + 'static) -> Self {
-        Self { source: Some(Box::new(source)), value: OnceLock::new() }
+        Self {
+            source: Some(Box::new(source)),
+            value: OnceLock::new(),
+        }
     }
     pub(crate) fn ready(value: Value) -> Self {
         let cell = OnceLock::new();
         let _ = cell.set(value);
-        Self { source: None, value: cell }
+        Self {
+            source: None,
+            value: cell,
+        }
     }
     fn get(&self) -> &Value {
-        self.value.get_or_init(|| self.source.as_ref().map_or(Value::Null, |source| source()))
+        self.value
+            .get_or_init(|| self.source.as_ref().map_or(Value::Null, |source| source()))
     }
 }
 
@@ -55,7 +62,9 @@ impl std::fmt::Debug for RequestView {
 
 impl RequestView {
     pub(crate) fn from_inner(inner: ViewInner) -> Self {
-        Self { inner: Arc::new(inner) }
+        Self {
+            inner: Arc::new(inner),
+        }
     }
 
     /// A view for tests and manual dispatchers: `method` with `params`, no headers, on session `session_id`.
@@ -72,10 +81,18 @@ impl RequestView {
     }
 
     /// The same view with HTTP headers (names are lowercased; repeated headers keep their order).
-    pub fn with_headers<K: AsRef<str>, V: Into<String>>(self, headers: impl IntoIterator<Item = (K, V)>) -> Self {
+    pub fn with_headers<K: AsRef<str>, V: Into<String>>(
+        self,
+        headers: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
         let inner = Arc::unwrap_or_clone_inner(self.inner);
         Self::from_inner(ViewInner {
-            headers: Some(headers.into_iter().map(|(k, v)| (k.as_ref().to_ascii_lowercase(), v.into())).collect()),
+            headers: Some(
+                headers
+                    .into_iter()
+                    .map(|(k, v)| (k.as_ref().to_ascii_lowercase(), v.into()))
+                    .collect(),
+            ),
             ..inner
         })
     }
@@ -119,7 +136,10 @@ impl RequestView {
     pub fn bearer_token(&self) -> Option<&str> {
         let value = self.header("authorization")?.trim();
         let (scheme, token) = value.split_once(' ')?;
-        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+        scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim())
+            .filter(|t| !t.is_empty())
     }
 
     /// The resolved `$session_id`.
@@ -170,8 +190,11 @@ mod tests {
 
     #[test]
     fn headers_are_matched_case_insensitively_and_repeated_values_keep_their_order() {
-        let view = RequestView::new("tools/call", Value::Null, "ses_x")
-            .with_headers([("Authorization", "Bearer abc"), ("X-Multi", "1"), ("x-multi", "2")]);
+        let view = RequestView::new("tools/call", Value::Null, "ses_x").with_headers([
+            ("Authorization", "Bearer abc"),
+            ("X-Multi", "1"),
+            ("x-multi", "2"),
+        ]);
         assert_eq!(view.header("authorization"), Some("Bearer abc"));
         assert_eq!(view.bearer_token(), Some("abc"));
         assert_eq!(view.headers("X-MULTI").collect::<Vec<_>>(), ["1", "2"]);

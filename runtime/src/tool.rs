@@ -47,7 +47,10 @@ pub struct ToolCallSlot(pub(crate) Arc<Mutex<ToolAnnotations>>);
 impl ToolCallSlot {
     /// Runs `f` on the annotations; a poisoned lock is recovered, never propagated.
     pub fn with<R>(&self, f: impl FnOnce(&mut ToolAnnotations) -> R) -> R {
-        let mut guard = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut guard = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         f(&mut guard)
     }
 
@@ -79,6 +82,24 @@ pub struct UnwrappedToolCall {
     pub error: Option<ErrorInfo>,
     /// Properties the tool added to its own event.
     pub properties: Map<String, Value>,
+}
+
+/// What `#[posthog_tool]` registers at link time, so the wrapper knows at `tools/list` time which tools are
+/// instrumented (CONTRACT §8.2 ownership) without any configuration.
+#[derive(Debug)]
+pub struct ToolRegistration {
+    /// The tool's spec.
+    pub spec: &'static ToolSpec,
+}
+
+inventory::collect!(ToolRegistration);
+
+/// The spec of the instrumented tool named `name`, if any.
+pub fn registered_tool(name: &str) -> Option<&'static ToolSpec> {
+    inventory::iter::<ToolRegistration>
+        .into_iter()
+        .map(|r| r.spec)
+        .find(|spec| spec.name == name)
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -114,9 +135,22 @@ pub struct ToolCallProbe {
 
 impl<S> FromContextPart<ToolCallContext<'_, S>> for ToolCallProbe {
     fn from_context_part(context: &mut ToolCallContext<'_, S>) -> Result<Self, ErrorData> {
-        let slot = context.request_context.extensions.get::<ToolCallSlot>().cloned();
-        let arguments = if slot.is_none() { context.arguments.clone() } else { None };
-        Ok(Self { context: context.request_context.clone(), name: context.name.clone(), arguments, slot })
+        let slot = context
+            .request_context
+            .extensions
+            .get::<ToolCallSlot>()
+            .cloned();
+        let arguments = if slot.is_none() {
+            context.arguments.clone()
+        } else {
+            None
+        };
+        Ok(Self {
+            context: context.request_context.clone(),
+            name: context.name.clone(),
+            arguments,
+            slot,
+        })
     }
 }
 
@@ -142,7 +176,9 @@ pub fn set_property(key: impl Into<String>, value: impl Into<Value>) {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// How one call ended, as the attribute classifies it from the declared return type.
@@ -189,7 +225,12 @@ impl ToolCall {
         classify: fn(&R) -> Outcome,
         respond: fn(&R) -> Option<Value>,
     ) -> R {
-        let result = CALL_PROPERTIES.scope(self.properties.clone(), AssertUnwindSafe(body).catch_unwind()).await;
+        let result = CALL_PROPERTIES
+            .scope(
+                self.properties.clone(),
+                AssertUnwindSafe(body).catch_unwind(),
+            )
+            .await;
         self.finish(result, classify, respond)
     }
 
@@ -200,7 +241,9 @@ impl ToolCall {
         classify: fn(&R) -> Outcome,
         respond: fn(&R) -> Option<Value>,
     ) -> R {
-        let result = CALL_PROPERTIES.sync_scope(self.properties.clone(), || catch_unwind(AssertUnwindSafe(body)));
+        let result = CALL_PROPERTIES.sync_scope(self.properties.clone(), || {
+            catch_unwind(AssertUnwindSafe(body))
+        });
         self.finish(result, classify, respond)
     }
 
@@ -213,20 +256,36 @@ impl ToolCall {
         match result {
             Ok(output) => {
                 // User code runs in here (`Display`, `Clone`, `Serialize`): a panic in it must not escape.
-                let outcome = catch_unwind(AssertUnwindSafe(|| classify(&output)))
-                    .unwrap_or(Outcome { is_error: false, ..Outcome::default() });
+                let outcome =
+                    catch_unwind(AssertUnwindSafe(|| classify(&output))).unwrap_or(Outcome {
+                        is_error: false,
+                        ..Outcome::default()
+                    });
                 self.report(outcome, Some((&output, respond)), false);
                 output
             }
             Err(payload) => {
                 let panic = panic_error(payload.as_ref());
-                self.report::<R>(Outcome { is_error: true, typed: Some(panic), ..Outcome::default() }, None, true);
+                self.report::<R>(
+                    Outcome {
+                        is_error: true,
+                        typed: Some(panic),
+                        ..Outcome::default()
+                    },
+                    None,
+                    true,
+                );
                 resume_unwind(payload)
             }
         }
     }
 
-    fn report<R>(self, outcome: Outcome, output: Option<(&R, fn(&R) -> Option<Value>)>, panicked: bool) {
+    fn report<R>(
+        self,
+        outcome: Outcome,
+        output: Option<(&R, fn(&R) -> Option<Value>)>,
+        panicked: bool,
+    ) {
         let properties = std::mem::take(&mut *lock(&self.properties));
         if let Some(slot) = &self.probe.slot {
             slot.with(|annotations| {
@@ -242,7 +301,9 @@ impl ToolCall {
         }
         let response = match output {
             Some((output, respond)) if self.spec.capture_response => {
-                catch_unwind(AssertUnwindSafe(|| respond(output))).ok().flatten()
+                catch_unwind(AssertUnwindSafe(|| respond(output)))
+                    .ok()
+                    .flatten()
             }
             _ => None,
         };
@@ -251,14 +312,20 @@ impl ToolCall {
             tool_name: self.probe.name.into_owned(),
             started_at: self.started_at,
             duration_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            arguments: if self.spec.capture_args { self.probe.arguments } else { None },
+            arguments: if self.spec.capture_args {
+                self.probe.arguments
+            } else {
+                None
+            },
             response,
             is_error: outcome.is_error,
             error: outcome.typed.or(outcome.protocol).or(outcome.synthetic),
             properties,
             context: self.probe.context,
         };
-        let _ = catch_unwind(AssertUnwindSafe(|| crate::analytics::capture_unwrapped_tool_call(call)));
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            crate::analytics::capture_unwrapped_tool_call(call)
+        }));
     }
 }
 
@@ -273,13 +340,20 @@ fn panic_error(payload: &(dyn Any + Send)) -> ErrorInfo {
     } else {
         NON_STRING_PANIC_MESSAGE.to_owned()
     };
-    ErrorInfo { type_name: "Panic".to_owned(), message, synthetic: false, chain: Vec::new() }
+    ErrorInfo {
+        type_name: "Panic".to_owned(),
+        message,
+        synthetic: false,
+        chain: Vec::new(),
+    }
 }
 
 /// `std::any::type_name::<T>()` without generic arguments: `my_crate::Error<u8>` becomes `my_crate::Error`.
 pub fn type_name_without_generics<T: ?Sized>() -> String {
     let full = std::any::type_name::<T>();
-    full.split_once('<').map_or(full, |(head, _)| head).to_owned()
+    full.split_once('<')
+        .map_or(full, |(head, _)| head)
+        .to_owned()
 }
 
 /// Describes an rmcp protocol error as CONTRACT §7.3 says (`InvalidParams`, `JsonRpcError(-32042)`, …).
@@ -293,17 +367,31 @@ pub fn protocol_error_info(error: &ErrorData) -> ErrorInfo {
         ErrorCode::RESOURCE_NOT_FOUND => "ResourceNotFound".to_owned(),
         ErrorCode(code) => format!("JsonRpcError({code})"),
     };
-    ErrorInfo { type_name, message: error.message.to_string(), synthetic: false, chain: Vec::new() }
+    ErrorInfo {
+        type_name,
+        message: error.message.to_string(),
+        synthetic: false,
+        chain: Vec::new(),
+    }
 }
 
 /// Describes an `is_error: true` result (CONTRACT §7.1): its text parts joined with single spaces, trimmed.
 pub fn synthetic_error_info(result: &CallToolResult) -> ErrorInfo {
-    let texts: Vec<&str> = result.content.iter().filter_map(|block| block.as_text()).map(|t| t.text.as_str()).collect();
+    let texts: Vec<&str> = result
+        .content
+        .iter()
+        .filter_map(|block| block.as_text())
+        .map(|t| t.text.as_str())
+        .collect();
     let joined = texts.join(" ");
     let trimmed = joined.trim();
     ErrorInfo {
         type_name: "Error".to_owned(),
-        message: if trimmed.is_empty() { "Unknown error".to_owned() } else { trimmed.to_owned() },
+        message: if trimmed.is_empty() {
+            "Unknown error".to_owned()
+        } else {
+            trimmed.to_owned()
+        },
         synthetic: true,
         chain: Vec::new(),
     }
@@ -313,7 +401,12 @@ pub fn synthetic_error_info(result: &CallToolResult) -> ErrorInfo {
 const MAX_CHAIN: usize = 9;
 
 fn typed_error_info<E: ?Sized>(message: String, chain: Vec<String>) -> ErrorInfo {
-    ErrorInfo { type_name: type_name_without_generics::<E>(), message, synthetic: false, chain }
+    ErrorInfo {
+        type_name: type_name_without_generics::<E>(),
+        message,
+        synthetic: false,
+        chain,
+    }
 }
 
 fn source_chain(error: &(dyn std::error::Error + 'static)) -> Vec<String> {
@@ -333,28 +426,47 @@ fn source_chain(error: &(dyn std::error::Error + 'static)) -> Vec<String> {
 fn value_outcome(value: &dyn Any) -> Outcome {
     let result = if let Some(result) = value.downcast_ref::<CallToolResult>() {
         Some(result)
-    } else if let Some(CallToolResponse::Complete(result)) = value.downcast_ref::<CallToolResponse>() {
+    } else if let Some(CallToolResponse::Complete(result)) =
+        value.downcast_ref::<CallToolResponse>()
+    {
         Some(result)
     } else if let Some(error) = value.downcast_ref::<ErrorData>() {
-        return Outcome { is_error: true, protocol: Some(protocol_error_info(error)), ..Outcome::default() };
+        return Outcome {
+            is_error: true,
+            protocol: Some(protocol_error_info(error)),
+            ..Outcome::default()
+        };
     } else {
         None
     };
     match result {
-        Some(result) if result.is_error == Some(true) => {
-            Outcome { is_error: true, synthetic: Some(synthetic_error_info(result)), ..Outcome::default() }
-        }
+        Some(result) if result.is_error == Some(true) => Outcome {
+            is_error: true,
+            synthetic: Some(synthetic_error_info(result)),
+            ..Outcome::default()
+        },
         _ => Outcome::default(),
     }
 }
 
 /// Classifies an `Err` whose type is only known to be `'static`; `describe` gives message and chain.
-fn error_outcome<E: 'static>(error: &E, describe: impl FnOnce(&E) -> (String, Vec<String>)) -> Outcome {
+fn error_outcome<E: 'static>(
+    error: &E,
+    describe: impl FnOnce(&E) -> (String, Vec<String>),
+) -> Outcome {
     if let Some(error) = (error as &dyn Any).downcast_ref::<ErrorData>() {
-        return Outcome { is_error: true, protocol: Some(protocol_error_info(error)), ..Outcome::default() };
+        return Outcome {
+            is_error: true,
+            protocol: Some(protocol_error_info(error)),
+            ..Outcome::default()
+        };
     }
     let (message, chain) = describe(error);
-    Outcome { is_error: true, typed: Some(typed_error_info::<E>(message, chain)), ..Outcome::default() }
+    Outcome {
+        is_error: true,
+        typed: Some(typed_error_info::<E>(message, chain)),
+        ..Outcome::default()
+    }
 }
 
 /// Autoref specialization over the declared return type of a tool (see `classify!` in the generated code).
@@ -377,7 +489,9 @@ pub mod classify {
         fn posthog_outcome(&self) -> Outcome {
             match self.0 {
                 Ok(value) => value_outcome(value),
-                Err(error) => error_outcome(error, |error| (error.to_string(), source_chain(error))),
+                Err(error) => {
+                    error_outcome(error, |error| (error.to_string(), source_chain(error)))
+                }
             }
         }
     }
@@ -446,7 +560,9 @@ pub mod respond {
     }
 
     fn structured<T: Serialize>(value: &T) -> Option<Value> {
-        serde_json::to_value(value).ok().and_then(|value| serde_json::to_value(CallToolResult::structured(value)).ok())
+        serde_json::to_value(value)
+            .ok()
+            .and_then(|value| serde_json::to_value(CallToolResult::structured(value)).ok())
     }
 
     /// Any `Clone` output rmcp accepts: exactly what rmcp sends.
@@ -465,11 +581,15 @@ pub mod respond {
         /// The response JSON, if it can be built.
         fn posthog_response(&self) -> Option<Value>;
     }
-    impl<T: Serialize, E: Clone + IntoCallToolResult> ViaJsonResult for &&&Respond<'_, Result<Json<T>, E>> {
+    impl<T: Serialize, E: Clone + IntoCallToolResult> ViaJsonResult
+        for &&&Respond<'_, Result<Json<T>, E>>
+    {
         fn posthog_response(&self) -> Option<Value> {
             match self.0 {
                 Ok(Json(value)) => structured(value),
-                Err(error) => response_json(Err::<CallToolResult, E>(error.clone()).into_call_tool_result()),
+                Err(error) => {
+                    response_json(Err::<CallToolResult, E>(error.clone()).into_call_tool_result())
+                }
             }
         }
     }

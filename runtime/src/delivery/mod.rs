@@ -54,10 +54,16 @@ impl MemorySink {
     }
     /// Every payload delivered so far, in delivery order.
     pub fn payloads(&self) -> Vec<Payload> {
-        self.payloads.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.payloads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
     fn push(&self, payloads: Vec<Payload>) {
-        self.payloads.lock().unwrap_or_else(|p| p.into_inner()).extend(payloads);
+        self.payloads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(payloads);
     }
 }
 

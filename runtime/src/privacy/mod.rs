@@ -1,9 +1,20 @@
 //! Privacy and bounds: what may leave the process (CONTRACT §6 and §7.2).
 //!
 //! Pure functions over `serde_json::Value` and strings. The capture pipeline calls them on the delivery worker,
-//! never on the tool path.
+//! never on the tool path. Every pass is linear in its input, and every walker over JSON is iterative, so neither
+//! a long string nor a deeply nested value can stall or overflow the worker.
 //!
-//! STUB: the privacy issue replaces every body below; the signatures are what the pipeline calls.
+//! - [`generic_string`]: the pass every captured string gets (binary gate, PostHog tokens, URL credentials).
+//! - [`free_text`]: the pass for agent-written text, which adds personal data.
+//! - [`sanitize_parameters`], [`sanitize_response`], [`redact_fields`]: the passes over captured JSON.
+//! - [`truncate`], [`bound`], [`fit_budget`]: the three truncation layers.
+//! - [`exception_list`]: `$exception_list` for an error.
+
+mod exception;
+mod free_text;
+mod generic;
+mod truncate;
+mod url;
 
 use std::borrow::Cow;
 
@@ -11,48 +22,70 @@ use serde_json::Value;
 
 use crate::event::{ErrorInfo, Payload};
 
-/// The generic string pass (§6.2): binary gate, PostHog tokens, URL credentials.
+pub use generic::BINARY_STUB;
+pub use truncate::{MAX_DEPTH, MAX_EVENT_BYTES, drop_deep};
+
+/// The generic string pass (§6.2): binary gate, PostHog tokens, URL credentials. Borrows when nothing changed.
 pub fn generic_string(input: &str) -> Cow<'_, str> {
-    Cow::Borrowed(input)
+    generic::generic_string(input)
 }
 
-/// The free-text pass (§6.6) for intent and feedback text.
+/// The free-text pass (§6.6) for intent and feedback text: binary gate, PostHog tokens, personal data, URLs.
 pub fn free_text(input: &str) -> String {
-    input.to_owned()
+    free_text::free_text(input)
 }
 
 /// `$mcp_parameters`: the generic pass on every string leaf and key-based redaction (§6.3), at any depth.
-pub fn sanitize_parameters(_value: &mut Value) {}
+pub fn sanitize_parameters(value: &mut Value) {
+    generic::sanitize_tree(value);
+}
 
-/// `$mcp_response`: as [`sanitize_parameters`], then content blocks (§6.5) of tool results and prompt messages.
-pub fn sanitize_response(_value: &mut Value) {}
+/// `$mcp_response`: as [`sanitize_parameters`] (`structuredContent` included), then content blocks (§6.5) of a
+/// tool result's `content` and of each prompt message's `content`.
+pub fn sanitize_response(value: &mut Value) {
+    generic::sanitize_tree(value);
+    generic::rewrite_content_blocks(value);
+}
 
 /// The per-tool `redact = [...]` fields of `#[posthog_tool]`: each named field, at any depth, becomes
 /// `[redacted]`. Applied before every other pass.
-pub fn redact_fields(_value: &mut Value, _fields: &[&str]) {}
-
-/// "Truncated to N" (§1.2): at most `max` Unicode scalar values, then `...`.
-pub fn truncate(input: &str, max: usize) -> Cow<'_, str> {
-    if input.chars().count() <= max {
-        Cow::Borrowed(input)
-    } else {
-        let cut: String = input.chars().take(max).collect();
-        Cow::Owned(cut + "...")
-    }
+pub fn redact_fields(value: &mut Value, fields: &[&str]) {
+    generic::redact_named(value, fields);
 }
 
-/// Layer 2 of §6.7: strings, depth and breadth, starting from `depth` remaining levels.
-pub fn bound(_value: &mut Value, _depth: usize) {}
+/// "Truncated to N" (§1.2): at most `max` Unicode scalar values, then `...`. Never cuts inside a char.
+pub fn truncate(input: &str, max: usize) -> Cow<'_, str> {
+    truncate::truncate(input, max)
+}
+
+/// Layer 2 of §6.7: strings, depth and breadth, starting from `depth` remaining levels (normally
+/// [`MAX_DEPTH`]).
+pub fn bound(value: &mut Value, depth: usize) {
+    truncate::bound(value, depth);
+}
 
 /// Layer 3 of §6.7: holds the payload to the 102,400-byte budget. `main` selects the full ladder (main events);
 /// other payloads get step 3 only.
-pub fn fit_budget(_payload: &mut Payload, _main: bool) {}
+pub fn fit_budget(payload: &mut Payload, main: bool) {
+    truncate::fit_budget(payload, main);
+}
+
+/// The UTF-8 length of the payload's JSON, as [`Payload::encoded_len`] measures it, computed without recursion.
+pub fn payload_len(payload: &Payload) -> usize {
+    truncate::payload_len(payload)
+}
 
 /// `$exception_list` for one error (§7.2), with the generic pass and the caps applied to every value.
 pub fn exception_list(error: &ErrorInfo) -> Value {
-    serde_json::json!([{
-        "type": error.type_name,
-        "value": error.message,
-        "mechanism": {"type": "generic", "handled": true, "synthetic": error.synthetic, "exception_id": 0},
-    }])
+    exception::exception_list(error)
+}
+
+/// `$mcp_error_message` (§7.3): the generic pass, then the 2,048 cap.
+pub fn error_message(message: &str) -> String {
+    exception::exception_value(message)
+}
+
+/// `$mcp_error_type` (§7.3): the 256 cap only.
+pub fn error_type(type_name: &str) -> Cow<'_, str> {
+    truncate::truncate(type_name, exception::TYPE_CAP)
 }

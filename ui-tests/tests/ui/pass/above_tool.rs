@@ -19,13 +19,22 @@ impl Calculator {
     /// Adds two numbers; `?` and early `return` keep working inside an instrumented tool.
     #[posthog_tool]
     #[tool(name = "math.add")]
-    async fn add(&self, Parameters(AddArgs { a, b }): Parameters<AddArgs>) -> Result<CallToolResult, ErrorData> {
+    async fn add(
+        &self,
+        Parameters(AddArgs { a, b }): Parameters<AddArgs>,
+    ) -> Result<CallToolResult, ErrorData> {
         if a == 0 {
-            return Ok(CallToolResult::success(vec![ContentBlock::text(b.to_string())]));
+            return Ok(CallToolResult::success(vec![ContentBlock::text(
+                b.to_string(),
+            )]));
         }
-        let sum = a.checked_add(b).ok_or_else(|| ErrorData::invalid_params("overflow", None))?;
+        let sum = a
+            .checked_add(b)
+            .ok_or_else(|| ErrorData::invalid_params("overflow", None))?;
         posthog_mcp::set_property("magnitude", sum.abs());
-        Ok(CallToolResult::success(vec![ContentBlock::text(sum.to_string())]))
+        Ok(CallToolResult::success(vec![ContentBlock::text(
+            sum.to_string(),
+        )]))
     }
 
     /// Says hello; no `Parameters`, default name.
@@ -41,4 +50,7 @@ fn main() {
     assert!(router.has_route("math.add"));
     assert!(router.has_route("hello"));
     let _ = Calculator::add_tool_attr();
+    let spec = posthog_mcp::tool::registered_tool("math.add").expect("registered at link time");
+    assert_eq!(spec.category, None);
+    assert!(posthog_mcp::tool::registered_tool("hello").is_some());
 }

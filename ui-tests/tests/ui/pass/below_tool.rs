@@ -35,4 +35,7 @@ fn main() {
     let router = Server::tool_router();
     assert!(router.has_route("echo"));
     assert!(router.has_route("fail"));
+    // Below `#[tool]` the spec is named after the fn.
+    let spec = posthog_mcp::tool::registered_tool("echo").expect("registered at link time");
+    assert_eq!(spec.category, Some("text"));
 }

@@ -1,0 +1,123 @@
+//! The reference calculator server: `add`, `divide` (fails on division by zero), `fail_result` (an error
+//! result), a resource `mem://greeting` and a prompt `hello`.
+
+use rmcp::handler::server::router::prompt::PromptRouter;
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::*;
+use rmcp::service::RequestContext;
+use rmcp::{
+    ErrorData, RoleServer, ServerHandler, prompt, prompt_handler, prompt_router, tool,
+    tool_handler, tool_router,
+};
+use serde::Deserialize;
+
+/// Two operands.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct Operands {
+    /// Left operand.
+    pub a: f64,
+    /// Right operand.
+    pub b: f64,
+}
+
+/// The calculator.
+#[derive(Debug, Clone)]
+pub struct Calculator {
+    tool_router: ToolRouter<Self>,
+    prompt_router: PromptRouter<Self>,
+}
+
+impl Default for Calculator {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Calculator {
+    /// A calculator with its tools and prompts.
+    pub fn new() -> Self {
+        Self {
+            tool_router: Self::tool_router(),
+            prompt_router: Self::prompt_router(),
+        }
+    }
+}
+
+#[tool_router]
+impl Calculator {
+    /// Adds two numbers.
+    #[tool(description = "Add two numbers")]
+    async fn add(&self, Parameters(Operands { a, b }): Parameters<Operands>) -> String {
+        (a + b).to_string()
+    }
+
+    /// Divides a by b.
+    #[tool(description = "Divide a by b")]
+    async fn divide(
+        &self,
+        Parameters(Operands { a, b }): Parameters<Operands>,
+    ) -> Result<String, ErrorData> {
+        if b == 0.0 {
+            return Err(ErrorData::invalid_params("division by zero", None));
+        }
+        Ok((a / b).to_string())
+    }
+
+    /// Always fails, as an error result the agent can read.
+    #[tool(description = "Always fails with an error result")]
+    async fn fail_result(&self) -> CallToolResult {
+        CallToolResult::error(vec![ContentBlock::text("this tool always fails")])
+    }
+}
+
+#[prompt_router]
+impl Calculator {
+    /// Greets the user.
+    #[prompt(name = "hello", description = "Say hello")]
+    async fn hello(&self) -> Vec<PromptMessage> {
+        vec![PromptMessage::new_text(
+            Role::User,
+            "Hello from the calculator",
+        )]
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+#[prompt_handler(router = self.prompt_router)]
+impl ServerHandler for Calculator {
+    fn get_info(&self) -> ServerConfig {
+        let mut info = ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_prompts()
+                .enable_resources()
+                .build(),
+        );
+        info.server_info = Implementation::new("calculator", env!("CARGO_PKG_VERSION"));
+        info
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        Ok(ListResourcesResult::with_all_items(vec![Resource::new(
+            "mem://greeting",
+            "greeting",
+        )]))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        if request.uri == "mem://greeting" {
+            Ok(ReadResourceResult::new(vec![ResourceContents::text("Hello!", request.uri)]).into())
+        } else {
+            Err(ErrorData::resource_not_found("no such resource", None))
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Shared pieces of the runnable examples.
+
+pub mod calculator;

@@ -1,0 +1,455 @@
+//! Configuration: the environment (`POSTHOG_API_KEY`, `POSTHOG_HOST`, `POSTHOG_MCP_LOCAL_SINK`) and a builder
+//! for every value the contract makes configurable. An invalid value is an error that names the option.
+
+use std::future::Future;
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt as _;
+use serde_json::{Map, Value};
+
+use crate::analytics::Analytics;
+use crate::clock::{Clock, SystemClock};
+use crate::delivery::{DeliveryOptions, LocalTarget, MemorySink, SinkKind};
+use crate::event::Payload;
+use crate::identity::{CredentialSource, IdentifyRegistration, IntoIdentifyResult, SharedIdentify};
+use crate::pipeline::BeforeSend;
+use crate::request::RequestView;
+
+/// The default ingestion host, as in PostHog's other SDKs.
+pub const DEFAULT_HOST: &str = "https://us.i.posthog.com";
+
+/// A host function from the request view to extra event properties (§9.2).
+pub(crate) type EventPropertiesFn = Arc<
+    dyn Fn(RequestView) -> futures::future::BoxFuture<'static, Option<Map<String, Value>>>
+        + Send
+        + Sync,
+>;
+
+/// A configuration value that cannot be used. Each variant names the option or variable at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The ingestion host is not an `http` or `https` URL.
+    #[error(
+        "{option} must be an http(s) URL such as `https://us.i.posthog.com`, got `{value}`: {reason}"
+    )]
+    InvalidHost {
+        /// `POSTHOG_HOST` or `host`.
+        option: &'static str,
+        /// The value given.
+        value: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// A capacity of zero.
+    #[error("{option} must be at least 1")]
+    ZeroCapacity {
+        /// The option.
+        option: &'static str,
+    },
+    /// A timeout of zero would refuse every call.
+    #[error("{option} must be longer than zero")]
+    ZeroTimeout {
+        /// The option.
+        option: &'static str,
+    },
+    /// Two functions are marked `#[posthog_identify]`.
+    #[error(
+        "two functions are marked #[posthog_identify]: `{first}` ({first_location}) and `{second}` \
+         ({second_location}); keep the attribute on one of them, or choose one with Builder::identify"
+    )]
+    DuplicateIdentify {
+        /// The first function.
+        first: String,
+        /// Where it is.
+        first_location: String,
+        /// The second function.
+        second: String,
+        /// Where it is.
+        second_location: String,
+    },
+}
+
+/// Where events go when no sink was chosen explicitly.
+#[derive(Debug, Clone)]
+enum SinkChoice {
+    /// From the environment: PostHog with a key, else the local sink.
+    Auto,
+    Explicit(SinkKind),
+    Off,
+}
+
+/// Builds an [`Analytics`] instance.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), posthog_mcp::ConfigError> {
+/// use std::time::Duration;
+/// let analytics = posthog_mcp::Analytics::builder()
+///     .api_key("phc_example")
+///     .host("https://eu.i.posthog.com")
+///     .identity_cache_ttl(Duration::from_secs(300))
+///     .build()?;
+/// # analytics.shutdown(Duration::from_secs(1)).await; Ok(()) }
+/// ```
+#[derive(Clone)]
+#[must_use]
+pub struct Builder {
+    api_key: Option<String>,
+    host: Option<(String, &'static str)>,
+    sink: SinkChoice,
+    pub(crate) delivery: DeliveryOptions,
+    pub(crate) cache_capacity: usize,
+    pub(crate) cache_ttl: Duration,
+    pub(crate) identify_timeout: Duration,
+    pub(crate) event_properties_timeout: Duration,
+    pub(crate) exception_autocapture: bool,
+    pub(crate) before_send: Option<BeforeSend>,
+    pub(crate) event_properties: Option<EventPropertiesFn>,
+    pub(crate) credential: CredentialSource,
+    identify: Option<SharedIdentify>,
+    use_registry: bool,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self {
+            api_key: None,
+            host: None,
+            sink: SinkChoice::Auto,
+            delivery: DeliveryOptions::default(),
+            cache_capacity: 1000,
+            cache_ttl: Duration::from_secs(600),
+            identify_timeout: Duration::from_secs(2),
+            event_properties_timeout: Duration::from_secs(2),
+            exception_autocapture: true,
+            before_send: None,
+            event_properties: None,
+            credential: CredentialSource::default(),
+            identify: None,
+            use_registry: true,
+            clock: Arc::new(SystemClock::default()),
+        }
+    }
+}
+
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder")
+            .field("api_key", &self.api_key.as_ref().map(|_| "<set>"))
+            .field("host", &self.host.as_ref().map(|(h, _)| h))
+            .field("sink", &self.sink)
+            .field("cache_capacity", &self.cache_capacity)
+            .field("cache_ttl", &self.cache_ttl)
+            .field("identify_timeout", &self.identify_timeout)
+            .field("exception_autocapture", &self.exception_autocapture)
+            .finish_non_exhaustive()
+    }
+}
+
+fn env_value(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+impl Builder {
+    /// A builder with the contract's defaults and nothing read from the environment.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A builder that reads `POSTHOG_API_KEY`, `POSTHOG_HOST` and `POSTHOG_MCP_LOCAL_SINK` (`stderr`, `off`, or
+    /// a file path for the local sink used when there is no key).
+    pub fn from_env() -> Self {
+        let mut builder = Self::default();
+        builder.api_key = env_value("POSTHOG_API_KEY");
+        builder.host = env_value("POSTHOG_HOST").map(|h| (h, "POSTHOG_HOST"));
+        if builder.api_key.is_none() {
+            builder.sink = match env_value("POSTHOG_MCP_LOCAL_SINK").as_deref() {
+                None => SinkChoice::Auto,
+                Some(v) if v.eq_ignore_ascii_case("off") => SinkChoice::Off,
+                Some(v) if v.eq_ignore_ascii_case("stderr") => {
+                    SinkChoice::Explicit(SinkKind::Local(LocalTarget::Stderr))
+                }
+                Some(path) => {
+                    SinkChoice::Explicit(SinkKind::Local(LocalTarget::File(PathBuf::from(path))))
+                }
+            };
+        }
+        builder
+    }
+
+    /// The project API key; events go to PostHog.
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// The ingestion host (default `https://us.i.posthog.com`).
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.host = Some((host.into(), "host"));
+        self
+    }
+
+    /// Writes events as JSON lines to stderr or a file instead of sending them (never stdout).
+    pub fn local_sink(mut self, target: LocalTarget) -> Self {
+        self.sink = SinkChoice::Explicit(SinkKind::Local(target));
+        self
+    }
+
+    /// Keeps events in memory, for tests.
+    pub fn memory_sink(mut self, sink: MemorySink) -> Self {
+        self.sink = SinkChoice::Explicit(SinkKind::Memory(sink));
+        self
+    }
+
+    /// Builds events and throws them away (benchmarks of the full capture path).
+    pub fn discard_sink(mut self) -> Self {
+        self.sink = SinkChoice::Explicit(SinkKind::Discard);
+        self
+    }
+
+    /// Captures nothing at all: the wrapper only forwards.
+    pub fn disabled(mut self) -> Self {
+        self.sink = SinkChoice::Off;
+        self
+    }
+
+    /// Queue and batching options of the delivery worker.
+    pub fn delivery(mut self, options: DeliveryOptions) -> Self {
+        self.delivery = options;
+        self
+    }
+
+    /// Identity cache capacity in entries (default 1,000); also bounds the session records.
+    pub fn identity_cache_capacity(mut self, capacity: usize) -> Self {
+        self.cache_capacity = capacity;
+        self
+    }
+
+    /// How long a resolved identity is reused (default 10 minutes); zero consults identify on every request.
+    pub fn identity_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.cache_ttl = ttl;
+        self
+    }
+
+    /// How long the identify function may take (default 2 s).
+    pub fn identify_timeout(mut self, timeout: Duration) -> Self {
+        self.identify_timeout = timeout;
+        self
+    }
+
+    /// How long the `event_properties` hook may take (default 2 s).
+    pub fn event_properties_timeout(mut self, timeout: Duration) -> Self {
+        self.event_properties_timeout = timeout;
+        self
+    }
+
+    /// Whether errored requests also produce an `$exception` event (default on).
+    pub fn exception_autocapture(mut self, enabled: bool) -> Self {
+        self.exception_autocapture = enabled;
+        self
+    }
+
+    /// A hook that sees every payload before it is queued; returning `None` drops it (§9.1).
+    pub fn before_send(
+        mut self,
+        hook: impl Fn(Payload) -> Option<Payload> + Send + Sync + 'static,
+    ) -> Self {
+        self.before_send = Some(Arc::new(hook));
+        self
+    }
+
+    /// Extra properties for every request's events, from the request view (§9.2).
+    pub fn event_properties<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(RequestView) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Option<Map<String, Value>>> + Send + 'static,
+    {
+        self.event_properties = Some(Arc::new(move |view| hook(view).boxed()));
+        self
+    }
+
+    /// Reads the identity-cache credential from header `name` instead of `authorization`.
+    pub fn credential_header(mut self, name: impl Into<String>) -> Self {
+        self.credential = CredentialSource::Header(name.into().to_ascii_lowercase());
+        self
+    }
+
+    /// Extracts the identity-cache credential with a function of the request view.
+    pub fn credential_fn(
+        mut self,
+        extract: impl Fn(&RequestView) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.credential = CredentialSource::Function(Arc::new(extract));
+        self
+    }
+
+    /// The identify function, overriding any `#[posthog_identify]` function.
+    pub fn identify<F, Fut>(mut self, identify: F) -> Self
+    where
+        F: Fn(RequestView) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output: IntoIdentifyResult> + Send + 'static,
+    {
+        self.identify = Some(Arc::new(move |view| {
+            let future = identify(view);
+            Box::pin(async move { future.await.into_identify_result() })
+        }));
+        self.use_registry = false;
+        self
+    }
+
+    /// Ignores `#[posthog_identify]` functions: every event is anonymous unless [`Builder::identify`] is set.
+    pub fn without_registered_identify(mut self) -> Self {
+        self.use_registry = false;
+        self
+    }
+
+    /// The clock, for tests of timing behaviour.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    fn resolve_sink(&self) -> Result<Option<SinkKind>, ConfigError> {
+        let (host, option) = self
+            .host
+            .clone()
+            .unwrap_or_else(|| (DEFAULT_HOST.to_owned(), "host"));
+        let parsed = url::Url::parse(&host).map_err(|e| ConfigError::InvalidHost {
+            option,
+            value: host.clone(),
+            reason: e.to_string(),
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+            return Err(ConfigError::InvalidHost {
+                option,
+                value: host,
+                reason: "the scheme must be http or https".into(),
+            });
+        }
+        Ok(match (&self.sink, &self.api_key) {
+            (SinkChoice::Off, _) => None,
+            (SinkChoice::Explicit(sink), _) => Some(sink.clone()),
+            (SinkChoice::Auto, Some(key)) => Some(SinkKind::PostHog {
+                api_key: key.clone(),
+                host: host.trim_end_matches('/').to_owned(),
+            }),
+            (SinkChoice::Auto, None) => Some(SinkKind::Local(LocalTarget::Stderr)),
+        })
+    }
+
+    pub(crate) fn resolve_identify(&self) -> Result<Option<SharedIdentify>, ConfigError> {
+        if self.identify.is_some() || !self.use_registry {
+            return Ok(self.identify.clone());
+        }
+        let mut registered = inventory::iter::<IdentifyRegistration>.into_iter();
+        let Some(first) = registered.next() else {
+            return Ok(None);
+        };
+        if let Some(second) = registered.next() {
+            return Err(ConfigError::DuplicateIdentify {
+                first: first.name.to_owned(),
+                first_location: first.location.to_owned(),
+                second: second.name.to_owned(),
+                second_location: second.location.to_owned(),
+            });
+        }
+        let func = first.func;
+        Ok(Some(Arc::new(move |view| func(view))))
+    }
+
+    /// Checks every value and starts the delivery worker.
+    pub fn build(self) -> Result<Analytics, ConfigError> {
+        let sink = self.resolve_sink()?;
+        if self.cache_capacity == 0 {
+            return Err(ConfigError::ZeroCapacity {
+                option: "identity_cache_capacity",
+            });
+        }
+        if self.delivery.capacity == 0 {
+            return Err(ConfigError::ZeroCapacity {
+                option: "delivery.capacity",
+            });
+        }
+        if self.delivery.batch_size == 0 {
+            return Err(ConfigError::ZeroCapacity {
+                option: "delivery.batch_size",
+            });
+        }
+        if self.identify_timeout.is_zero() {
+            return Err(ConfigError::ZeroTimeout {
+                option: "identify_timeout",
+            });
+        }
+        if self.event_properties_timeout.is_zero() {
+            return Err(ConfigError::ZeroTimeout {
+                option: "event_properties_timeout",
+            });
+        }
+        let identify = self.resolve_identify()?;
+        let capacity = NonZeroUsize::new(self.cache_capacity).expect("checked above");
+        Ok(Analytics::start(self, sink, identify, capacity))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unparsable_host_names_the_option() {
+        let error = Builder::new()
+            .api_key("k")
+            .host("not a url")
+            .build()
+            .err()
+            .unwrap();
+        assert!(matches!(
+            error,
+            ConfigError::InvalidHost { option: "host", .. }
+        ));
+        assert!(error.to_string().starts_with("host must be an http(s) URL"));
+        let error = Builder::new().host("ftp://x.io").build().err().unwrap();
+        assert!(matches!(error, ConfigError::InvalidHost { .. }));
+    }
+
+    #[test]
+    fn a_zero_capacity_names_the_option() {
+        let error = Builder::new()
+            .disabled()
+            .identity_cache_capacity(0)
+            .build()
+            .err()
+            .unwrap();
+        assert_eq!(
+            error,
+            ConfigError::ZeroCapacity {
+                option: "identity_cache_capacity"
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            "identity_cache_capacity must be at least 1"
+        );
+    }
+
+    #[test]
+    fn without_a_key_events_go_to_the_local_sink_on_stderr() {
+        let sink = Builder::new().resolve_sink().unwrap();
+        assert!(matches!(sink, Some(SinkKind::Local(LocalTarget::Stderr))));
+        let sink = Builder::new()
+            .api_key("phc_x")
+            .host("http://127.0.0.1:9/")
+            .resolve_sink()
+            .unwrap();
+        assert!(
+            matches!(sink, Some(SinkKind::PostHog { host, .. }) if host == "http://127.0.0.1:9")
+        );
+    }
+}

@@ -1,0 +1,505 @@
+//! The capture pipeline (CONTRACT §1.3, steps 4–8): a request's record becomes its payloads — sanitized,
+//! truncated, built with the contract's property assembly order, passed through `before_send` and labelled.
+//!
+//! The request path only fills a [`RequestRecord`] with owned values and hands it to the delivery queue; every
+//! step here runs on the delivery worker.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::event::{ErrorInfo, LIB_NAME, LIB_VERSION, MCP_SOURCE, Payload, names};
+use crate::identity::{Identity, Resolution};
+use crate::privacy;
+
+/// A host hook that sees every payload before it is labelled and queued; `None` drops that payload (§9.1).
+pub type BeforeSend = Arc<dyn Fn(Payload) -> Option<Payload> + Send + Sync>;
+
+/// A value captured on the request path and turned into JSON only on the worker.
+pub(crate) trait Captured: Send + 'static {
+    fn to_json(&self) -> Value;
+}
+
+impl<T: Serialize + Send + 'static> Captured for T {
+    fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+/// Who and what a request is attributed to, snapshotted when its session resolved (§4.2 R6, §5).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Attribution {
+    pub server_name: Option<Arc<str>>,
+    pub server_version: Option<Arc<str>>,
+    pub client_name: Option<Arc<str>>,
+    pub client_version: Option<Arc<str>>,
+    pub protocol_version: Option<Arc<str>>,
+    pub user_agent: Option<Arc<str>>,
+    pub vendor: Option<Arc<str>>,
+}
+
+/// Facts about the tool a `tools/call` named.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ToolFacts {
+    pub name: String,
+    pub description: Option<Arc<str>>,
+    pub category: Option<Arc<str>>,
+}
+
+/// Per-tool capture options from `#[posthog_tool]`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CaptureOptions {
+    pub args: bool,
+    pub response: bool,
+    pub redact: &'static [&'static str],
+}
+
+impl Default for CaptureOptions {
+    fn default() -> Self {
+        Self {
+            args: true,
+            response: true,
+            redact: &[],
+        }
+    }
+}
+
+/// Everything one intercepted request contributes to its events, as owned values.
+pub(crate) struct RequestRecord {
+    pub event: &'static str,
+    pub started_at: SystemTime,
+    pub duration_ms: u64,
+    pub session_id: Arc<str>,
+    pub resolution: Resolution,
+    pub attribution: Attribution,
+    pub method: &'static str,
+    pub request_id: Option<Value>,
+    pub params: Option<Box<dyn Captured>>,
+    pub response: Option<Box<dyn Captured>>,
+    pub resource_name: Option<String>,
+    pub tool: Option<ToolFacts>,
+    pub is_error: Option<bool>,
+    pub error: Option<ErrorInfo>,
+    pub capture: CaptureOptions,
+    pub event_properties: Option<Map<String, Value>>,
+    pub tool_properties: Map<String, Value>,
+}
+
+impl RequestRecord {
+    /// A record for `event` with nothing captured yet.
+    pub(crate) fn new(
+        event: &'static str,
+        method: &'static str,
+        session_id: Arc<str>,
+        started_at: SystemTime,
+    ) -> Self {
+        Self {
+            event,
+            started_at,
+            duration_ms: 0,
+            session_id,
+            resolution: Resolution::default(),
+            attribution: Attribution::default(),
+            method,
+            request_id: None,
+            params: None,
+            response: None,
+            resource_name: None,
+            tool: None,
+            is_error: None,
+            error: None,
+            capture: CaptureOptions::default(),
+            event_properties: None,
+            tool_properties: Map::new(),
+        }
+    }
+}
+
+/// What the worker needs besides the record.
+#[derive(Clone, Default)]
+pub(crate) struct PipelineSettings {
+    pub exception_autocapture: bool,
+    pub before_send: Option<BeforeSend>,
+}
+
+const CAP_NAME: usize = 256;
+const CAP_TEXT: usize = 2048;
+const DEPTH: usize = 10;
+
+fn timestamp(at: SystemTime) -> DateTime<Utc> {
+    DateTime::<Utc>::from(at)
+}
+
+fn put_str(props: &mut Map<String, Value>, key: &str, value: Option<&str>, cap: usize) {
+    if let Some(value) = value.filter(|v| !v.is_empty()) {
+        props.insert(
+            key.to_owned(),
+            Value::String(privacy::truncate(value, cap).into_owned()),
+        );
+    }
+}
+
+/// Steps 4–8 for one record: its `$identify`, main event and `$exception`, in that order. A panic anywhere drops
+/// the record's payloads and logs a warning (P1).
+pub(crate) fn process(record: RequestRecord, settings: &PipelineSettings) -> Vec<Payload> {
+    let event = record.event;
+    let built = catch_unwind(AssertUnwindSafe(|| {
+        build(record, settings.exception_autocapture)
+    }));
+    match built {
+        Ok(payloads) => finish(payloads, settings),
+        Err(_) => {
+            tracing::warn!(
+                event,
+                "posthog-mcp: building this request's events failed; they were dropped"
+            );
+            Vec::new()
+        }
+    }
+}
+
+/// Steps 7–8 for payloads built elsewhere (custom events): `before_send`, then labels.
+pub(crate) fn finish(payloads: Vec<Payload>, settings: &PipelineSettings) -> Vec<Payload> {
+    payloads
+        .into_iter()
+        .filter_map(|payload| {
+            let payload = match &settings.before_send {
+                None => Some(payload),
+                Some(hook) => {
+                    let event = payload.event.clone();
+                    catch_unwind(AssertUnwindSafe(|| hook(payload))).unwrap_or_else(|_| {
+                        tracing::warn!(
+                            event,
+                            "posthog-mcp: the before_send hook panicked; that payload was dropped"
+                        );
+                        None
+                    })
+                }
+            };
+            payload.map(label)
+        })
+        .collect()
+}
+
+/// Step 8 (§1.5): written after `before_send`, so hooks never lose them.
+fn label(mut payload: Payload) -> Payload {
+    let props = &mut payload.properties;
+    props.insert("$lib".into(), Value::from(LIB_NAME));
+    props.insert("$lib_version".into(), Value::from(LIB_VERSION));
+    props.insert("$is_server".into(), Value::Bool(true));
+    props.insert("$geoip_disable".into(), Value::Bool(true));
+    payload
+}
+
+/// The distinct id of A1 and whether the event is anonymous.
+fn distinct_id(identity: Option<&Identity>, session_id: &str) -> String {
+    match identity {
+        Some(identity) => identity.distinct_id.clone(),
+        None if !session_id.is_empty() => session_id.to_owned(),
+        None => "anonymous".to_owned(),
+    }
+}
+
+/// Steps (1)–(5) of the property assembly order (§1.6).
+fn base_properties(session_id: &str, identity: Option<&Identity>) -> Map<String, Value> {
+    let mut props = Map::new();
+    props.insert("$mcp_source".into(), Value::from(MCP_SOURCE));
+    props.insert("$session_id".into(), Value::from(session_id));
+    match identity {
+        None => {
+            props.insert("$process_person_profile".into(), Value::Bool(false));
+        }
+        Some(identity) if !identity.groups.is_empty() => {
+            props.insert("$groups".into(), json!(identity.groups));
+        }
+        Some(_) => {}
+    }
+    props
+}
+
+fn attribution_properties(props: &mut Map<String, Value>, attribution: &Attribution) {
+    put_str(
+        props,
+        "$mcp_server_name",
+        attribution.server_name.as_deref(),
+        CAP_NAME,
+    );
+    put_str(
+        props,
+        "$mcp_server_version",
+        attribution.server_version.as_deref(),
+        CAP_NAME,
+    );
+    put_str(
+        props,
+        "$mcp_client_name",
+        attribution.client_name.as_deref(),
+        CAP_NAME,
+    );
+    put_str(
+        props,
+        "$mcp_client_version",
+        attribution.client_version.as_deref(),
+        CAP_NAME,
+    );
+    put_str(
+        props,
+        "$mcp_protocol_version",
+        attribution.protocol_version.as_deref(),
+        CAP_NAME,
+    );
+    put_str(
+        props,
+        "$mcp_client_user_agent",
+        attribution.user_agent.as_deref(),
+        CAP_NAME,
+    );
+    put_str(
+        props,
+        "$mcp_vendor_client",
+        attribution.vendor.as_deref(),
+        CAP_NAME,
+    );
+}
+
+fn set_properties(props: &mut Map<String, Value>, identity: Option<&Identity>) {
+    if let Some(identity) = identity.filter(|i| !i.properties.is_empty()) {
+        let mut set = Value::Object(identity.properties.clone());
+        privacy::bound(&mut set, DEPTH);
+        props.insert("$set".into(), set);
+    }
+}
+
+fn resource_name(name: &str) -> Value {
+    Value::String(privacy::truncate(&privacy::generic_string(name), CAP_NAME).into_owned())
+}
+
+/// `{"request": {"id", "jsonrpc", "method", "params"}}` (§6.1), sanitized and bounded.
+fn parameters(record: &RequestRecord, params: Option<Value>) -> Value {
+    let mut request = Map::new();
+    if let Some(id) = &record.request_id {
+        request.insert("id".into(), id.clone());
+    }
+    request.insert("jsonrpc".into(), Value::from("2.0"));
+    request.insert("method".into(), Value::from(record.method));
+    if let Some(params) = params {
+        request.insert("params".into(), params);
+    }
+    let mut value = json!({ "request": Value::Object(request) });
+    privacy::sanitize_parameters(&mut value);
+    privacy::bound(&mut value, DEPTH);
+    value
+}
+
+fn captured_params(record: &RequestRecord) -> Option<Value> {
+    let mut params = record.params.as_ref()?.to_json();
+    if !record.capture.args {
+        if let Some(object) = params.as_object_mut() {
+            object.remove("arguments");
+        }
+    }
+    if !record.capture.redact.is_empty() {
+        if let Some(arguments) = params.get_mut("arguments") {
+            privacy::redact_fields(arguments, record.capture.redact);
+        }
+    }
+    Some(params)
+}
+
+fn build(record: RequestRecord, exception_autocapture: bool) -> Vec<Payload> {
+    let identity = record.resolution.identity.as_deref();
+    let session_id = &*record.session_id;
+    let distinct = distinct_id(identity, session_id);
+    let params = captured_params(&record);
+    let mut payloads = Vec::with_capacity(2);
+
+    if let (Some(announce), Some(identity)) = (record.resolution.announce, identity) {
+        payloads.push(identify_payload(
+            &record,
+            identity,
+            params.clone(),
+            announce.at,
+            announce.duration_ms,
+        ));
+    }
+
+    let mut main = Payload::new(record.event, distinct.clone(), timestamp(record.started_at));
+    let mut props = base_properties(session_id, identity);
+    let resource = match record.event {
+        names::INITIALIZE => Some("Unknown Tool Name".to_owned()),
+        names::TOOL_CALL => Some(record.tool.as_ref().map_or(
+            "Unknown Tool Name".to_owned(),
+            |t| {
+                if t.name.is_empty() {
+                    "Unknown Tool Name".to_owned()
+                } else {
+                    t.name.clone()
+                }
+            },
+        )),
+        _ => record.resource_name.clone(),
+    };
+    if let Some(resource) = &resource {
+        props.insert("$mcp_resource_name".into(), resource_name(resource));
+    }
+    if let Some(tool) = &record.tool {
+        put_str(&mut props, "$mcp_tool_name", Some(&tool.name), CAP_NAME);
+        put_str(
+            &mut props,
+            "$mcp_tool_description",
+            tool.description.as_deref(),
+            usize::MAX,
+        );
+        put_str(
+            &mut props,
+            "$mcp_tool_category",
+            tool.category.as_deref(),
+            CAP_NAME,
+        );
+    }
+    props.insert("$mcp_duration_ms".into(), Value::from(record.duration_ms));
+    attribution_properties(&mut props, &record.attribution);
+    if let Some(is_error) = record.is_error {
+        props.insert("$mcp_is_error".into(), Value::Bool(is_error));
+        if let (true, Some(error)) = (is_error, &record.error) {
+            put_str(
+                &mut props,
+                "$mcp_error_type",
+                Some(&error.type_name),
+                CAP_NAME,
+            );
+            let message = privacy::generic_string(&error.message);
+            put_str(&mut props, "$mcp_error_message", Some(&message), CAP_TEXT);
+        }
+    }
+    props.insert("$mcp_parameters".into(), parameters(&record, params));
+    let mut listed_names = None;
+    if let Some(response) = record.response.as_ref().filter(|_| record.capture.response) {
+        let mut response = response.to_json();
+        if record.event == names::TOOLS_LIST {
+            listed_names = listed_tool_names(&response);
+        }
+        if !record.capture.redact.is_empty() {
+            privacy::redact_fields(&mut response, record.capture.redact);
+        }
+        privacy::sanitize_response(&mut response);
+        privacy::bound(&mut response, DEPTH);
+        props.insert("$mcp_response".into(), response);
+    } else if record.event == names::TOOLS_LIST {
+        listed_names = record
+            .response
+            .as_ref()
+            .and_then(|r| listed_tool_names(&r.to_json()));
+    }
+    if let Some(names) = listed_names {
+        props.insert("$mcp_listed_tool_names".into(), names);
+    }
+    set_properties(&mut props, identity);
+    for (key, value) in &record.tool_properties {
+        props.insert(key.clone(), value.clone());
+    }
+    if let Some(extra) = &record.event_properties {
+        for (key, value) in extra {
+            props.insert(key.clone(), value.clone());
+        }
+    }
+    main.properties = props;
+    privacy::fit_budget(&mut main, true);
+
+    let exception = match (&record.error, record.is_error) {
+        (Some(error), Some(true)) if exception_autocapture => Some(exception_payload(
+            &record,
+            error,
+            distinct,
+            &main,
+            resource.as_deref(),
+        )),
+        _ => None,
+    };
+    payloads.push(main);
+    payloads.extend(exception);
+    payloads
+}
+
+fn listed_tool_names(response: &Value) -> Option<Value> {
+    let names: Vec<Value> = response
+        .get("tools")?
+        .as_array()?
+        .iter()
+        .filter_map(|tool| tool.get("name").cloned())
+        .collect();
+    (!names.is_empty()).then_some(Value::Array(names))
+}
+
+fn identify_payload(
+    record: &RequestRecord,
+    identity: &Identity,
+    params: Option<Value>,
+    at: SystemTime,
+    duration_ms: u64,
+) -> Payload {
+    let session_id = &*record.session_id;
+    let mut payload = Payload::new(names::IDENTIFY, identity.distinct_id.clone(), timestamp(at));
+    let mut props = Map::new();
+    props.insert("$mcp_source".into(), Value::from(MCP_SOURCE));
+    props.insert("$session_id".into(), Value::from(session_id));
+    if !identity.groups.is_empty() {
+        props.insert("$groups".into(), json!(identity.groups));
+    }
+    if session_id != identity.distinct_id {
+        props.insert("$anon_distinct_id".into(), Value::from(session_id));
+    }
+    let name = params
+        .as_ref()
+        .and_then(|p| p.get("name").or_else(|| p.get("uri")))
+        .and_then(Value::as_str)
+        .unwrap_or("Unknown")
+        .to_owned();
+    props.insert("$mcp_resource_name".into(), resource_name(&name));
+    props.insert("$mcp_duration_ms".into(), Value::from(duration_ms));
+    attribution_properties(&mut props, &record.attribution);
+    props.insert("$mcp_parameters".into(), parameters(record, params));
+    set_properties(&mut props, Some(identity));
+    payload.properties = props;
+    privacy::fit_budget(&mut payload, false);
+    payload
+}
+
+fn exception_payload(
+    record: &RequestRecord,
+    error: &ErrorInfo,
+    distinct_id: String,
+    main: &Payload,
+    resource: Option<&str>,
+) -> Payload {
+    let identity = record.resolution.identity.as_deref();
+    let mut payload = Payload::new(names::EXCEPTION, distinct_id, main.timestamp);
+    let mut props = base_properties(&record.session_id, identity);
+    props.insert("$exception_list".into(), privacy::exception_list(error));
+    props.insert("$exception_level".into(), Value::from("error"));
+    if let Some(resource) = resource {
+        props.insert("$mcp_resource_name".into(), resource_name(resource));
+    }
+    for key in [
+        "$mcp_tool_name",
+        "$mcp_tool_description",
+        "$mcp_tool_category",
+    ] {
+        if let Some(value) = main.properties.get(key) {
+            props.insert(key.into(), value.clone());
+        }
+    }
+    attribution_properties(&mut props, &record.attribution);
+    if let Some(extra) = &record.event_properties {
+        for (key, value) in extra {
+            props.insert(key.clone(), value.clone());
+        }
+    }
+    payload.properties = props;
+    privacy::fit_budget(&mut payload, false);
+    payload
+}

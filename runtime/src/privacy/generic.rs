@@ -1,0 +1,434 @@
+//! The generic pass (CONTRACT §6.2): the binary gate and PostHog tokens, plus key-based redaction (§6.3),
+//! content-block stubs (§6.5) and the per-tool `redact` fields, over JSON values of any depth.
+
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde_json::{Map, Value};
+
+use super::truncate::{TEXT_BLOCK_CAP, drop_deep, truncate};
+
+/// What a redacted value or match becomes.
+pub(crate) const REDACTED: &str = "[redacted]";
+
+/// What a string that looks like binary data becomes (§6.2 step 1).
+pub const BINARY_STUB: &str = "[binary data redacted - not supported by PostHog MCP analytics]";
+
+const IMAGE_STUB: &str = "[image content redacted - not supported by PostHog MCP analytics]";
+const AUDIO_STUB: &str = "[audio content redacted - not supported by PostHog MCP analytics]";
+const BLOB_STUB: &str =
+    "[binary resource content redacted - not supported by PostHog MCP analytics]";
+
+/// The smallest string the binary gate replaces, in characters.
+pub(crate) const BINARY_MIN_CHARS: usize = 10_240;
+
+static POSTHOG_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?-u:\b)ph[a-z]_[A-Za-z0-9_-]{20,}(?-u:\b)").expect("static pattern")
+});
+
+/// Step 2 of §6.2: each PostHog token becomes `[redacted]`.
+pub(crate) fn redact_tokens(text: &str) -> Cow<'_, str> {
+    if !text.contains("ph") {
+        return Cow::Borrowed(text);
+    }
+    POSTHOG_TOKEN.replace_all(text, REDACTED)
+}
+
+/// Step 1 of §6.2: whether a string is long enough and shaped like base64 to be replaced whole.
+pub(crate) fn is_binary(text: &str) -> bool {
+    if text.len() < BINARY_MIN_CHARS {
+        return false;
+    }
+    let bytes = text.as_bytes();
+    // (a) and (c) accept ASCII only, where bytes and characters count the same.
+    let shaped = is_plain_base64(bytes) || is_url_safe_base64(bytes) || is_base64_data_url(text);
+    shaped && (text.is_ascii() || text.chars().nth(BINARY_MIN_CHARS - 1).is_some())
+}
+
+/// `^[A-Za-z0-9+/\n\r]+=*$`
+fn is_plain_base64(bytes: &[u8]) -> bool {
+    let body_len = bytes.len() - bytes.iter().rev().take_while(|&&b| b == b'=').count();
+    body_len > 0
+        && bytes[..body_len]
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'\n' | b'\r'))
+}
+
+/// Contains `-` or `_` and matches `^[A-Za-z0-9_-]+={0,2}$`.
+fn is_url_safe_base64(bytes: &[u8]) -> bool {
+    let padding = bytes.iter().rev().take_while(|&&b| b == b'=').count();
+    let body = &bytes[..bytes.len() - padding];
+    padding <= 2
+        && !body.is_empty()
+        && body.iter().any(|&b| b == b'-' || b == b'_')
+        && body
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// `data:<no comma or space>;base64,<payload>`, the percent-decoded payload without CR/LF matching
+/// `^[A-Za-z0-9+/_-]+={0,2}$`.
+fn is_base64_data_url(text: &str) -> bool {
+    let Some(prefix) = text.get(..5) else {
+        return false;
+    };
+    if !prefix.eq_ignore_ascii_case("data:") {
+        return false;
+    }
+    let rest = &text[5..];
+    let Some(comma) = rest.find(',') else {
+        return false;
+    };
+    let header = &rest[..comma];
+    if header.chars().any(char::is_whitespace) || header.len() < 7 {
+        return false;
+    }
+    let Some(suffix) = header.get(header.len() - 7..) else {
+        return false;
+    };
+    if !suffix.eq_ignore_ascii_case(";base64") {
+        return false;
+    }
+    let payload = rest[comma + 1..].as_bytes();
+    let mut body_len = 0usize;
+    let mut padding = 0usize;
+    let mut index = 0;
+    while index < payload.len() {
+        let mut byte = payload[index];
+        index += 1;
+        if byte == b'%' {
+            let decoded = payload.get(index..index + 2).and_then(|hex| {
+                let text = std::str::from_utf8(hex).ok()?;
+                u8::from_str_radix(text, 16).ok()
+            });
+            if let Some(decoded) = decoded {
+                byte = decoded;
+                index += 2;
+            }
+        }
+        match byte {
+            b'\r' | b'\n' => {}
+            b'=' => padding += 1,
+            _ if padding > 0 => return false,
+            b if b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'_' | b'-') => {
+                body_len += 1
+            }
+            _ => return false,
+        }
+    }
+    body_len > 0 && padding <= 2
+}
+
+/// The whole generic string pass.
+pub(crate) fn generic_string(input: &str) -> Cow<'_, str> {
+    if is_binary(input) {
+        return Cow::Owned(BINARY_STUB.to_owned());
+    }
+    let tokens_done = redact_tokens(input);
+    match tokens_done {
+        Cow::Borrowed(text) => super::url::redact_urls(text),
+        Cow::Owned(text) => match super::url::redact_urls(&text) {
+            Cow::Borrowed(_) => Cow::Owned(text),
+            Cow::Owned(rewritten) => Cow::Owned(rewritten),
+        },
+    }
+}
+
+/// §6.3: whether an object key names a credential, whole and case-insensitively.
+pub(crate) fn is_credential_key(key: &str) -> bool {
+    const LONGEST: usize = 13;
+    if key.len() > LONGEST || key.len() < 5 {
+        return false;
+    }
+    let mut buffer = [0u8; LONGEST];
+    let lowered = &mut buffer[..key.len()];
+    lowered.copy_from_slice(key.as_bytes());
+    lowered.make_ascii_lowercase();
+    matches!(
+        &*lowered,
+        b"authorization"
+            | b"cookie"
+            | b"set-cookie"
+            | b"x-api-key"
+            | b"apikey"
+            | b"api-key"
+            | b"api_key"
+            | b"apitoken"
+            | b"api-token"
+            | b"api_token"
+            | b"accesstoken"
+            | b"access-token"
+            | b"access_token"
+            | b"refreshtoken"
+            | b"refresh-token"
+            | b"refresh_token"
+            | b"token"
+            | b"password"
+            | b"secret"
+            | b"clientsecret"
+            | b"client-secret"
+            | b"client_secret"
+            | b"privatekey"
+            | b"private-key"
+            | b"private_key"
+    )
+}
+
+/// Replaces a value in place, dismantling the old one without recursion.
+fn replace(slot: &mut Value, new: Value) {
+    drop_deep(std::mem::replace(slot, new));
+}
+
+/// The generic pass on every string leaf and key redaction, at any depth; iterative.
+pub(crate) fn sanitize_tree(root: &mut Value) {
+    let mut stack: Vec<&mut Value> = vec![root];
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::String(text) => {
+                if let Cow::Owned(new) = generic_string(text) {
+                    *text = new;
+                }
+            }
+            Value::Array(items) => stack.extend(items.iter_mut()),
+            Value::Object(map) => {
+                for (key, child) in map.iter_mut() {
+                    if is_credential_key(key) {
+                        if child.as_str() != Some(REDACTED) {
+                            replace(child, Value::String(REDACTED.to_owned()));
+                        }
+                    } else {
+                        stack.push(child);
+                    }
+                }
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+}
+
+/// Each object key in `fields`, at any depth, gets the value `[redacted]`; iterative.
+pub(crate) fn redact_named(root: &mut Value, fields: &[&str]) {
+    if fields.is_empty() {
+        return;
+    }
+    let mut stack: Vec<&mut Value> = vec![root];
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Array(items) => stack.extend(items.iter_mut()),
+            Value::Object(map) => {
+                for (key, child) in map.iter_mut() {
+                    if fields.contains(&key.as_str()) {
+                        replace(child, Value::String(REDACTED.to_owned()));
+                    } else {
+                        stack.push(child);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// §6.5 for a response: the `content` array of a tool result, and the `content` of each prompt message.
+pub(crate) fn rewrite_content_blocks(response: &mut Value) {
+    let Value::Object(root) = response else {
+        return;
+    };
+    if let Some(Value::Array(blocks)) = root.get_mut("content") {
+        blocks.iter_mut().for_each(rewrite_block);
+    }
+    if let Some(Value::Array(messages)) = root.get_mut("messages") {
+        for message in messages {
+            match message.get_mut("content") {
+                Some(Value::Array(blocks)) => blocks.iter_mut().for_each(rewrite_block),
+                Some(block @ Value::Object(_)) => rewrite_block(block),
+                _ => {}
+            }
+        }
+    }
+}
+
+fn text_block(text: String) -> Value {
+    let mut block = Map::with_capacity(2);
+    block.insert("type".into(), Value::String("text".into()));
+    block.insert("text".into(), Value::String(text));
+    Value::Object(block)
+}
+
+/// One content block: kept (text, resource text, resource link) or replaced by a stub naming its kind.
+fn rewrite_block(block: &mut Value) {
+    let Value::Object(map) = block else {
+        return;
+    };
+    let Some(kind) = map.get("type").and_then(Value::as_str) else {
+        return;
+    };
+    let stub = match kind {
+        "text" => {
+            if let Some(Value::String(text)) = map.get_mut("text")
+                && let Cow::Owned(cut) = truncate(text, TEXT_BLOCK_CAP)
+            {
+                *text = cut;
+            }
+            return;
+        }
+        "resource_link" => return,
+        "resource" => {
+            let holds_blob = map
+                .get("resource")
+                .and_then(Value::as_object)
+                .is_some_and(|r| r.contains_key("blob"));
+            if !holds_blob {
+                return;
+            }
+            BLOB_STUB.to_owned()
+        }
+        "image" => IMAGE_STUB.to_owned(),
+        "audio" => AUDIO_STUB.to_owned(),
+        other => format!(
+            "[unsupported content type \"{other}\" redacted - not supported by PostHog MCP analytics]"
+        ),
+    };
+    replace(block, text_block(stub));
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn base64_of_exactly_the_gate_length_is_binary_and_one_less_is_not() {
+        let exact = "A".repeat(BINARY_MIN_CHARS);
+        assert!(is_binary(&exact));
+        assert!(!is_binary(&exact[1..]));
+        assert_eq!(generic_string(&exact), BINARY_STUB);
+    }
+
+    #[test]
+    fn padded_base64_with_newlines_is_binary() {
+        let blob = format!("{}\r\n{}==", "QUJD".repeat(1_500), "QUJD".repeat(1_500));
+        assert!(is_binary(&blob));
+    }
+
+    #[test]
+    fn url_safe_base64_needs_a_dash_or_underscore_and_at_most_two_pads() {
+        let with_dash = format!("{}-_", "Ab".repeat(6_000));
+        assert!(is_binary(&with_dash));
+        let three_pads = format!("{with_dash}===");
+        assert!(!is_binary(&three_pads));
+    }
+
+    #[test]
+    fn a_base64_data_url_is_binary_and_prose_is_not() {
+        let url = format!("DATA:image/png;BASE64,{}%3D%0A", "iVBO".repeat(3_000));
+        assert!(is_binary(&url));
+        let spaced = format!("data:image/png charset;base64,{}", "iVBO".repeat(3_000));
+        assert!(!is_binary(&spaced));
+        let prose = "lorem ipsum dolor ".repeat(1_000);
+        assert!(!is_binary(&prose));
+        assert!(matches!(generic_string(&prose), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn posthog_tokens_are_redacted_on_word_boundaries() {
+        assert_eq!(
+            generic_string("key phc_abcdefghijklmnopqrstuvwxyz123 here"),
+            "key [redacted] here"
+        );
+        assert_eq!(generic_string("phc_short"), "phc_short");
+        assert_eq!(
+            generic_string("xphc_abcdefghijklmnopqrstuvwxyz123"),
+            "xphc_abcdefghijklmnopqrstuvwxyz123"
+        );
+    }
+
+    #[test]
+    fn a_string_without_colon_or_ph_is_borrowed() {
+        assert!(matches!(
+            generic_string("plain words only"),
+            Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
+    fn credential_keys_match_whole_and_case_insensitively() {
+        for key in [
+            "Authorization",
+            "apiKey",
+            "Token",
+            "api-key",
+            "X-API-KEY",
+            "client_secret",
+            "PRIVATE_KEY",
+        ] {
+            assert!(is_credential_key(key), "{key}");
+        }
+        for key in ["token_count", "tokens", "my_password", "auth", "keys"] {
+            assert!(!is_credential_key(key), "{key}");
+        }
+    }
+
+    #[test]
+    fn a_password_key_is_redacted_at_any_depth() {
+        let mut value =
+            json!({"a": [{"b": {"Password": {"nested": 1}}}], "password": 42, "count": 3});
+        sanitize_tree(&mut value);
+        assert_eq!(
+            value,
+            json!({"a": [{"b": {"Password": "[redacted]"}}], "password": "[redacted]", "count": 3})
+        );
+    }
+
+    #[test]
+    fn named_fields_are_redacted_at_any_depth_and_others_kept() {
+        let mut value = json!({"ssn": "1", "x": [{"ssn": {"deep": true}, "keep": "ssn"}]});
+        redact_named(&mut value, &["ssn"]);
+        assert_eq!(
+            value,
+            json!({"ssn": "[redacted]", "x": [{"ssn": "[redacted]", "keep": "ssn"}]})
+        );
+    }
+
+    #[test]
+    fn content_blocks_become_stubs_by_kind() {
+        let mut value = json!({"content": [
+            {"type": "text", "text": "hi"},
+            {"type": "image", "data": "AAAA", "mimeType": "image/png"},
+            {"type": "audio", "data": "AAAA"},
+            {"type": "resource", "resource": {"uri": "file:///a", "blob": "AAAA"}},
+            {"type": "resource", "resource": {"uri": "file:///a", "text": "body"}},
+            {"type": "resource_link", "uri": "file:///a"},
+            {"type": "video"},
+            7
+        ]});
+        rewrite_content_blocks(&mut value);
+        let blocks = value["content"].as_array().unwrap();
+        assert_eq!(blocks[0], json!({"type": "text", "text": "hi"}));
+        assert_eq!(blocks[1]["text"], IMAGE_STUB);
+        assert_eq!(blocks[2]["text"], AUDIO_STUB);
+        assert_eq!(blocks[3]["text"], BLOB_STUB);
+        assert_eq!(blocks[4]["resource"]["text"], "body");
+        assert_eq!(blocks[5]["uri"], "file:///a");
+        assert_eq!(
+            blocks[6],
+            json!({"type": "text",
+                "text": "[unsupported content type \"video\" redacted - not supported by PostHog MCP analytics]"})
+        );
+        assert_eq!(blocks[7], 7);
+    }
+
+    #[test]
+    fn prompt_message_content_is_rewritten_as_object_or_array() {
+        let mut value = json!({"messages": [
+            {"role": "user", "content": {"type": "image", "data": "AAAA"}},
+            {"role": "assistant", "content": [{"type": "audio", "data": "AAAA"}, {"type": "text", "text": "t"}]}
+        ]});
+        rewrite_content_blocks(&mut value);
+        assert_eq!(value["messages"][0]["content"]["text"], IMAGE_STUB);
+        assert_eq!(value["messages"][1]["content"][0]["text"], AUDIO_STUB);
+        assert_eq!(value["messages"][1]["content"][1]["text"], "t");
+    }
+}

@@ -1,0 +1,428 @@
+//! Truncation (CONTRACT §6.7): per-field caps (layer 1), strings/depth/breadth of captured JSON (layer 2), and the
+//! 102,400-byte event budget (layer 3). Every walker is iterative, so no input depth can overflow the stack.
+
+use std::borrow::Cow;
+
+use serde_json::{Map, Value};
+
+use crate::event::Payload;
+
+/// The truncation marker (§1.2).
+pub(crate) const MARKER: &str = "...";
+/// Layer 1 cap of a response `content[]` block of type `text`.
+pub(crate) const TEXT_BLOCK_CAP: usize = 32_768;
+/// Layer 2: the longest string kept whole.
+pub(crate) const MAX_STRING_CHARS: usize = 32_768;
+/// Layer 2: the depth a captured value starts with.
+pub const MAX_DEPTH: usize = 10;
+/// Layer 2: items per array, keys per object.
+pub(crate) const MAX_BREADTH: usize = 100;
+/// What stands for the items or keys cut by the breadth bound.
+pub(crate) const MAX_PROPERTIES: &str = "[MaxProperties ~]";
+/// Layer 3: the most UTF-8 bytes a payload's JSON may have.
+pub const MAX_EVENT_BYTES: usize = 102_400;
+
+/// The fields layer 2 bounds, and that the ladder re-bounds at decreasing depth.
+const BOUNDED_FIELDS: [&str; 4] = [
+    "$mcp_parameters",
+    "$mcp_response",
+    "$set",
+    "$exception_list",
+];
+/// Properties the budget never shortens.
+const NEVER_SHORTENED: [&str; 7] = [
+    "$session_id",
+    "$anon_distinct_id",
+    "$mcp_conversation_id",
+    "$mcp_source",
+    "$process_person_profile",
+    "$mcp_duration_ms",
+    "$mcp_is_error",
+];
+const LADDER_MIN_CHARS: usize = 100;
+const LADDER_ROUNDS: usize = 10;
+const LADDER_SLACK: usize = 200;
+const LADDER_MIN_CUT: usize = 10;
+
+/// "Truncated to N" (§1.2).
+pub(crate) fn truncate(input: &str, max: usize) -> Cow<'_, str> {
+    if input.len() <= max {
+        return Cow::Borrowed(input);
+    }
+    match input.char_indices().nth(max) {
+        None => Cow::Borrowed(input),
+        Some((cut, _)) => {
+            let mut out = String::with_capacity(cut + MARKER.len());
+            out.push_str(&input[..cut]);
+            out.push_str(MARKER);
+            Cow::Owned(out)
+        }
+    }
+}
+
+fn truncate_in_place(text: &mut String, max: usize) {
+    if let Cow::Owned(cut) = truncate(text, max) {
+        *text = cut;
+    }
+}
+
+/// Drops a value without recursion, however deep it is (`Value`'s own `Drop` recurses).
+pub fn drop_deep(value: Value) {
+    let mut stack = vec![value];
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Array(items) => stack.extend(items),
+            Value::Object(map) => stack.extend(map.into_iter().map(|(_, child)| child)),
+            _ => {}
+        }
+    }
+}
+
+fn replace(slot: &mut Value, new: Value) {
+    drop_deep(std::mem::replace(slot, new));
+}
+
+/// Layer 2 from `depth` remaining levels at the root; iterative.
+pub(crate) fn bound(root: &mut Value, depth: usize) {
+    let mut stack: Vec<(&mut Value, usize)> = vec![(root, depth)];
+    while let Some((value, remaining)) = stack.pop() {
+        match value {
+            Value::String(text) => truncate_in_place(text, MAX_STRING_CHARS),
+            Value::Array(_) if remaining == 0 => replace(value, Value::String("[Array]".into())),
+            Value::Object(_) if remaining == 0 => replace(value, Value::String("[Object]".into())),
+            Value::Array(items) => {
+                if items.len() > MAX_BREADTH {
+                    for cut in items.drain(MAX_BREADTH..) {
+                        drop_deep(cut);
+                    }
+                    items.push(Value::String(MAX_PROPERTIES.into()));
+                }
+                stack.extend(items.iter_mut().map(|child| (child, remaining - 1)));
+            }
+            Value::Object(map) => {
+                if map.len() > MAX_BREADTH {
+                    let old = std::mem::take(map);
+                    let mut kept = Map::with_capacity(MAX_BREADTH + 1);
+                    for (index, (key, child)) in old.into_iter().enumerate() {
+                        if index < MAX_BREADTH {
+                            kept.insert(key, child);
+                        } else {
+                            drop_deep(child);
+                        }
+                    }
+                    kept.insert(MARKER.into(), Value::String(MAX_PROPERTIES.into()));
+                    *map = kept;
+                }
+                stack.extend(map.values_mut().map(|child| (child, remaining - 1)));
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+}
+
+/// The length of a string as a JSON string literal, as `serde_json` writes it.
+fn json_string_len(text: &str) -> usize {
+    2 + text
+        .bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0C => 2,
+            0x00..=0x1F => 6,
+            _ => 1,
+        })
+        .sum::<usize>()
+}
+
+/// The length of `value`'s compact JSON, as `serde_json::to_vec` writes it; iterative.
+pub(crate) fn json_len(value: &Value) -> usize {
+    let mut total = 0;
+    let mut stack = vec![value];
+    while let Some(value) = stack.pop() {
+        total += match value {
+            Value::Null => 4,
+            Value::Bool(true) => 4,
+            Value::Bool(false) => 5,
+            Value::Number(number) => number.to_string().len(),
+            Value::String(text) => json_string_len(text),
+            Value::Array(items) => {
+                stack.extend(items.iter());
+                2 + items.len().saturating_sub(1)
+            }
+            Value::Object(map) => {
+                stack.extend(map.values());
+                2 + map.len().saturating_sub(1)
+                    + map
+                        .keys()
+                        .map(|key| json_string_len(key) + 1)
+                        .sum::<usize>()
+            }
+        };
+    }
+    total
+}
+
+fn properties_len(properties: &Map<String, Value>) -> usize {
+    2 + properties.len().saturating_sub(1)
+        + properties
+            .iter()
+            .map(|(key, value)| json_string_len(key) + 1 + json_len(value))
+            .sum::<usize>()
+}
+
+/// The UTF-8 length of [`Payload::to_json`], computed without building or serializing it.
+pub(crate) fn payload_len(payload: &Payload) -> usize {
+    // {"event":…,"distinct_id":…,"properties":…,"timestamp":…,"uuid":…}
+    const FIXED: usize = r#"{"event":,"distinct_id":,"properties":,"timestamp":,"uuid":}"#.len();
+    const UUID_LITERAL: usize = 38;
+    FIXED
+        + json_string_len(&payload.event)
+        + json_string_len(&payload.distinct_id)
+        + properties_len(&payload.properties)
+        + json_string_len(&payload.timestamp_string())
+        + UUID_LITERAL
+}
+
+/// Layer 3 of §6.7.
+pub(crate) fn fit_budget(payload: &mut Payload, main: bool) {
+    if payload_len(payload) <= MAX_EVENT_BYTES {
+        return;
+    }
+    if main {
+        for depth in (1..MAX_DEPTH).rev() {
+            for field in BOUNDED_FIELDS {
+                if let Some(value) = payload.properties.get_mut(field) {
+                    bound(value, depth);
+                }
+            }
+            if payload_len(payload) <= MAX_EVENT_BYTES {
+                return;
+            }
+        }
+    }
+    for _ in 0..LADDER_ROUNDS {
+        let size = payload_len(payload);
+        if size <= MAX_EVENT_BYTES {
+            return;
+        }
+        if !shorten_longest_strings(
+            &mut payload.properties,
+            size - MAX_EVENT_BYTES + LADDER_SLACK,
+        ) {
+            break;
+        }
+    }
+    if payload_len(payload) > MAX_EVENT_BYTES {
+        last_resort(payload);
+    }
+}
+
+/// One round of step 3: returns whether any string was cut.
+fn shorten_longest_strings(properties: &mut Map<String, Value>, target: usize) -> bool {
+    let mut strings: Vec<(usize, &mut String)> = Vec::new();
+    let mut stack: Vec<&mut Value> = properties
+        .iter_mut()
+        .filter(|(key, _)| !NEVER_SHORTENED.contains(&key.as_str()))
+        .map(|(_, value)| value)
+        .collect();
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::String(text) => {
+                if text.len() > LADDER_MIN_CHARS {
+                    let chars = text.chars().count();
+                    if chars > LADDER_MIN_CHARS {
+                        strings.push((chars, text));
+                    }
+                }
+            }
+            Value::Array(items) => stack.extend(items.iter_mut()),
+            Value::Object(map) => stack.extend(map.values_mut()),
+            _ => {}
+        }
+    }
+    strings.sort_by(|a, b| b.0.cmp(&a.0));
+    let mut remaining = target;
+    let mut progress = false;
+    for (chars, text) in strings {
+        if remaining == 0 {
+            break;
+        }
+        let cut = remaining.min(chars / 2);
+        if cut < LADDER_MIN_CUT {
+            continue;
+        }
+        let before = json_string_len(text);
+        truncate_in_place(text, chars - cut);
+        let after = json_string_len(text);
+        remaining = remaining.saturating_sub(before.saturating_sub(after));
+        progress = true;
+    }
+    progress
+}
+
+/// Beyond the contract's ladder, for payloads it cannot bring under the budget (many short strings, long keys):
+/// the largest shortenable properties are removed until the payload fits.
+fn last_resort(payload: &mut Payload) {
+    tracing::warn!("event over the size budget after truncation; removing its largest properties");
+    let mut sizes: Vec<(usize, String)> = payload
+        .properties
+        .iter()
+        .filter(|(key, _)| !NEVER_SHORTENED.contains(&key.as_str()))
+        .map(|(key, value)| (json_string_len(key) + 2 + json_len(value), key.clone()))
+        .collect();
+    sizes.sort_by(|a, b| b.0.cmp(&a.0));
+    let mut size = payload_len(payload);
+    for (entry, key) in sizes {
+        if size <= MAX_EVENT_BYTES {
+            break;
+        }
+        if let Some(value) = payload.properties.shift_remove(&key) {
+            drop_deep(value);
+        }
+        size = size.saturating_sub(entry);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn truncation_counts_chars_and_appends_the_marker() {
+        assert_eq!(truncate("héllo wörld", 5), "héllo...");
+        assert_eq!(truncate("héllo", 5), "héllo");
+        assert_eq!(truncate("日本語テキスト", 3), "日本語...");
+    }
+
+    #[test]
+    fn strings_over_the_cap_are_cut_and_exactly_the_cap_is_kept() {
+        let mut value = json!([
+            "a".repeat(MAX_STRING_CHARS),
+            "é".repeat(MAX_STRING_CHARS + 1)
+        ]);
+        bound(&mut value, MAX_DEPTH);
+        assert_eq!(value[0].as_str().unwrap().chars().count(), MAX_STRING_CHARS);
+        assert_eq!(
+            value[1].as_str().unwrap().chars().count(),
+            MAX_STRING_CHARS + 3
+        );
+        assert!(value[1].as_str().unwrap().ends_with(MARKER));
+    }
+
+    #[test]
+    fn containers_at_remaining_depth_zero_collapse() {
+        let mut value = json!({"a": {"b": [1, {"c": 2}]}});
+        bound(&mut value, 2);
+        assert_eq!(value, json!({"a": {"b": "[Array]"}}));
+        let mut value = json!({"a": {"b": {}}});
+        bound(&mut value, 1);
+        assert_eq!(value, json!({"a": "[Object]"}));
+    }
+
+    #[test]
+    fn levels_zero_to_nine_keep_their_shape_at_depth_ten() {
+        let mut value = json!(1);
+        for _ in 0..11 {
+            value = json!([value]);
+        }
+        bound(&mut value, MAX_DEPTH);
+        let mut cursor = &value;
+        for _ in 0..10 {
+            cursor = &cursor[0];
+        }
+        assert_eq!(cursor, &json!("[Array]"));
+    }
+
+    #[test]
+    fn breadth_keeps_the_first_hundred_and_marks_the_rest() {
+        let mut value = json!({"list": (0..150).collect::<Vec<_>>()});
+        let mut object = Map::new();
+        for i in 0..120 {
+            object.insert(format!("k{i}"), json!(i));
+        }
+        value["object"] = Value::Object(object);
+        bound(&mut value, MAX_DEPTH);
+        let list = value["list"].as_array().unwrap();
+        assert_eq!(list.len(), 101);
+        assert_eq!(list[99], 99);
+        assert_eq!(list[100], MAX_PROPERTIES);
+        let object = value["object"].as_object().unwrap();
+        assert_eq!(object.len(), 101);
+        assert_eq!(object.keys().nth(99).unwrap(), "k99");
+        assert_eq!(object["..."], MAX_PROPERTIES);
+    }
+
+    #[test]
+    fn json_len_matches_serde_json() {
+        let value = json!({"a\n\u{1}": [1, -2.5, 1e300, null, true, false, "x\"\\é\u{7f}"], "b": {}, "c": []});
+        assert_eq!(json_len(&value), serde_json::to_vec(&value).unwrap().len());
+    }
+
+    #[test]
+    fn payload_len_matches_the_encoded_payload() {
+        let mut payload = Payload::new("$mcp_tool_call", "user-1", Utc::now());
+        payload
+            .properties
+            .insert("$mcp_parameters".into(), json!({"x": [1, 2, "three"]}));
+        assert_eq!(payload_len(&payload), payload.encoded_len());
+        let empty = Payload::new("e", "", Utc::now());
+        assert_eq!(payload_len(&empty), empty.encoded_len());
+    }
+
+    #[test]
+    fn the_ladder_collapses_deep_structure_before_cutting_strings() {
+        let mut payload = Payload::new("$mcp_tool_call", "u", Utc::now());
+        let items: Vec<Value> = (0..100)
+            .map(|i| json!({"deep": {"text": "x".repeat(2_000), "i": i}}))
+            .collect();
+        payload.properties.insert(
+            "$mcp_response".into(),
+            json!({"items": items, "nextCursor": "abc"}),
+        );
+        payload
+            .properties
+            .insert("$session_id".into(), json!("s".repeat(300)));
+        fit_budget(&mut payload, true);
+        assert!(payload.encoded_len() <= MAX_EVENT_BYTES);
+        assert_eq!(payload.properties["$mcp_response"]["nextCursor"], "abc");
+        assert_eq!(payload.properties["$session_id"], json!("s".repeat(300)));
+    }
+
+    #[test]
+    fn non_main_payloads_only_get_their_strings_cut() {
+        let mut payload = Payload::new("$exception", "u", Utc::now());
+        payload.properties.insert(
+            "$exception_list".into(),
+            json!([{"value": "v".repeat(200_000), "deep": {"a": {}}}]),
+        );
+        payload
+            .properties
+            .insert("$mcp_source".into(), json!("m".repeat(500)));
+        fit_budget(&mut payload, false);
+        assert!(payload.encoded_len() <= MAX_EVENT_BYTES);
+        assert_eq!(
+            payload.properties["$exception_list"][0]["deep"],
+            json!({"a": {}})
+        );
+        assert_eq!(payload.properties["$mcp_source"], json!("m".repeat(500)));
+        assert!(
+            payload.properties["$exception_list"][0]["value"]
+                .as_str()
+                .unwrap()
+                .ends_with(MARKER)
+        );
+    }
+
+    #[test]
+    fn a_payload_within_the_budget_is_untouched() {
+        let mut payload = Payload::new("$mcp_tool_call", "u", Utc::now());
+        payload.properties.insert(
+            "$mcp_response".into(),
+            json!({"a": {"b": {"c": "x".repeat(1_000)}}}),
+        );
+        let before = payload.clone();
+        fit_budget(&mut payload, true);
+        assert_eq!(payload, before);
+    }
+}

@@ -1,0 +1,516 @@
+//! Sessions (CONTRACT §4): id formats, the derived-id hash shared with PostHog's other MCP SDKs, the session
+//! token carried in `mcp-session-id`, and one connection's session state with its resolution order and the
+//! 30-minute rollover of generated ids.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+use serde_json::{Map, Value};
+
+/// Generated ids roll over after this much inactivity (§4.2 row 4).
+pub const INACTIVITY_ROLLOVER: Duration = Duration::from_secs(30 * 60);
+
+/// A fresh generated session id: `ses_` + a lowercase hyphenated UUIDv7.
+pub fn generate_session_id() -> String {
+    format!("ses_{}", uuid::Uuid::now_v7().hyphenated())
+}
+
+/// `derive(x)` of §4.3: `"ses_" + H(x) + H(x + "::salt")`, byte-compatible with PostHog's TypeScript and Python
+/// MCP SDKs. `H` runs two 32-bit FNV-style accumulators over the UTF-16 code units of its input.
+pub fn derive_session_id(input: &str) -> String {
+    let salted = format!("{input}::salt");
+    format!("ses_{}{}", half_hash(input), half_hash(&salted))
+}
+
+fn half_hash(input: &str) -> String {
+    let (mut a, mut b) = (0x8422_2325_u32, 0xcbf2_9ce4_u32);
+    for unit in input.encode_utf16() {
+        let unit = u32::from(unit);
+        a = (a ^ unit).wrapping_mul(0x1B3);
+        b = (b ^ unit).wrapping_mul(0x193);
+    }
+    format!("{a:08x}{b:08x}")
+}
+
+/// The session token (§4.4): the session id plus what the client reported about itself, carried by clients of
+/// stateless HTTP servers in the `mcp-session-id` header. Unsigned and unencrypted by design (T3, T8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionToken {
+    /// The session id (`sid`), 1–128 characters.
+    pub sid: String,
+    /// The client name (`cn`).
+    pub client_name: Option<String>,
+    /// The client version (`cv`).
+    pub client_version: Option<String>,
+    /// The protocol version (`pv`).
+    pub protocol_version: Option<String>,
+}
+
+/// Why a token could not be encoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// T1: a token needs a session id.
+    #[error("a session token needs a non-empty session id (`sid`)")]
+    EmptySessionId,
+}
+
+const TOKEN_FIELD_CAP: usize = 200;
+const TOKEN_MAX_LEN: usize = 4096;
+const SID_MAX_CHARS: usize = 128;
+
+fn cut(value: &str, max: usize) -> String {
+    value.chars().take(max).collect()
+}
+
+fn non_empty_cut(value: Option<&str>) -> Option<String> {
+    value
+        .filter(|v| !v.is_empty())
+        .map(|v| cut(v, TOKEN_FIELD_CAP))
+}
+
+impl SessionToken {
+    /// A token for session `sid` with no client information.
+    pub fn new(sid: impl Into<String>) -> Self {
+        Self {
+            sid: sid.into(),
+            client_name: None,
+            client_version: None,
+            protocol_version: None,
+        }
+    }
+
+    /// Encodes the token: unpadded base64url of compact JSON with keys `sid`, `cn`, `cv`, `pv` in that order
+    /// (T1, T2).
+    pub fn encode(&self) -> Result<String, TokenError> {
+        if self.sid.is_empty() {
+            return Err(TokenError::EmptySessionId);
+        }
+        let mut object = Map::new();
+        object.insert("sid".into(), Value::String(self.sid.clone()));
+        for (key, value) in [
+            ("cn", &self.client_name),
+            ("cv", &self.client_version),
+            ("pv", &self.protocol_version),
+        ] {
+            if let Some(value) = non_empty_cut(value.as_deref()) {
+                object.insert(key.into(), Value::String(value));
+            }
+        }
+        let json = serde_json::to_string(&Value::Object(object))
+            .map_err(|_| TokenError::EmptySessionId)?;
+        Ok(URL_SAFE_NO_PAD.encode(json.as_bytes()))
+    }
+
+    /// Decodes a token; never fails and never panics: anything that is not a token gives `None` (T4–T7).
+    pub fn decode(input: &str) -> Option<Self> {
+        let length = input.chars().count();
+        if length == 0 || length > TOKEN_MAX_LEN {
+            return None;
+        }
+        let body = input.trim_end_matches('=');
+        if input.len() - body.len() > 2
+            || body.is_empty()
+            || !body
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return None;
+        }
+        let standard: String = body
+            .chars()
+            .map(|c| match c {
+                '-' => '+',
+                '_' => '/',
+                other => other,
+            })
+            .collect();
+        let bytes = STANDARD_NO_PAD
+            .decode(standard.as_bytes())
+            .or_else(|_| {
+                base64::engine::general_purpose::GeneralPurpose::new(
+                    &base64::alphabet::STANDARD,
+                    base64::engine::GeneralPurposeConfig::new()
+                        .with_encode_padding(false)
+                        .with_decode_allow_trailing_bits(true)
+                        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+                )
+                .decode(standard.as_bytes())
+            })
+            .ok()?;
+        let text = String::from_utf8_lossy(&bytes);
+        let Value::Object(object) = serde_json::from_str::<Value>(&text).ok()? else {
+            return None;
+        };
+        let sid = object.get("sid")?.as_str()?;
+        let sid_chars = sid.chars().count();
+        if sid_chars == 0 || sid_chars > SID_MAX_CHARS {
+            return None;
+        }
+        let field = |key: &str| non_empty_cut(object.get(key).and_then(Value::as_str));
+        Some(Self {
+            sid: sid.to_owned(),
+            client_name: field("cn"),
+            client_version: field("cv"),
+            protocol_version: field("pv"),
+        })
+    }
+}
+
+/// Where a connection's current session id came from (§4.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionSource {
+    /// Generated by the crate; rolls over after 30 minutes of inactivity.
+    Generated,
+    /// Restored from a session token.
+    Token,
+    /// Derived from the transport's own session id.
+    Transport,
+}
+
+/// The session signals one request carries.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SessionSignals<'a> {
+    /// The `mcp-session-id` header (T9: first value, trimmed, blank → absent).
+    pub session_header: Option<&'a str>,
+    /// The id a stateful Streamable HTTP transport assigned, when it is not carried by the header above.
+    pub transport_id: Option<&'a str>,
+}
+
+/// The session facts a request is attributed with, snapshotted once it is resolved (§4.2 R6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSnapshot {
+    /// `$session_id`.
+    pub session_id: Arc<str>,
+    /// Where it came from.
+    pub source: SessionSource,
+    /// Client name from the handshake on this connection.
+    pub handshake_client_name: Option<Arc<str>>,
+    /// Client version from the handshake on this connection.
+    pub handshake_client_version: Option<Arc<str>>,
+    /// The protocol version negotiated on this connection.
+    pub negotiated_protocol: Option<Arc<str>>,
+    /// Client name restored from a token.
+    pub snapshot_client_name: Option<Arc<str>>,
+    /// Client version restored from a token.
+    pub snapshot_client_version: Option<Arc<str>>,
+    /// Protocol version restored from a token or persisted at `initialize`.
+    pub snapshot_protocol: Option<Arc<str>>,
+}
+
+/// The session state of one connection (one stdio or in-memory transport, one stateful HTTP session).
+#[derive(Debug, Default)]
+pub struct Connection {
+    state: Mutex<ConnectionState>,
+}
+
+#[derive(Debug, Default)]
+struct ConnectionState {
+    session_id: Option<Arc<str>>,
+    source: Option<SessionSource>,
+    last_activity: Duration,
+    transport_id: Option<String>,
+    handshake_client_name: Option<Arc<str>>,
+    handshake_client_version: Option<Arc<str>>,
+    negotiated_protocol: Option<Arc<str>>,
+    snapshot_client_name: Option<Arc<str>>,
+    snapshot_client_version: Option<Arc<str>>,
+    snapshot_protocol: Option<Arc<str>>,
+}
+
+fn arc(value: Option<String>) -> Option<Arc<str>> {
+    value.map(Arc::from)
+}
+
+impl Connection {
+    /// A connection with no session yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ConnectionState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Resolves the session of one request at monotonic time `now` (§4.2 rows 2–4) and snapshots what the
+    /// request is attributed with.
+    pub fn resolve(&self, signals: SessionSignals<'_>, now: Duration) -> SessionSnapshot {
+        let mut state = self.lock();
+        let header = signals
+            .session_header
+            .map(str::trim)
+            .filter(|h| !h.is_empty());
+        let token = header.and_then(SessionToken::decode);
+        // R1: only the header is decoded as a token; a header that is no token is the transport's own id.
+        let transport_id = signals
+            .transport_id
+            .or(if token.is_none() { header } else { None });
+        if let Some(token) = token {
+            state.session_id = Some(Arc::from(token.sid.as_str()));
+            state.source = Some(SessionSource::Token);
+            state.snapshot_client_name = arc(token.client_name);
+            state.snapshot_client_version = arc(token.client_version);
+            state.snapshot_protocol = arc(token.protocol_version);
+        } else if let Some(transport_id) = transport_id {
+            let unchanged = state.transport_id.as_deref() == Some(transport_id)
+                && state.source == Some(SessionSource::Transport);
+            if !unchanged {
+                state.session_id = Some(Arc::from(derive_session_id(transport_id)));
+                state.transport_id = Some(transport_id.to_owned());
+                state.source = Some(SessionSource::Transport);
+            }
+        } else {
+            let expired = state.source == Some(SessionSource::Generated)
+                && now.saturating_sub(state.last_activity) > INACTIVITY_ROLLOVER;
+            if state.session_id.is_none() || expired {
+                state.session_id = Some(Arc::from(generate_session_id()));
+                state.source = Some(SessionSource::Generated);
+            }
+        }
+        state.last_activity = now;
+        SessionSnapshot {
+            session_id: state
+                .session_id
+                .clone()
+                .expect("a session id was just resolved"),
+            source: state.source.unwrap_or(SessionSource::Generated),
+            handshake_client_name: state.handshake_client_name.clone(),
+            handshake_client_version: state.handshake_client_version.clone(),
+            negotiated_protocol: state.negotiated_protocol.clone(),
+            snapshot_client_name: state.snapshot_client_name.clone(),
+            snapshot_client_version: state.snapshot_client_version.clone(),
+            snapshot_protocol: state.snapshot_protocol.clone(),
+        }
+    }
+
+    /// Replaces the session with a fresh generated id of source `token` (§4.5 minting), returning it.
+    pub fn start_token_session(&self, now: Duration) -> Arc<str> {
+        let mut state = self.lock();
+        let id: Arc<str> = Arc::from(generate_session_id());
+        state.session_id = Some(id.clone());
+        state.source = Some(SessionSource::Token);
+        state.last_activity = now;
+        id
+    }
+
+    /// Records a completed `initialize`: the client that performed it and the negotiated protocol version,
+    /// persisted only if the connection's session id still equals `session_id` (R6).
+    pub fn record_handshake(
+        &self,
+        session_id: &str,
+        client_name: Option<&str>,
+        client_version: Option<&str>,
+        protocol: Option<&str>,
+    ) {
+        let mut state = self.lock();
+        let non_empty = |v: Option<&str>| v.filter(|v| !v.is_empty()).map(Arc::from);
+        state.handshake_client_name = non_empty(client_name).or(state.handshake_client_name.take());
+        state.handshake_client_version =
+            non_empty(client_version).or(state.handshake_client_version.take());
+        if state.session_id.as_deref() == Some(session_id)
+            && let Some(protocol) = non_empty(protocol)
+        {
+            state.negotiated_protocol = Some(protocol.clone());
+            state.snapshot_protocol = Some(protocol);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_ids_match_the_contract_vectors() {
+        let vectors = [
+            ("", "ses_84222325cbf29ce4805967715e2fab98"),
+            ("abc", "ses_0541574b91af2a6c126301d3a7dcb510"),
+            ("mcp-session-123", "ses_ce26563743171e0409e1abaf955778b8"),
+            (
+                "0190a5b4-7c2e-7d3f-9a1b-2c3d4e5f6a7b",
+                "ses_bcae0c3b78c0ec4a87e82d8397ca19fa",
+            ),
+            (
+                "d44c0d0d-d95c-4759-902f-d4c23721506d",
+                "ses_15f6fcb8b2f994d94d724e5c968fdea5",
+            ),
+            ("héllo", "ses_829d74bff3c5fa684e41a0e792dcfcac"),
+            ("😀", "ses_241b88d8a573a1014a3a627c2bf4387d"),
+        ];
+        for (input, expected) in vectors {
+            assert_eq!(derive_session_id(input), expected, "derive({input:?})");
+        }
+    }
+
+    #[test]
+    fn tokens_encode_and_decode_to_the_contract_vectors() {
+        let vectors = [
+            (SessionToken::new("ses_abc"), "eyJzaWQiOiJzZXNfYWJjIn0"),
+            (
+                SessionToken {
+                    client_name: Some("Café ☕".into()),
+                    ..SessionToken::new("ses_x")
+                },
+                "eyJzaWQiOiJzZXNfeCIsImNuIjoiQ2Fmw6kg4piVIn0",
+            ),
+            (
+                SessionToken {
+                    sid: "ses_01a2120a-6b14-7c4e-a6f3-2b8d9e0c1f45".into(),
+                    client_name: Some("example-client".into()),
+                    client_version: Some("1.2.3".into()),
+                    protocol_version: Some("2025-11-25".into()),
+                },
+                "eyJzaWQiOiJzZXNfMDFhMjEyMGEtNmIxNC03YzRlLWE2ZjMtMmI4ZDllMGMxZjQ1IiwiY24iOiJleGFtcGxlLWNsaWVudCIsImN2IjoiMS4yLjMiLCJwdiI6IjIwMjUtMTEtMjUifQ",
+            ),
+        ];
+        for (token, wire) in vectors {
+            assert_eq!(token.encode().unwrap(), wire);
+            assert_eq!(SessionToken::decode(wire), Some(token));
+        }
+    }
+
+    #[test]
+    fn things_that_are_not_tokens_decode_to_nothing() {
+        let long_sid = format!("{{\"sid\":\"{}\"}}", "s".repeat(129));
+        let rejected = [
+            "0190a5b4-7c2e-7d3f-9a1b-2c3d4e5f6a7b".to_owned(),
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig".to_owned(),
+            "a".repeat(4097),
+            URL_SAFE_NO_PAD.encode(long_sid),
+            String::new(),
+            URL_SAFE_NO_PAD.encode("{\"sid\":\"\"}"),
+            URL_SAFE_NO_PAD.encode("[1,2]"),
+            "abc===".to_owned(),
+        ];
+        for input in rejected {
+            assert_eq!(SessionToken::decode(&input), None, "{input:.60}");
+        }
+    }
+
+    #[test]
+    fn padded_tokens_and_malformed_optional_fields_are_tolerated() {
+        let wire = URL_SAFE_NO_PAD.encode("{\"sid\":\"ses_a\",\"cn\":5,\"cv\":\"\",\"zz\":1}");
+        let padded = format!("{wire}{}", "=".repeat((4 - wire.len() % 4) % 4));
+        let token = SessionToken::decode(&padded).unwrap();
+        assert_eq!(token, SessionToken::new("ses_a"));
+    }
+
+    #[test]
+    fn encoding_an_empty_session_id_is_an_error() {
+        assert_eq!(
+            SessionToken::new("").encode(),
+            Err(TokenError::EmptySessionId)
+        );
+    }
+
+    #[test]
+    fn encoding_cuts_client_fields_to_200_characters_without_a_marker() {
+        let token = SessionToken {
+            client_name: Some("é".repeat(250)),
+            ..SessionToken::new("s")
+        };
+        let decoded = SessionToken::decode(&token.encode().unwrap()).unwrap();
+        assert_eq!(decoded.client_name.unwrap().chars().count(), 200);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn decoding_never_panics_on_arbitrary_strings(input in ".{0,300}") {
+            let _ = SessionToken::decode(&input);
+        }
+
+        #[test]
+        fn decoding_never_panics_on_base64_shaped_strings(input in "[A-Za-z0-9_-]{1,200}={0,2}") {
+            let _ = SessionToken::decode(&input);
+        }
+    }
+
+    const MINUTE: Duration = Duration::from_secs(60);
+
+    #[test]
+    fn a_generated_session_survives_30_minutes_of_inactivity_but_not_more() {
+        let connection = Connection::new();
+        let first = connection
+            .resolve(SessionSignals::default(), Duration::ZERO)
+            .session_id;
+        assert!(first.starts_with("ses_") && first.len() == 40);
+        let same = connection
+            .resolve(SessionSignals::default(), 30 * MINUTE)
+            .session_id;
+        assert_eq!(first, same);
+        let rolled = connection
+            .resolve(
+                SessionSignals::default(),
+                60 * MINUTE + Duration::from_millis(1),
+            )
+            .session_id;
+        assert_ne!(first, rolled);
+    }
+
+    #[test]
+    fn a_token_session_is_kept_by_later_bare_requests_and_never_rolls_over() {
+        let connection = Connection::new();
+        let wire = SessionToken {
+            client_name: Some("cli".into()),
+            ..SessionToken::new("ses_tok")
+        }
+        .encode()
+        .unwrap();
+        let snap = connection.resolve(
+            SessionSignals {
+                session_header: Some(&wire),
+                transport_id: None,
+            },
+            Duration::ZERO,
+        );
+        assert_eq!(&*snap.session_id, "ses_tok");
+        assert_eq!(snap.source, SessionSource::Token);
+        assert_eq!(snap.snapshot_client_name.as_deref(), Some("cli"));
+        let later = connection.resolve(SessionSignals::default(), 120 * MINUTE);
+        assert_eq!(&*later.session_id, "ses_tok");
+    }
+
+    #[test]
+    fn a_transport_id_is_derived_and_a_new_one_yields_a_new_session() {
+        let connection = Connection::new();
+        let a = connection.resolve(
+            SessionSignals {
+                session_header: None,
+                transport_id: Some("t-1"),
+            },
+            Duration::ZERO,
+        );
+        assert_eq!(&*a.session_id, derive_session_id("t-1"));
+        let b = connection.resolve(
+            SessionSignals {
+                session_header: Some("t-2"),
+                transport_id: None,
+            },
+            MINUTE,
+        );
+        assert_eq!(&*b.session_id, derive_session_id("t-2"));
+        let gone = connection.resolve(SessionSignals::default(), 90 * MINUTE);
+        assert_eq!(
+            gone.session_id, b.session_id,
+            "a transport id that disappears keeps the last id"
+        );
+    }
+
+    #[test]
+    fn a_delayed_handshake_persists_its_protocol_only_on_its_own_session() {
+        let connection = Connection::new();
+        let first = connection
+            .resolve(SessionSignals::default(), Duration::ZERO)
+            .session_id;
+        connection.record_handshake("ses_other", Some("c"), Some("1"), Some("2025-11-25"));
+        let snap = connection.resolve(SessionSignals::default(), Duration::ZERO);
+        assert_eq!(snap.negotiated_protocol, None);
+        assert_eq!(snap.handshake_client_name.as_deref(), Some("c"));
+        connection.record_handshake(&first, None, None, Some("2025-11-25"));
+        let snap = connection.resolve(SessionSignals::default(), Duration::ZERO);
+        assert_eq!(snap.negotiated_protocol.as_deref(), Some("2025-11-25"));
+    }
+}

@@ -1,0 +1,240 @@
+//! A small MCP server with every request kind the crate captures, and helpers that connect a real rmcp client
+//! to it over an in-memory duplex transport.
+
+use rmcp::handler::server::router::prompt::PromptRouter;
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::*;
+use rmcp::service::{RequestContext, RunningService};
+use rmcp::{
+    ErrorData, RoleClient, RoleServer, ServerHandler, ServiceExt, prompt, prompt_handler,
+    prompt_router,
+};
+use rmcp::{tool, tool_handler, tool_router};
+use serde::Deserialize;
+
+/// Arguments of `add` and `divide`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct Pair {
+    /// Left operand.
+    pub a: i64,
+    /// Right operand.
+    pub b: i64,
+}
+
+/// Arguments of `echo`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct EchoArgs {
+    /// What to echo.
+    pub text: String,
+}
+
+/// The reference server of the end-to-end tests.
+#[derive(Debug, Clone)]
+pub struct Calculator {
+    tool_router: ToolRouter<Self>,
+    prompt_router: PromptRouter<Self>,
+}
+
+impl Default for Calculator {
+    fn default() -> Self {
+        Self {
+            tool_router: Self::tool_router(),
+            prompt_router: Self::prompt_router(),
+        }
+    }
+}
+
+#[tool_router]
+impl Calculator {
+    /// Adds two numbers.
+    #[tool(description = "Add two numbers")]
+    async fn add(&self, Parameters(Pair { a, b }): Parameters<Pair>) -> String {
+        (a + b).to_string()
+    }
+
+    /// Divides; division by zero is a protocol error.
+    #[tool(description = "Divide a by b")]
+    async fn divide(
+        &self,
+        Parameters(Pair { a, b }): Parameters<Pair>,
+    ) -> Result<CallToolResult, ErrorData> {
+        if b == 0 {
+            return Err(ErrorData::invalid_params("division by zero", None));
+        }
+        Ok(CallToolResult::success(vec![ContentBlock::text(
+            (a / b).to_string(),
+        )]))
+    }
+
+    /// Always answers with an error result.
+    #[tool(description = "Fails with an error result")]
+    async fn fail_result(&self) -> CallToolResult {
+        CallToolResult::error(vec![
+            ContentBlock::text("the thing failed"),
+            ContentBlock::text("badly"),
+        ])
+    }
+
+    /// Echoes its argument.
+    #[tool(description = "Echo the text")]
+    async fn echo(&self, Parameters(EchoArgs { text }): Parameters<EchoArgs>) -> String {
+        text
+    }
+
+    /// Panics.
+    #[tool(description = "Panics")]
+    async fn explode(&self) -> String {
+        panic!("kaboom")
+    }
+}
+
+#[prompt_router]
+impl Calculator {
+    /// Greets.
+    #[prompt(name = "hello", description = "Say hello")]
+    async fn hello(&self) -> Vec<PromptMessage> {
+        vec![PromptMessage::new_text(Role::User, "Hello there")]
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+#[prompt_handler(router = self.prompt_router)]
+impl ServerHandler for Calculator {
+    fn get_info(&self) -> ServerConfig {
+        let mut info = ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_prompts()
+                .enable_resources()
+                .build(),
+        );
+        info.server_info = Implementation::new("calc-server", "0.9.0");
+        info
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        Ok(ListResourcesResult::with_all_items(vec![Resource::new(
+            "mem://greeting",
+            "greeting",
+        )]))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        Ok(ListResourceTemplatesResult::with_all_items(vec![]))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        if request.uri == "mem://greeting" {
+            Ok(ReadResourceResult::new(vec![ResourceContents::text("hello", request.uri)]).into())
+        } else {
+            Err(ErrorData::resource_not_found("no such resource", None))
+        }
+    }
+}
+
+/// A connected client.
+pub type Client = RunningService<RoleClient, ClientConfig>;
+
+/// Serves `server` over an in-memory duplex transport and connects a client named `test-client` 1.2.3.
+pub async fn connect<S: ServerHandler>(server: S) -> Client {
+    let (server_io, client_io) = tokio::io::duplex(64 * 1024);
+    tokio::spawn(async move {
+        if let Ok(running) = server.serve(server_io).await {
+            let _ = running.waiting().await;
+        }
+    });
+    ClientConfig::new(
+        ClientCapabilities::default(),
+        Implementation::new("test-client", "1.2.3"),
+    )
+    .serve(client_io)
+    .await
+    .expect("the client connects")
+}
+
+/// A `tools/call` request for `name` with JSON `arguments`.
+pub fn call(name: &'static str, arguments: serde_json::Value) -> CallToolRequestParams {
+    let params = CallToolRequestParams::new(name);
+    match arguments {
+        serde_json::Value::Object(map) => params.with_arguments(map),
+        _ => params,
+    }
+}
+
+/// Serves `factory`'s handlers over rmcp's streamable HTTP service at `http://127.0.0.1:<port>/mcp`, stateful
+/// (one handler per session) or stateless (one per request). Returns the URL.
+pub async fn serve_http<S, F>(factory: F, stateful: bool) -> String
+where
+    S: ServerHandler,
+    F: Fn() -> S + Send + Sync + 'static,
+{
+    use rmcp::transport::streamable_http_server::{
+        StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
+    };
+    let mut config = StreamableHttpServerConfig::default();
+    config.legacy_session_mode = stateful;
+    config.sse_keep_alive = None;
+    if !stateful {
+        config.json_response = true;
+    }
+    let service = StreamableHttpService::new(
+        move || Ok(factory()),
+        std::sync::Arc::new(LocalSessionManager::default()),
+        config,
+    );
+    let router = axum::Router::new().nest_service("/mcp", service);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a loopback port");
+    let address = listener.local_addr().expect("a bound address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    format!("http://{address}/mcp")
+}
+
+/// Connects a client named `http-client` 2.0.0 to `url`, sending `Authorization: Bearer <bearer>` when given,
+/// plus `extra` headers on every request.
+pub async fn connect_http(
+    url: &str,
+    bearer: Option<&str>,
+    extra: &[(&'static str, &str)],
+) -> Client {
+    use rmcp::transport::StreamableHttpClientTransport;
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+    let mut config = StreamableHttpClientTransportConfig::with_uri(url.to_owned());
+    if let Some(bearer) = bearer {
+        config = config.auth_header(bearer.to_owned());
+    }
+    let headers = extra
+        .iter()
+        .map(|(name, value)| {
+            (
+                http::HeaderName::from_static(name),
+                http::HeaderValue::from_str(value).expect("a valid header value"),
+            )
+        })
+        .collect();
+    config = config.custom_headers(headers);
+    let transport = StreamableHttpClientTransport::from_config(config);
+    ClientConfig::new(
+        ClientCapabilities::default(),
+        Implementation::new("http-client", "2.0.0"),
+    )
+    .serve(transport)
+    .await
+    .expect("the HTTP client connects")
+}
