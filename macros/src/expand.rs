@@ -291,13 +291,12 @@ fn boxed_async_body(block: &Block) -> Option<ExprAsync> {
     let Expr::Path(callee) = &*call.func else {
         return None;
     };
-    if !callee
+    let is_pin = callee
         .path
         .segments
         .last()
-        .is_some_and(|segment| segment.ident == "pin")
-        || call.args.len() != 1
-    {
+        .is_some_and(|segment| segment.ident == "pin");
+    if !is_pin || call.args.len() != 1 {
         return None;
     }
     match call.args.first() {

@@ -194,6 +194,9 @@ pub struct Outcome {
     synthetic: Option<ErrorInfo>,
 }
 
+/// Serializes a tool's output as the client receives it (generated per tool, see [`respond`]).
+type Responder<R> = fn(&R) -> Option<Value>;
+
 /// One instrumented call in progress: created by the generated code as the tool's future starts.
 #[doc(hidden)]
 pub struct ToolCall {
@@ -280,12 +283,7 @@ impl ToolCall {
         }
     }
 
-    fn report<R>(
-        self,
-        outcome: Outcome,
-        output: Option<(&R, fn(&R) -> Option<Value>)>,
-        panicked: bool,
-    ) {
+    fn report<R>(self, outcome: Outcome, output: Option<(&R, Responder<R>)>, panicked: bool) {
         let properties = std::mem::take(&mut *lock(&self.properties));
         if let Some(slot) = &self.probe.slot {
             slot.with(|annotations| {
