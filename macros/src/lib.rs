@@ -98,7 +98,10 @@ use proc_macro::TokenStream;
 /// * Behind `posthog_mcp::instrument`, the attribute writes what it learned into the wrapper's per-call slot
 ///   and the wrapper sends the one event. Without the wrapper, the attribute reports the call itself through
 ///   the global runtime. A call is never counted twice.
-/// * Sync tools and `#[tool(local)]` tools work; the attribute adds no `Send` bound.
+/// * Sync tools work, and the attribute adds no `Send` bound of its own (so `#[tool(local)]` and rmcp's `local`
+///   feature keep their meaning).
+/// * Because of the hidden parameter, Rust code cannot call an instrumented method directly (for example from a
+///   unit test); call the tool through rmcp (`ToolRouter::call` or a client) instead.
 ///
 /// [`posthog_mcp::set_property`]: https://docs.rs/posthog-mcp/latest/posthog_mcp/fn.set_property.html
 #[proc_macro_attribute]
