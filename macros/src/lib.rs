@@ -49,28 +49,28 @@ use proc_macro::TokenStream;
 /// ```ignore
 /// #[posthog_tool(category = "billing")]
 /// #[tool]
-/// async fn refund(&self, Parameters(args): Parameters<Refund>) -> Result<String, BillingError> { … }
+/// async fn refund(&self, Parameters(args): Parameters<Refund>) -> Result<String, BillingError> { /* … */ }
 /// ```
 ///
 /// `capture_args`:
 /// ```ignore
 /// #[posthog_tool(capture_args = false)] // the arguments hold a document the user uploaded
 /// #[tool]
-/// async fn summarize(&self, Parameters(doc): Parameters<Document>) -> String { … }
+/// async fn summarize(&self, Parameters(doc): Parameters<Document>) -> String { /* … */ }
 /// ```
 ///
 /// `capture_response`:
 /// ```ignore
 /// #[posthog_tool(capture_response = false)] // the result is a customer's full profile
 /// #[tool]
-/// async fn profile(&self, Parameters(who): Parameters<Who>) -> Json<Profile> { … }
+/// async fn profile(&self, Parameters(who): Parameters<Who>) -> Json<Profile> { /* … */ }
 /// ```
 ///
 /// `redact`:
 /// ```ignore
 /// #[posthog_tool(redact = ["card_number", "cvv"])]
 /// #[tool]
-/// async fn pay(&self, Parameters(card): Parameters<Card>) -> Result<CallToolResult, ErrorData> { … }
+/// async fn pay(&self, Parameters(card): Parameters<Card>) -> Result<CallToolResult, ErrorData> { /* … */ }
 /// ```
 ///
 /// `crate`:
@@ -138,7 +138,7 @@ pub fn posthog_tool(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `crate`:
 /// ```ignore
 /// #[ph::posthog_identify(crate = "ph")]
-/// async fn identify(req: &ph::RequestView) -> Option<ph::Identity> { … }
+/// async fn identify(req: &ph::RequestView) -> Option<ph::Identity> { /* … */ }
 /// ```
 #[proc_macro_attribute]
 pub fn posthog_identify(args: TokenStream, item: TokenStream) -> TokenStream {
