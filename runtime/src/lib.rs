@@ -5,6 +5,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+// Lets the macros' generated `::posthog_mcp::…` paths resolve inside this crate's own tests and doctests.
+extern crate self as posthog_mcp;
+
 pub mod analytics;
 pub mod clock;
 pub mod config;
@@ -26,6 +29,7 @@ pub use identity::Identity;
 pub use pipeline::BeforeSend;
 pub use request::RequestView;
 pub use server::{Instrumented, instrument};
+pub use tool::set_property;
 
 #[cfg(feature = "macros")]
 pub use posthog_mcp_macros::{posthog_identify, posthog_tool};
@@ -35,8 +39,12 @@ pub use posthog_mcp_macros::{posthog_identify, posthog_tool};
 #[doc(hidden)]
 pub mod __private {
     pub mod v1 {
-        pub use crate::identity::{IdentifyRegistration, IntoIdentifyResult};
-        pub use crate::tool::{ToolCallSlot, ToolRegistration, ToolSpec};
+        pub use crate::identity::{IdentifyFuture, IdentifyRegistration, IntoIdentifyResult};
+        pub use crate::request::RequestView;
+        pub use crate::tool::{
+            Outcome, ToolCall, ToolCallProbe, ToolCallSlot, ToolRegistration, ToolSpec, classify,
+            respond,
+        };
         pub use inventory;
         pub use rmcp;
     }
