@@ -12,6 +12,7 @@ pub mod delivery;
 pub mod event;
 pub mod identity;
 mod intent;
+pub mod manual;
 mod pipeline;
 pub mod privacy;
 pub mod request;

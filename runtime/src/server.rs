@@ -181,6 +181,29 @@ impl PreparedCall {
     pub(crate) fn caller(&self) -> Arc<CallerContext> {
         self.scope.caller()
     }
+
+    /// The resolved intent, before sanitization.
+    pub(crate) fn intent(&self) -> Option<&str> {
+        self.scope
+            .record
+            .intent
+            .as_ref()
+            .map(|(text, _)| text.as_str())
+    }
+
+    /// The resolved model.
+    pub(crate) fn llm_model(&self) -> Option<&str> {
+        self.scope
+            .record
+            .llm_model
+            .as_ref()
+            .map(|(model, _)| model.as_str())
+    }
+
+    /// The conversation handle the call is anchored to.
+    pub(crate) fn conversation_id(&self) -> Option<&str> {
+        self.conversation.as_ref().map(|(handle, _)| &**handle)
+    }
 }
 
 /// How the handler of a prepared call ended.
@@ -437,8 +460,58 @@ impl ServerShared {
         }
     }
 
+    /// A successful `initialize`: the handshake is recorded on the connection and the event captured.
+    pub(crate) fn initialized(
+        &self,
+        connection: &Connection,
+        mut scope: Scope,
+        client: &Implementation,
+        requested: String,
+        result: &InitializeResult,
+    ) {
+        let negotiated = result.protocol_version.to_string();
+        let negotiated = if negotiated.is_empty() {
+            requested
+        } else {
+            negotiated
+        };
+        connection.record_handshake(
+            &scope.record.session_id,
+            Some(&client.name),
+            Some(&client.version),
+            Some(&negotiated),
+        );
+        scope.record.attribution.protocol_version = arc_str(&negotiated);
+        scope.record.response = Some(Box::new(result.clone()));
+        self.finish(scope);
+    }
+
+    /// A `tools/list` outcome: decorated on success (§8.7), captured either way.
+    pub(crate) fn listed(
+        &self,
+        mut scope: Scope,
+        outcome: Result<ListToolsResult, ErrorData>,
+        first_page: bool,
+    ) -> Result<ListToolsResult, ErrorData> {
+        match outcome {
+            Ok(listing) => {
+                let listing = self.decorate_listing(listing, first_page);
+                scope.record.is_error = Some(false);
+                scope.record.response = Some(Box::new(listing.clone()));
+                self.finish(scope);
+                Ok(listing)
+            }
+            Err(error) => {
+                scope.record.is_error = Some(true);
+                scope.record.error = Some(protocol_error(&error));
+                self.finish(scope);
+                Err(error)
+            }
+        }
+    }
+
     /// Steps 2–3: timing, then the record goes to the worker.
-    fn finish(&self, mut scope: Scope) {
+    pub(crate) fn finish(&self, mut scope: Scope) {
         let elapsed = self
             .analytics
             .inner
@@ -763,7 +836,12 @@ impl ServerShared {
             name,
             ..ToolFacts::default()
         };
-        if let Some(spec) = annotations.spec {
+        // The attribute reports its spec from inside the handler; the link-time registry covers a handler
+        // the attribute did not reach (and the manual API, which runs no handler of ours).
+        let spec = annotations
+            .spec
+            .or_else(|| crate::tool::registered_tool(&facts.name));
+        if let Some(spec) = spec {
             let (description, category) = known
                 .as_ref()
                 .map(|k| (k.description.clone(), k.category.clone()))
@@ -1064,7 +1142,7 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
         }
         let requested = request.protocol_version.to_string();
         let client = request.client_info.clone();
-        let mut scope = self
+        let scope = self
             .server
             .begin(
                 &self.connection,
@@ -1093,21 +1171,8 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
         if peer.peer_info().is_none() {
             peer.set_peer_info(fallback);
         }
-        let negotiated = result.protocol_version.to_string();
-        let negotiated = if negotiated.is_empty() {
-            requested
-        } else {
-            negotiated
-        };
-        self.connection.record_handshake(
-            &scope.record.session_id,
-            Some(&client.name),
-            Some(&client.version),
-            Some(&negotiated),
-        );
-        scope.record.attribution.protocol_version = arc_str(&negotiated);
-        scope.record.response = Some(Box::new(result.clone()));
-        self.server.finish(scope);
+        self.server
+            .initialized(&self.connection, scope, &client, requested, &result);
         Ok(result)
     }
 
@@ -1188,13 +1253,10 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
         let outcome = AssertUnwindSafe(self.inner.list_tools(request, context))
             .catch_unwind()
             .await;
-        let outcome = match outcome {
-            Ok(Ok(listing)) => Ok(Ok(self.server.decorate_listing(listing, first_page))),
-            other => other,
-        };
-        self.complete(scope, outcome, |result| {
-            Some(Box::new(result.clone()) as Box<dyn Captured>)
-        })
+        match outcome {
+            Ok(outcome) => self.server.listed(scope, outcome, first_page),
+            Err(panic) => self.complete(scope, Err(panic), |_| None),
+        }
     }
 
     async fn list_resources(
