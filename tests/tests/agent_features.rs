@@ -446,3 +446,23 @@ async fn with_every_option_off_schemas_and_results_are_byte_identical() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_virtual_name_called_before_any_listing_goes_to_the_host() {
+    let sink = MemorySink::new();
+    let analytics = builder(&sink).get_more_tools(true).build().unwrap();
+    let client = connect(analytics.instrument(Recorder::default())).await;
+    let outcome = client
+        .call_tool(call(
+            "get_more_tools",
+            json!({"context": "Looking around."}),
+        ))
+        .await;
+    assert!(outcome.is_err(), "the host does not know the name");
+    client.cancel().await.unwrap();
+    let payloads = drained(&analytics, &sink).await;
+    assert!(named(&payloads, "$mcp_missing_capability").is_empty());
+    let calls = named(&payloads, "$mcp_tool_call");
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].properties["$mcp_is_error"], true);
+}
