@@ -4,22 +4,23 @@
 //! capture pipeline — so the same traffic produces the same events.
 //!
 //! ```no_run
-//! # async fn gateway(analytics: posthog_mcp::Analytics, upstream: rmcp::service::Peer<rmcp::RoleClient>,
-//! #     request: rmcp::model::CallToolRequestParams) -> Result<(), rmcp::ErrorData> {
+//! # use rmcp::{ErrorData, model::{CallToolRequestParams, CallToolResult}};
+//! # async fn upstream(request: CallToolRequestParams) -> Result<CallToolResult, ErrorData> { todo!() }
+//! # async fn gateway(analytics: posthog_mcp::Analytics, request: CallToolRequestParams)
+//! #     -> Result<CallToolResult, ErrorData> {
 //! use posthog_mcp::manual::{ManualRequest, Prepared};
 //! let server = analytics.manual(rmcp::model::Implementation::new("gateway", "1.0.0"));
 //! let connection = server.connection();
-//! let result = match server.prepare_call(&connection, &ManualRequest::new().id(7), request).await {
+//! match server.prepare_call(&connection, &ManualRequest::new().id(7), request).await {
+//!     // A virtual tool: answered and captured already.
 //!     Prepared::Answered(result) => Ok(result),
+//!     // Forward the request without the owned arguments, then report the outcome.
 //!     Prepared::Forward(call) => {
-//!         let outcome = upstream
-//!             .call_tool(call.request().clone())
-//!             .await
-//!             .map_err(|e| rmcp::ErrorData::internal_error(e.to_string(), None));
+//!         let outcome = upstream(call.request().clone()).await;
 //!         server.finish_call(call, outcome)
 //!     }
-//! };
-//! # Ok(()) }
+//! }
+//! # }
 //! ```
 
 use std::sync::Arc;
@@ -125,7 +126,7 @@ pub enum Prepared {
     Answered(CallToolResult),
     /// The host must run the call: forward [`PreparedToolCall::request`], then call
     /// [`ManualServer::finish_call`].
-    Forward(PreparedToolCall),
+    Forward(Box<PreparedToolCall>),
 }
 
 /// A tool call resolved and ready for the host's handler.
@@ -262,17 +263,17 @@ impl ManualServer {
             .shared
             .prepare_call(&connection.0, incoming, &mut params, &lookup)
             .await;
-        Prepared::Forward(PreparedToolCall {
+        Prepared::Forward(Box::new(PreparedToolCall {
             call,
             request: params,
-        })
+        }))
     }
 
     /// Captures the host's outcome of a prepared call (`$mcp_tool_call`, and `$exception` for an error) and
     /// returns what to send to the client: the result with any conversation handle delivered.
     pub fn finish_call(
         &self,
-        prepared: PreparedToolCall,
+        prepared: Box<PreparedToolCall>,
         outcome: Result<CallToolResult, ErrorData>,
     ) -> Result<CallToolResult, ErrorData> {
         let annotations = ToolAnnotations::default();
