@@ -14,14 +14,19 @@ pub mod config;
 pub mod delivery;
 pub mod event;
 pub mod identity;
+mod intent;
+pub mod manual;
 mod pipeline;
 pub mod privacy;
 pub mod request;
 mod server;
 pub mod session;
 pub mod tool;
+mod virtual_tools;
 
-pub use analytics::{Analytics, CaptureError, InitError, global, init, shutdown};
+pub use analytics::{
+    Analytics, CallerContext, CaptureError, InitError, capture, capture_in, global, init, shutdown,
+};
 pub use config::{Builder, ConfigError};
 pub use delivery::{DeliveryOptions, DeliveryStats, LocalTarget, MemorySink};
 pub use event::Payload;
@@ -30,6 +35,7 @@ pub use pipeline::BeforeSend;
 pub use request::RequestView;
 pub use server::{Instrumented, instrument};
 pub use tool::set_property;
+pub use virtual_tools::Feedback;
 
 #[cfg(feature = "macros")]
 pub use posthog_mcp_macros::{posthog_identify, posthog_tool};
