@@ -414,6 +414,10 @@ fn build(record: RequestRecord, exception_autocapture: bool) -> Vec<Payload> {
     let mut listed_names = None;
     if let Some(response) = record.response.as_ref().filter(|_| record.capture.response) {
         let mut response = response.to_json();
+        strip_legacy_result_type(
+            &mut response,
+            record.attribution.protocol_version.as_deref(),
+        );
         if record.event == names::TOOLS_LIST {
             listed_names = listed_tool_names(&response);
         }
@@ -543,4 +547,62 @@ fn exception_payload(
     payload.properties = props;
     privacy::fit_budget(&mut payload, false);
     payload
+}
+
+/// Whether `version` is on the 2026-07-28 protocol or later (§4.6): `draft`, or a date at or after it.
+pub(crate) fn is_modern_protocol(version: Option<&str>) -> bool {
+    match version {
+        Some("draft") => true,
+        Some(v) => {
+            let b = v.as_bytes();
+            v.len() == 10
+                && b.iter().enumerate().all(|(i, c)| {
+                    if i == 4 || i == 7 {
+                        *c == b'-'
+                    } else {
+                        c.is_ascii_digit()
+                    }
+                })
+                && v >= "2026-07-28"
+        }
+        None => false,
+    }
+}
+
+/// rmcp removes `resultType: "complete"` from results sent to peers on older protocols, after the wrapper saw
+/// them; `$mcp_response` is what the client received, so the worker removes it the same way.
+fn strip_legacy_result_type(response: &mut Value, protocol: Option<&str>) {
+    if is_modern_protocol(protocol) {
+        return;
+    }
+    if let Value::Object(object) = response
+        && object.get("resultType").and_then(Value::as_str) == Some("complete")
+    {
+        object.remove("resultType");
+    }
+}
+
+#[cfg(test)]
+mod protocol_tests {
+    use super::*;
+
+    #[test]
+    fn only_2026_07_28_and_later_or_draft_count_as_modern() {
+        assert!(is_modern_protocol(Some("2026-07-28")));
+        assert!(is_modern_protocol(Some("2027-01-01")));
+        assert!(is_modern_protocol(Some("draft")));
+        assert!(!is_modern_protocol(Some("2025-11-25")));
+        assert!(!is_modern_protocol(Some("2026-7-28")));
+        assert!(!is_modern_protocol(None));
+    }
+
+    #[test]
+    fn a_legacy_response_loses_the_result_type_the_client_never_saw() {
+        let mut legacy = serde_json::json!({"resultType": "complete", "content": []});
+        strip_legacy_result_type(&mut legacy, Some("2025-11-25"));
+        assert!(legacy.get("resultType").is_none());
+        let mut modern = serde_json::json!({"resultType": "complete", "content": []});
+        strip_legacy_result_type(&mut modern, Some("2026-07-28"));
+        assert_eq!(modern["resultType"], "complete");
+    }
 }

@@ -29,6 +29,15 @@ pub struct EchoArgs {
     pub text: String,
 }
 
+/// Arguments of `save_note`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct NoteArgs {
+    /// A secret.
+    pub password: String,
+    /// Free text.
+    pub note: String,
+}
+
 /// The reference server of the end-to-end tests.
 #[derive(Debug, Clone)]
 pub struct Calculator {
@@ -80,6 +89,18 @@ impl Calculator {
     #[tool(description = "Echo the text")]
     async fn echo(&self, Parameters(EchoArgs { text }): Parameters<EchoArgs>) -> String {
         text
+    }
+
+    /// Fails with an upstream error that quotes a PostHog project token.
+    #[tool(description = "Save a note behind a password")]
+    async fn save_note(
+        &self,
+        Parameters(_note): Parameters<NoteArgs>,
+    ) -> Result<String, ErrorData> {
+        Err(ErrorData::internal_error(
+            "upstream refused project key phc_abcdefghijklmnopqrstuvwxyz0123 for this note",
+            None,
+        ))
     }
 
     /// Panics.

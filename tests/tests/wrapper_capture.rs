@@ -106,7 +106,17 @@ async fn a_successful_tool_call_carries_parameters_response_and_listed_names() {
         .map(|v| v.as_str().unwrap())
         .collect();
     listed.sort();
-    assert_eq!(listed, ["add", "divide", "echo", "explode", "fail_result"]);
+    assert_eq!(
+        listed,
+        [
+            "add",
+            "divide",
+            "echo",
+            "explode",
+            "fail_result",
+            "save_note"
+        ]
+    );
     assert_eq!(list["properties"]["$mcp_is_error"], false);
 
     let tool = &events(&payloads, "$mcp_tool_call")[0]["properties"];
@@ -121,6 +131,10 @@ async fn a_successful_tool_call_carries_parameters_response_and_listed_names() {
     );
     assert_eq!(tool["$mcp_response"]["content"][0]["text"], "5");
     assert!(tool["$mcp_duration_ms"].is_u64());
+    assert!(
+        tool["$mcp_response"].get("resultType").is_none(),
+        "a 2025-11-25 client never receives resultType"
+    );
     assert!(tool.get("$mcp_error_type").is_none());
 }
 
