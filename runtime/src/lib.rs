@@ -1,6 +1,4 @@
-//! PostHog product analytics for MCP servers built on `rmcp`.
-//!
-//! (The quickstart lands with the rmcp integration.)
+#![doc = include_str!("../../README.md")]
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
