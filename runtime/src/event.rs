@@ -91,15 +91,26 @@ pub const LIB_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Event names (CONTRACT §2.1).
 pub mod names {
+    /// Every successful `initialize`.
     pub const INITIALIZE: &str = "$mcp_initialize";
+    /// Every `tools/list`.
     pub const TOOLS_LIST: &str = "$mcp_tools_list";
+    /// Every `tools/call` not answered by a virtual tool.
     pub const TOOL_CALL: &str = "$mcp_tool_call";
+    /// Every `resources/list` and `resources/templates/list`.
     pub const RESOURCES_LIST: &str = "$mcp_resources_list";
+    /// Every `resources/read`.
     pub const RESOURCE_READ: &str = "$mcp_resource_read";
+    /// Every `prompts/list`.
     pub const PROMPTS_LIST: &str = "$mcp_prompts_list";
+    /// Every `prompts/get`.
     pub const PROMPT_GET: &str = "$mcp_prompt_get";
+    /// A session's identity first observed or changed.
     pub const IDENTIFY: &str = "$identify";
+    /// Next to an errored main event.
     pub const EXCEPTION: &str = "$exception";
+    /// A call to `get_more_tools`.
     pub const MISSING_CAPABILITY: &str = "$mcp_missing_capability";
+    /// A call to `send_feedback`.
     pub const FEEDBACK: &str = "$mcp_feedback";
 }

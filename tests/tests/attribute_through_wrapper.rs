@@ -28,6 +28,7 @@ struct Lookup {
 }
 
 #[derive(Clone)]
+#[allow(dead_code)] // read by the code #[tool_handler] generates
 struct Orders {
     tool_router: ToolRouter<Self>,
 }
