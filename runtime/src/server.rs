@@ -1071,35 +1071,46 @@ macro_rules! forward {
     )*};
 }
 
-/// Runs a list-style request: params captured, response captured on success.
-macro_rules! capture_list {
-    ($self:ident, $event:expr, $method:literal, $request:ident, $context:ident, $call:ident, $is_empty_ok:expr) => {{
-        if !$self.server.analytics.is_enabled() {
-            return $self.inner.$call($request, $context).await;
+impl<S: ServerHandler> Instrumented<S> {
+    /// Captures one request handled by `call`: resolution before it, the outcome after it. `resource` names
+    /// the event's `$mcp_resource_name`; `capture` picks what of a successful result becomes `$mcp_response`.
+    async fn capture_request<P, R, F, Fut>(
+        &self,
+        event: &'static str,
+        method: &'static str,
+        request: P,
+        mut context: RequestContext<RoleServer>,
+        resource: Option<String>,
+        call: F,
+        capture: impl FnOnce(&R) -> Option<Box<dyn Captured>>,
+    ) -> Result<R, ErrorData>
+    where
+        P: Serialize + Clone + Send + Sync + 'static,
+        F: FnOnce(P, RequestContext<RoleServer>) -> Fut,
+        Fut: Future<Output = Result<R, ErrorData>>,
+    {
+        if !self.server.analytics.is_enabled() {
+            return call(request, context).await;
         }
-        let mut $context = $context;
-        let scope = $self
+        let mut scope = self
             .server
             .begin(
-                &$self.connection,
-                $event,
-                $method,
-                &Incoming::from_context(&$context),
-                $request.clone(),
+                &self.connection,
+                event,
+                method,
+                &Incoming::from_context(&context),
+                request.clone(),
                 BeginOptions::default(),
             )
             .await;
-        $context.extensions.insert(scope.caller());
-        let outcome = AssertUnwindSafe($self.inner.$call($request, $context))
+        context.extensions.insert(scope.caller());
+        scope.record.resource_name = resource;
+        let outcome = AssertUnwindSafe(call(request, context))
             .catch_unwind()
             .await;
-        $self.complete(scope, outcome, |result| {
-            Some(Box::new(result.clone()) as Box<dyn Captured>)
-        })
-    }};
-}
+        self.complete(scope, outcome, capture)
+    }
 
-impl<S: ServerHandler> Instrumented<S> {
     /// Records the handler's outcome and returns it unchanged (a panic is recorded, then resumed).
     fn complete<R>(
         &self,
@@ -1264,15 +1275,16 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        capture_list!(
-            self,
+        self.capture_request(
             names::RESOURCES_LIST,
             "resources/list",
             request,
             context,
-            list_resources,
-            true
+            None,
+            |r, c| self.inner.list_resources(r, c),
+            |result| Some(Box::new(result.clone()) as Box<dyn Captured>),
         )
+        .await
     }
 
     async fn list_resource_templates(
@@ -1280,15 +1292,16 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
-        capture_list!(
-            self,
+        self.capture_request(
             names::RESOURCES_LIST,
             "resources/templates/list",
             request,
             context,
-            list_resource_templates,
-            true
+            None,
+            |r, c| self.inner.list_resource_templates(r, c),
+            |result| Some(Box::new(result.clone()) as Box<dyn Captured>),
         )
+        .await
     }
 
     async fn list_prompts(
@@ -1296,75 +1309,61 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
-        capture_list!(
-            self,
+        self.capture_request(
             names::PROMPTS_LIST,
             "prompts/list",
             request,
             context,
-            list_prompts,
-            true
+            None,
+            |r, c| self.inner.list_prompts(r, c),
+            |result| Some(Box::new(result.clone()) as Box<dyn Captured>),
         )
+        .await
     }
 
     async fn read_resource(
         &self,
         request: ReadResourceRequestParams,
-        mut context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        if !self.server.analytics.is_enabled() {
-            return self.inner.read_resource(request, context).await;
-        }
-        let mut scope = self
-            .server
-            .begin(
-                &self.connection,
-                names::RESOURCE_READ,
-                "resources/read",
-                &Incoming::from_context(&context),
-                request.clone(),
-                BeginOptions::default(),
-            )
-            .await;
-        context.extensions.insert(scope.caller());
-        scope.record.resource_name = Some(request.uri.clone());
-        let outcome = AssertUnwindSafe(self.inner.read_resource(request, context))
-            .catch_unwind()
-            .await;
-        self.complete(scope, outcome, |_| None)
+        let uri = request.uri.clone();
+        let call = |r, c| self.inner.read_resource(r, c);
+        // Resource bodies are never analytics (§2.2).
+        self.capture_request(
+            names::RESOURCE_READ,
+            "resources/read",
+            request,
+            context,
+            Some(uri),
+            call,
+            |_| None,
+        )
+        .await
     }
 
     async fn get_prompt(
         &self,
         request: GetPromptRequestParams,
-        mut context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
-        if !self.server.analytics.is_enabled() {
-            return self.inner.get_prompt(request, context).await;
-        }
-        let mut scope = self
-            .server
-            .begin(
-                &self.connection,
-                names::PROMPT_GET,
-                "prompts/get",
-                &Incoming::from_context(&context),
-                request.clone(),
-                BeginOptions::default(),
-            )
-            .await;
-        context.extensions.insert(scope.caller());
-        scope.record.resource_name = Some(request.name.clone());
-        let outcome = AssertUnwindSafe(self.inner.get_prompt(request, context))
-            .catch_unwind()
-            .await;
-        self.complete(scope, outcome, |response| match response {
-            GetPromptResponse::Complete(result) => {
-                Some(Box::new(result.clone()) as Box<dyn Captured>)
-            }
-            GetPromptResponse::InputRequired(result) => Some(Box::new(result.clone())),
-            _ => None,
-        })
+        let name = request.name.clone();
+        let call = |r, c| self.inner.get_prompt(r, c);
+        self.capture_request(
+            names::PROMPT_GET,
+            "prompts/get",
+            request,
+            context,
+            Some(name),
+            call,
+            |response| match response {
+                GetPromptResponse::Complete(result) => {
+                    Some(Box::new(result.clone()) as Box<dyn Captured>)
+                }
+                GetPromptResponse::InputRequired(result) => Some(Box::new(result.clone())),
+                _ => None,
+            },
+        )
+        .await
     }
 
     // Everything else is forwarded unchanged: one table, checked against rmcp's 32 methods by a test per method.
