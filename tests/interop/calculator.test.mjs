@@ -187,14 +187,6 @@ function assertReported(events, { user, plan, organization, name, announcements 
   }
 }
 
-async function waitFor(condition, timeoutMs, describe) {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${describe()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 /** Starts `calculator --http 127.0.0.1:0 ...` and resolves with the URL it logs on stderr. */
 function startHttpServer(ingest, flags) {
   const child = spawn(binary, ['--http', '127.0.0.1:0', ...flags], {
