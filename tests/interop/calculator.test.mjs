@@ -241,6 +241,42 @@ test('stdio: results, then every event delivered before the process exits', { ti
   assert.ok(!/phc_interop_project/.test(stderr), 'the key is never logged');
 });
 
+test('stdio: SIGTERM with stdin still open flushes, then exits', { timeout: 60_000 }, async (t) => {
+  const ingest = await startIngest();
+  t.after(() => ingest.close());
+  const transport = new StdioClientTransport({ command: binary, env: serverEnv(ingest), stderr: 'pipe' });
+  let stderr = '';
+  transport.stderr.on('data', (d) => (stderr += d));
+  const client = new Client(CLIENT);
+  await client.connect(transport);
+  assert.equal(text(await client.callTool({ name: 'add', arguments: { a: 2, b: 3 } })), '5');
+
+  // The SDK keeps the child private; watch the pid instead.
+  const pid = transport.pid;
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + 10_000;
+  const alive = () => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  while (alive() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
+  assert.equal(alive(), false, `the server exits on SIGTERM:\n${stderr}`);
+  await client.close();
+
+  const events = ingest.events;
+  t.diagnostic(`stdio SIGTERM events: ${summary(events)}`);
+  assert.equal(named(events, '$mcp_initialize').length, 1, summary(events));
+  const add = toolCall(events, 'add');
+  // Without CALCULATOR_USER the caller is anonymous: the session id, and no person profile.
+  assert.equal(add.distinct_id, add.properties.$session_id);
+  assert.equal(add.properties.$process_person_profile, false);
+  assert.equal(named(events, '$identify').length, 0);
+});
+
 test('streamable HTTP (stateful): Bearer alice-token is alice; flushed on SIGTERM', { timeout: 60_000 }, async (t) => {
   const ingest = await startIngest();
   t.after(() => ingest.close());

@@ -154,21 +154,23 @@ async fn termination() {
 }
 
 async fn serve_stdio() -> Result<(), Box<dyn std::error::Error>> {
-    let service = posthog_mcp::instrument(Calculator::new())
-        .serve(rmcp::transport::stdio())
-        .await?;
-    tracing::info!("calculator: serving MCP over stdio");
-    let cancel = service.cancellation_token();
+    let serve = async {
+        let service = posthog_mcp::instrument(Calculator::new())
+            .serve(rmcp::transport::stdio())
+            .await?;
+        tracing::info!("calculator: serving MCP over stdio");
+        // Ends when the client closes stdin.
+        service.waiting().await?;
+        Ok(())
+    };
     tokio::select! {
-        quit = service.waiting() => {
-            quit?;
-        }
+        served = serve => served,
+        // Dropping the service on a signal cancels it.
         () = termination() => {
             tracing::info!("calculator: signal received, stopping");
-            cancel.cancel();
+            Ok(())
         }
     }
-    Ok(())
 }
 
 async fn serve_http(
@@ -207,7 +209,7 @@ async fn serve_http(
 }
 
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
+async fn main() {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
@@ -224,11 +226,7 @@ async fn main() -> std::process::ExitCode {
                 eprintln!("calculator: {message}\n");
             }
             eprintln!("{USAGE}");
-            return if message.is_empty() {
-                std::process::ExitCode::SUCCESS
-            } else {
-                std::process::ExitCode::from(2)
-            };
+            std::process::exit(if message.is_empty() { 0 } else { 2 });
         }
     };
 
@@ -238,13 +236,16 @@ async fn main() -> std::process::ExitCode {
     };
     // Deliver whatever is still queued before the process ends (bounded; never hangs the exit).
     posthog_mcp::shutdown().await;
-    match served {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+    let code = match served {
+        Ok(()) => 0,
         Err(error) => {
             tracing::error!("calculator: {error}");
-            std::process::ExitCode::FAILURE
+            1
         }
-    }
+    };
+    // Exit here rather than return: after a signal, tokio's stdin reader may still be blocked in a read that
+    // would keep the runtime from shutting down. Everything worth keeping has been flushed above.
+    std::process::exit(code)
 }
 
 #[cfg(test)]
