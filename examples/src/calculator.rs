@@ -1,6 +1,8 @@
-//! The reference calculator server: `add`, `divide` (fails on division by zero), `fail_result` (an error
-//! result), a resource `mem://greeting` and a prompt `hello`.
+//! The reference calculator server: `add`, `divide` (fails with a typed [`CalcError`] on division by zero),
+//! `fail_result` (an `is_error` result), a resource `mem://greeting` and a prompt `hello`. Every tool is marked
+//! `#[posthog_tool]`, so the typed error reaches the analytics as `$mcp_error_type`.
 
+use posthog_mcp::posthog_tool;
 use rmcp::handler::server::router::prompt::PromptRouter;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
@@ -19,6 +21,27 @@ pub struct Operands {
     pub a: f64,
     /// Right operand.
     pub b: f64,
+}
+
+/// What `divide` can fail with.
+///
+/// rmcp turns the `Err` side of a tool's `Result<T, E>` into an error result (`isError: true`) when `E`
+/// implements [`IntoContents`]; `E` need not be rmcp's `ErrorData`. `#[posthog_tool]` sees the typed error
+/// itself and reports its type name and message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CalcError {
+    /// The divisor was zero.
+    #[error("cannot divide {dividend} by zero")]
+    DivisionByZero {
+        /// The number that was to be divided.
+        dividend: String,
+    },
+}
+
+impl IntoContents for CalcError {
+    fn into_contents(self) -> Vec<ContentBlock> {
+        vec![ContentBlock::text(self.to_string())]
+    }
 }
 
 /// The calculator.
@@ -47,24 +70,29 @@ impl Calculator {
 #[tool_router]
 impl Calculator {
     /// Adds two numbers.
-    #[tool(description = "Add two numbers")]
+    #[posthog_tool]
+    #[tool(description = "Add two numbers and return their sum")]
     async fn add(&self, Parameters(Operands { a, b }): Parameters<Operands>) -> String {
         (a + b).to_string()
     }
 
-    /// Divides a by b.
-    #[tool(description = "Divide a by b")]
+    /// Divides a by b; a zero divisor is a typed error the agent sees as an error result.
+    #[posthog_tool]
+    #[tool(description = "Divide a by b; fails when b is zero")]
     async fn divide(
         &self,
         Parameters(Operands { a, b }): Parameters<Operands>,
-    ) -> Result<String, ErrorData> {
+    ) -> Result<String, CalcError> {
         if b == 0.0 {
-            return Err(ErrorData::invalid_params("division by zero", None));
+            return Err(CalcError::DivisionByZero {
+                dividend: a.to_string(),
+            });
         }
         Ok((a / b).to_string())
     }
 
     /// Always fails, as an error result the agent can read.
+    #[posthog_tool]
     #[tool(description = "Always fails with an error result")]
     async fn fail_result(&self) -> CallToolResult {
         CallToolResult::error(vec![ContentBlock::text("this tool always fails")])
