@@ -101,7 +101,7 @@ pub enum LocalTarget {
 pub struct DeliveryOptions {
     /// Most payloads held at once (built and waiting, plus jobs not yet run), not counting the in-flight batch.
     pub capacity: usize,
-    /// Most bytes of built payloads held at once (measured as [`Payload::encoded_len`]).
+    /// Most bytes of built payloads held at once (each estimated as the length of its JSON, without encoding it).
     pub max_bytes: usize,
     /// A batch is sent at this many payloads...
     pub batch_size: usize,
@@ -250,30 +250,50 @@ impl Delivery {
     }
 
     /// Sends everything handed over before this call, without waiting for the batch interval; `true` if all of it
-    /// was sent or dropped before `timeout` (real time). Does not need any particular async runtime.
+    /// was sent or dropped before `timeout` (real time). Works on any async runtime, or none.
     pub async fn flush(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
-        match self.inner.shared.request_flush(deadline) {
-            Some(reply) => reply.await.unwrap_or(false),
-            None => self.inner.shared.lock().stats().is_drained(),
+        let shared = &self.inner.shared;
+        if worker::on_worker_thread() {
+            // Called from inside a job: waiting here would wait for ourselves.
+            return false;
+        }
+        match shared.request_flush(deadline) {
+            Some(reply) => wait::until(deadline, reply).await.unwrap_or(false),
+            None => shared.lock().stats().is_drained(),
         }
     }
 
-    /// [`Delivery::flush`] for synchronous callers: blocks the calling thread.
+    /// [`Delivery::flush`] for synchronous callers: blocks the calling thread for at most `timeout`.
     pub fn flush_blocking(&self, timeout: Duration) -> bool {
-        futures::executor::block_on(self.flush(timeout))
+        let deadline = Instant::now() + timeout;
+        if worker::on_worker_thread() {
+            return false;
+        }
+        match self.inner.shared.request_flush(deadline) {
+            Some(reply) => wait::blocking(deadline, reply).unwrap_or(false),
+            None => self.inner.shared.lock().stats().is_drained(),
+        }
     }
 
     /// Drains the queue (bounded by `timeout`, real time) and stops the worker; `true` if everything handed over
     /// was sent or dropped. Payloads handed over afterwards are refused. Later calls return at once.
     pub async fn shutdown(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
         let shared = &self.inner.shared;
         shared.lock().closing = true;
         shared.sender_wake.notify_one();
         let drained = self.flush(timeout).await;
         shared.signal_stop();
-        let mut exited = shared.exited.subscribe();
-        let _ = exited.wait_for(|done| *done).await;
+        if !worker::on_worker_thread() {
+            // The worker stops at its next await; give it until the deadline (and a little) to wind down.
+            let mut exited = shared.exited.subscribe();
+            let grace = deadline.max(Instant::now()) + Duration::from_millis(500);
+            let _ = wait::until(grace, async move {
+                exited.wait_for(|done| *done).await.map(|_| ())
+            })
+            .await;
+        }
         drained
     }
 
@@ -297,17 +317,66 @@ impl Drop for Inner {
         }
         shared.lock().closing = true;
         shared.sender_wake.notify_one();
-        let deadline = Instant::now() + shared.options.drop_timeout;
-        if let Some(reply) = shared.request_flush(deadline) {
-            let drained = futures::executor::block_on(reply).unwrap_or(false);
-            if !drained {
-                tracing::warn!(
-                    "posthog-mcp: delivery was dropped without shutdown and could not drain in time; \
-                     undelivered events are lost"
-                );
+        // On the worker thread itself (the last handle dropped inside a job), draining would wait for ourselves.
+        if !worker::on_worker_thread() {
+            let deadline = Instant::now() + shared.options.drop_timeout;
+            if let Some(reply) = shared.request_flush(deadline) {
+                if !wait::blocking(deadline, reply).unwrap_or(false) {
+                    tracing::warn!(
+                        "posthog-mcp: delivery was dropped without shutdown and could not drain in time; \
+                         undelivered events are lost"
+                    );
+                }
             }
         }
         shared.signal_stop();
+    }
+}
+
+/// Bounded waits that do not rely on the worker being responsive (a job stuck in user code must not make
+/// `flush`/`shutdown`/`Drop` overrun their deadline).
+mod wait {
+    use std::future::Future;
+    use std::time::Instant;
+
+    use tokio::sync::oneshot;
+
+    /// Awaits `future` until `deadline`. The alarm is a short-lived helper thread, so this needs no particular
+    /// async runtime (and no timer driver) on the caller's side.
+    pub(super) async fn until<T, E>(
+        deadline: Instant,
+        future: impl Future<Output = Result<T, E>>,
+    ) -> Option<T> {
+        let (wake, alarm) = oneshot::channel::<()>();
+        let timer = std::thread::Builder::new()
+            .name("posthog-mcp-flush-timer".into())
+            .spawn(move || {
+                std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
+                let _ = wake.send(());
+            });
+        if timer.is_err() {
+            return future.await.ok();
+        }
+        let future = std::pin::pin!(future);
+        match futures::future::select(future, alarm).await {
+            futures::future::Either::Left((Ok(value), _)) => Some(value),
+            _ => None,
+        }
+    }
+
+    /// Blocks on `receiver` until `deadline`.
+    pub(super) fn blocking<T>(deadline: Instant, mut receiver: oneshot::Receiver<T>) -> Option<T> {
+        loop {
+            match receiver.try_recv() {
+                Ok(value) => return Some(value),
+                Err(oneshot::error::TryRecvError::Closed) => return None,
+                Err(oneshot::error::TryRecvError::Empty) => {}
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
     }
 }
 

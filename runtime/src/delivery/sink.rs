@@ -210,8 +210,8 @@ fn summarise_connection_error(message: &str) -> String {
 pub(crate) fn to_event(payload: &Payload) -> posthog_rs::Event {
     let mut event = posthog_rs::Event::new(payload.event.clone(), payload.distinct_id.clone());
     for (key, value) in &payload.properties {
-        // Serialising a `serde_json::Value` cannot fail.
-        let _ = event.insert_prop(key.clone(), value.clone());
+        // Serialising a `serde_json::Value` cannot fail; passing a reference copies the value once.
+        let _ = event.insert_prop(key.clone(), value);
     }
     if event.set_timestamp(payload.timestamp).is_err() {
         // posthog-rs refuses timestamps more than a second in the future (a skewed clock); send "now" instead.

@@ -180,7 +180,7 @@ fn a_full_queue_drops_the_newest_and_counts_it() {
 fn a_byte_bound_drops_payloads_beyond_it() {
     let (delivery, _sink, _clock) = scripted(
         DeliveryOptions {
-            max_bytes: payload(0).encoded_len() * 3 + 10,
+            max_bytes: super::worker::estimated_len(&payload(0)) * 3 + 10,
             batch_size: 1000,
             ..options()
         },
@@ -454,4 +454,64 @@ fn the_clock_is_only_used_for_waits() {
     std::thread::sleep(Duration::from_millis(50));
     assert!(memory.is_empty());
     assert_eq!(clock.elapsed(), Duration::ZERO);
+}
+
+#[test]
+fn a_stuck_job_does_not_make_flush_overrun_its_timeout() {
+    let memory = MemorySink::new();
+    let delivery = Delivery::start(
+        options(),
+        SinkKind::Memory(memory),
+        Arc::new(ManualClock::default()),
+    );
+    delivery.enqueue(Box::new(|| {
+        std::thread::sleep(Duration::from_secs(2));
+        vec![]
+    }));
+    let start = Instant::now();
+    assert!(!delivery.flush_blocking(Duration::from_millis(100)));
+    assert!(!futures::executor::block_on(
+        delivery.flush(Duration::from_millis(100))
+    ));
+    assert!(
+        start.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn the_last_handle_dropped_inside_a_job_does_not_deadlock() {
+    let memory = MemorySink::new();
+    let delivery = Delivery::start(
+        options(),
+        SinkKind::Memory(memory.clone()),
+        Arc::new(ManualClock::default()),
+    );
+    let captured = delivery.clone();
+    let shared = delivery.inner.shared.clone();
+    delivery.enqueue(job(1));
+    delivery.enqueue(Box::new(move || {
+        drop(captured);
+        vec![payload(2)]
+    }));
+    drop(delivery);
+    wait_until("the worker stopped", || *shared.exited.borrow());
+}
+
+#[test]
+fn the_size_estimate_is_close_to_the_encoded_length() {
+    let mut p = payload(12345);
+    p.properties.insert(
+        "nested".into(),
+        serde_json::json!({"a": [1, true, null, "text"], "b": {"c": 1.5}}),
+    );
+    p.properties
+        .insert("long".into(), serde_json::json!("x".repeat(10_000)));
+    let exact = p.encoded_len() as f64;
+    let estimate = super::worker::estimated_len(&p) as f64;
+    assert!(
+        (estimate - exact).abs() / exact < 0.05,
+        "estimate {estimate} vs exact {exact}"
+    );
 }

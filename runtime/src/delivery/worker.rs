@@ -19,8 +19,18 @@ use super::retry::{Backoff, Outcome, PauseCause};
 use super::sink::Sink;
 use crate::clock::Sleep;
 
+thread_local! {
+    static ON_WORKER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the current thread is a delivery worker (where waiting for the worker would wait for ourselves).
+pub(crate) fn on_worker_thread() -> bool {
+    ON_WORKER.with(|flag| flag.get())
+}
+
 /// Body of the worker thread.
 pub(crate) fn run(shared: Arc<Shared>, kind: SinkKind) {
+    ON_WORKER.with(|flag| flag.set(true));
     struct ExitGuard(Arc<Shared>);
     impl Drop for ExitGuard {
         fn drop(&mut self) {
@@ -49,6 +59,7 @@ pub(crate) fn run(shared: Arc<Shared>, kind: SinkKind) {
 /// Body of a worker thread around a ready-made sink (unit tests).
 #[cfg(test)]
 pub(crate) fn run_ready(shared: Arc<Shared>, sink: Sink) {
+    ON_WORKER.with(|flag| flag.set(true));
     struct ExitGuard(Arc<Shared>);
     impl Drop for ExitGuard {
         fn drop(&mut self) {
@@ -133,8 +144,10 @@ fn run_job(shared: &Shared, job: super::Job) {
         }
     };
     let arrived = shared.clock.elapsed();
-    let measured: Vec<(usize, crate::event::Payload)> =
-        payloads.into_iter().map(|p| (p.encoded_len(), p)).collect();
+    let measured: Vec<(usize, crate::event::Payload)> = payloads
+        .into_iter()
+        .map(|p| (estimated_len(&p), p))
+        .collect();
     let mut overflow = Vec::new();
     let warn_full;
     {
@@ -169,6 +182,31 @@ fn run_job(shared: &Shared, job: super::Job) {
     if warn_full {
         warn_queue_full(shared);
     }
+}
+
+/// About the length of [`crate::event::Payload::to_json`] serialised, without building or serialising it: what
+/// the byte bound of the queue counts. Strings count their bytes plus quotes (escapes are ignored).
+pub(crate) fn estimated_len(payload: &crate::event::Payload) -> usize {
+    fn value_len(value: &serde_json::Value) -> usize {
+        use serde_json::Value;
+        match value {
+            Value::Null => 4,
+            Value::Bool(b) => 4 + usize::from(!*b),
+            Value::Number(_) => 8,
+            Value::String(s) => s.len() + 2,
+            Value::Array(items) => 2 + items.iter().map(|v| value_len(v) + 1).sum::<usize>(),
+            Value::Object(map) => map_len(map),
+        }
+    }
+    fn map_len(map: &serde_json::Map<String, serde_json::Value>) -> usize {
+        2 + map
+            .iter()
+            .map(|(k, v)| k.len() + 4 + value_len(v))
+            .sum::<usize>()
+    }
+    // Envelope keys, quotes and separators, the 24-byte timestamp and the 36-byte uuid.
+    const ENVELOPE: usize = 70 + 26 + 38;
+    ENVELOPE + payload.event.len() + payload.distinct_id.len() + map_len(&payload.properties)
 }
 
 pub(crate) fn warn_queue_full(shared: &Shared) {
