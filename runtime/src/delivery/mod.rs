@@ -12,11 +12,12 @@
 //! runtime winds down. On that thread:
 //!
 //! - the jobs run (sanitize, build, label — a panicking job loses only its own payloads, and is counted in
-//!   [`DeliveryStats::jobs_failed`]); each payload is measured and queued, bounded by
-//!   [`DeliveryOptions::capacity`] payloads and [`DeliveryOptions::max_bytes`] bytes;
+//!   [`DeliveryStats::jobs_failed`]); each payload is measured (its JSON length, estimated without encoding it)
+//!   and queued, bounded by [`DeliveryOptions::capacity`] payloads and [`DeliveryOptions::max_bytes`] bytes; when
+//!   either bound is reached the newest payloads are dropped;
 //! - batches of up to [`DeliveryOptions::batch_size`] leave when full, when their oldest payload has waited
 //!   [`DeliveryOptions::flush_interval`], or at once during a flush; at most one request is in flight;
-//! - the retry policy ([`retry`]) decides what a failure means: connection errors, timeouts, 5xx and 408 are resent
+//! - the retry policy (`retry.rs`) decides what a failure means: connection errors, timeouts, 5xx and 408 are resent
 //!   with exponential backoff and jitter (200 ms initial, 30 s cap); 429 is resent after `Retry-After`, or after a
 //!   backoff when there is none — never dropped; 400 and 413 split the batch in halves until the offending payloads
 //!   are alone, and only those are dropped (counted, logged by uuid without content); 401 and 402 pause delivery
@@ -37,10 +38,12 @@
 //! failure come back to the worker, whose own policy (above) takes over. The cost is a quick second attempt
 //! (100 ms later, real time) inside posthog-rs after a transient failure, before the worker's own backoff starts,
 //! and that a `Retry-After` wait runs on real time rather than the injected clock. The policy itself understands
-//! `Retry-After` ([`retry::Outcome::RateLimited`]), so a sink that can read it gets virtual-time behaviour.
+//! `Retry-After` (`Outcome::RateLimited` in `retry.rs`), so a sink that can read it gets virtual-time behaviour.
 //!
-//! posthog-rs sets its own `User-Agent` (`posthog-rs/<version>`) and adds `$lib_version__major`/`__minor`/`__patch`,
-//! `$os` and `$os_version` when absent; `$lib` and `$lib_version` are set by the pipeline and win.
+//! posthog-rs sets its own `User-Agent` (`posthog-rs/<version>`; CONTRACT §10 W1 asks for
+//! `posthog-mcp-rs/<version>`, which posthog-rs 0.30 offers no way to set) and adds
+//! `$lib_version__major`/`__minor`/`__patch`, `$os` and `$os_version` when absent; `$lib` and `$lib_version` are
+//! set by the pipeline and win. Its client also starts an idle background transport thread of its own.
 //!
 //! # Accounting
 //!

@@ -272,7 +272,9 @@ async fn sender(shared: &Arc<Shared>, sink: &Sink) {
                     let wait = due.saturating_sub(shared.clock.elapsed());
                     timer = Some((due, shared.clock.sleep(wait)));
                 }
-                let sleep = &mut timer.as_mut().expect("timer was just set").1;
+                let Some((_, sleep)) = timer.as_mut() else {
+                    continue;
+                };
                 tokio::select! {
                     _ = shared.sender_wake.notified() => {}
                     _ = sleep => { timer = None; }
