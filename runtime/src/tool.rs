@@ -90,5 +90,8 @@ inventory::collect!(ToolRegistration);
 
 /// The spec of the instrumented tool named `name`, if any.
 pub fn registered_tool(name: &str) -> Option<&'static ToolSpec> {
-    inventory::iter::<ToolRegistration>.into_iter().map(|r| r.spec).find(|spec| spec.name == name)
+    inventory::iter::<ToolRegistration>
+        .into_iter()
+        .map(|r| r.spec)
+        .find(|spec| spec.name == name)
 }

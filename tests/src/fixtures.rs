@@ -238,3 +238,23 @@ pub async fn connect_http(
     .await
     .expect("the HTTP client connects")
 }
+
+/// An analytics builder whose events go over HTTP to `ingest`, the local ingestion server.
+pub fn reporting_to(ingest: &crate::ingest::IngestServer) -> posthog_mcp::Builder {
+    posthog_mcp::Analytics::builder()
+        .api_key("phc_test_project_key")
+        .host(ingest.url())
+        .without_registered_identify()
+}
+
+/// Flushes `analytics` and returns every event `ingest` accepted, in arrival order.
+pub async fn delivered(
+    analytics: &posthog_mcp::Analytics,
+    ingest: &crate::ingest::IngestServer,
+) -> Vec<serde_json::Value> {
+    assert!(
+        analytics.flush(std::time::Duration::from_secs(10)).await,
+        "delivery drained"
+    );
+    ingest.events()
+}

@@ -3,13 +3,15 @@
 
 use std::time::Duration;
 
-use posthog_mcp::{Analytics, Identity, MemorySink, RequestView};
-use posthog_mcp_tests::fixtures::{Calculator, call, connect, connect_http, serve_http};
+use posthog_mcp::{Analytics, Identity, RequestView};
+use posthog_mcp_tests::IngestServer;
+use posthog_mcp_tests::fixtures::{
+    Calculator, call, connect, connect_http, delivered, reporting_to, serve_http,
+};
 use serde_json::{Value, json};
 
-fn identified(sink: &MemorySink) -> Analytics {
-    Analytics::builder()
-        .memory_sink(sink.clone())
+fn identified(ingest: &IngestServer) -> Analytics {
+    reporting_to(ingest)
         .identify(|view: RequestView| {
             let user = match view.bearer_token() {
                 Some("alice-token") => {
@@ -26,15 +28,10 @@ fn identified(sink: &MemorySink) -> Analytics {
         .unwrap()
 }
 
-async fn payloads(analytics: &Analytics, sink: &MemorySink) -> Vec<Value> {
-    assert!(analytics.flush(Duration::from_secs(5)).await);
-    sink.payloads().iter().map(|p| p.to_json()).collect()
-}
-
 #[tokio::test]
 async fn two_concurrent_http_sessions_keep_their_own_identities() {
-    let sink = MemorySink::new();
-    let analytics = identified(&sink);
+    let ingest = IngestServer::start();
+    let analytics = identified(&ingest);
     let server = analytics.instrument(Calculator::default());
     let url = serve_http(move || server.clone(), true).await;
     let (alice, bob) = tokio::join!(
@@ -57,7 +54,7 @@ async fn two_concurrent_http_sessions_keep_their_own_identities() {
     alice.cancel().await.unwrap();
     bob.cancel().await.unwrap();
 
-    let payloads = payloads(&analytics, &sink).await;
+    let payloads = delivered(&analytics, &ingest).await;
     let tool_calls: Vec<&Value> = payloads
         .iter()
         .filter(|p| p["event"] == "$mcp_tool_call")
@@ -101,12 +98,8 @@ async fn two_concurrent_http_sessions_keep_their_own_identities() {
 
 #[tokio::test]
 async fn stateless_http_requests_are_each_their_own_connection() {
-    let sink = MemorySink::new();
-    let analytics = Analytics::builder()
-        .memory_sink(sink.clone())
-        .without_registered_identify()
-        .build()
-        .unwrap();
+    let ingest = IngestServer::start();
+    let analytics = reporting_to(&ingest).build().unwrap();
     let server = analytics.instrument(Calculator::default());
     let url = serve_http(move || server.clone(), false).await;
     let client = connect_http(&url, None, &[("user-agent", "stateless-agent/3")]).await;
@@ -116,7 +109,7 @@ async fn stateless_http_requests_are_each_their_own_connection() {
         .unwrap();
     assert_eq!(result.content[0].as_text().unwrap().text, "9");
     client.cancel().await.unwrap();
-    let payloads = payloads(&analytics, &sink).await;
+    let payloads = delivered(&analytics, &ingest).await;
     let call = payloads
         .iter()
         .find(|p| p["event"] == "$mcp_tool_call")
@@ -135,12 +128,8 @@ async fn stateless_http_requests_are_each_their_own_connection() {
 
 #[tokio::test]
 async fn a_panicking_tool_is_recorded_and_the_panic_continues() {
-    let sink = MemorySink::new();
-    let analytics = Analytics::builder()
-        .memory_sink(sink.clone())
-        .without_registered_identify()
-        .build()
-        .unwrap();
+    let ingest = IngestServer::start();
+    let analytics = reporting_to(&ingest).build().unwrap();
     let client = connect(analytics.instrument(Calculator::default())).await;
     let outcome = tokio::time::timeout(
         Duration::from_secs(1),
@@ -151,7 +140,7 @@ async fn a_panicking_tool_is_recorded_and_the_panic_continues() {
         !matches!(outcome, Ok(Ok(_))),
         "the panic is not turned into a result"
     );
-    let payloads = payloads(&analytics, &sink).await;
+    let payloads = delivered(&analytics, &ingest).await;
     let call = payloads
         .iter()
         .find(|p| p["event"] == "$mcp_tool_call")

@@ -6,8 +6,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use posthog_mcp::clock::ManualClock;
-use posthog_mcp::{Analytics, Builder, Identity, MemorySink, RequestView};
-use posthog_mcp_tests::fixtures::{Calculator, Client, call, connect, connect_http, serve_http};
+use posthog_mcp::{Analytics, Builder, Identity, RequestView};
+use posthog_mcp_tests::IngestServer;
+use posthog_mcp_tests::fixtures::{
+    Calculator, Client, call, connect, connect_http, delivered, reporting_to, serve_http,
+};
 use rmcp::model::{CallToolRequestParams, RequestMetaObject};
 use serde_json::{Value, json};
 
@@ -24,7 +27,7 @@ enum Answer {
 }
 
 struct World {
-    sink: MemorySink,
+    ingest: IngestServer,
     clock: ManualClock,
     calls: Arc<AtomicUsize>,
     analytics: Analytics,
@@ -40,12 +43,11 @@ fn credential(view: &RequestView) -> Option<String> {
 /// An analytics instance whose identify function answers per credential through `answer`; the answer may
 /// change over time through the shared `plan`.
 fn world(answer: fn(Option<&str>) -> Answer, configure: impl FnOnce(Builder) -> Builder) -> World {
-    let sink = MemorySink::new();
+    let ingest = IngestServer::start();
     let clock = ManualClock::default();
     let calls = Arc::new(AtomicUsize::new(0));
     let counter = calls.clone();
-    let builder = Analytics::builder()
-        .memory_sink(sink.clone())
+    let builder = reporting_to(&ingest)
         .clock(Arc::new(clock.clone()))
         .credential_fn(credential)
         .identify(move |view: RequestView| {
@@ -71,7 +73,7 @@ fn world(answer: fn(Option<&str>) -> Answer, configure: impl FnOnce(Builder) -> 
         });
     let analytics = configure(builder).build().unwrap();
     World {
-        sink,
+        ingest,
         clock,
         calls,
         analytics,
@@ -79,9 +81,9 @@ fn world(answer: fn(Option<&str>) -> Answer, configure: impl FnOnce(Builder) -> 
 }
 
 impl World {
+    /// Every event that reached the local ingestion server over HTTP.
     async fn payloads(&self) -> Vec<Value> {
-        assert!(self.analytics.flush(Duration::from_secs(5)).await);
-        self.sink.payloads().iter().map(|p| p.to_json()).collect()
+        delivered(&self.analytics, &self.ingest).await
     }
     fn calls(&self) -> usize {
         self.calls.load(Ordering::SeqCst)
@@ -299,26 +301,19 @@ async fn s7_the_identify_event_merges_the_anonymous_initialize_session() {
 
 #[tokio::test]
 async fn s8_without_an_identify_function_every_event_is_anonymous() {
-    let sink = MemorySink::new();
-    let analytics = Analytics::builder()
-        .memory_sink(sink.clone())
-        .without_registered_identify()
-        .build()
-        .unwrap();
+    let ingest = IngestServer::start();
+    let analytics = reporting_to(&ingest).build().unwrap();
     let client = connect(analytics.instrument(Calculator::default())).await;
     echo(&client, Some("alice-token")).await;
     client.cancel().await.unwrap();
-    assert!(analytics.flush(Duration::from_secs(5)).await);
-    let payloads = sink.payloads();
-    assert!(payloads.iter().all(|p| p.event != "$identify"));
+    let payloads = delivered(&analytics, &ingest).await;
+    assert!(payloads.len() >= 2);
+    assert!(payloads.iter().all(|p| p["event"] != "$identify"));
     for payload in &payloads {
-        assert_eq!(
-            payload.properties["$session_id"],
-            payload.distinct_id.as_str()
-        );
-        assert_eq!(payload.properties["$process_person_profile"], false);
-        assert!(payload.properties.get("$set").is_none());
-        assert!(payload.properties.get("$groups").is_none());
+        assert_eq!(payload["properties"]["$session_id"], payload["distinct_id"]);
+        assert_eq!(payload["properties"]["$process_person_profile"], false);
+        assert!(payload["properties"].get("$set").is_none());
+        assert!(payload["properties"].get("$groups").is_none());
     }
 }
 

@@ -1,32 +1,20 @@
 //! The wrapper captures every request kind of CONTRACT §2 through a real rmcp client, and never changes what the
 //! client receives.
 
-use posthog_mcp::{Analytics, MemorySink, Payload};
-use posthog_mcp_tests::fixtures::{Calculator, call, connect};
+use posthog_mcp::Analytics;
+use posthog_mcp_tests::IngestServer;
+use posthog_mcp_tests::fixtures::{Calculator, call, connect, delivered, reporting_to};
 use rmcp::model::*;
 use serde_json::{Value, json};
 
-fn analytics(sink: &MemorySink) -> Analytics {
-    Analytics::builder()
-        .memory_sink(sink.clone())
-        .without_registered_identify()
-        .build()
-        .unwrap()
-}
-
-async fn drained(analytics: &Analytics, sink: &MemorySink) -> Vec<Payload> {
-    assert!(analytics.flush(std::time::Duration::from_secs(5)).await);
-    sink.payloads()
-}
-
-fn events<'a>(payloads: &'a [Payload], name: &str) -> Vec<&'a Payload> {
-    payloads.iter().filter(|p| p.event == name).collect()
+fn events<'a>(payloads: &'a [Value], name: &str) -> Vec<&'a Value> {
+    payloads.iter().filter(|p| p["event"] == name).collect()
 }
 
 #[tokio::test]
 async fn every_request_kind_produces_its_main_event() {
-    let sink = MemorySink::new();
-    let analytics = analytics(&sink);
+    let ingest = IngestServer::start();
+    let analytics = reporting_to(&ingest).build().unwrap();
     let client = connect(analytics.instrument(Calculator::default())).await;
     client.list_all_tools().await.unwrap();
     client
@@ -46,8 +34,11 @@ async fn every_request_kind_produces_its_main_event() {
         .unwrap();
     client.cancel().await.unwrap();
 
-    let payloads = drained(&analytics, &sink).await;
-    let names: Vec<&str> = payloads.iter().map(|p| p.event.as_str()).collect();
+    let payloads = delivered(&analytics, &ingest).await;
+    let names: Vec<&str> = payloads
+        .iter()
+        .map(|p| p["event"].as_str().unwrap())
+        .collect();
     assert_eq!(
         names,
         [
@@ -61,40 +52,43 @@ async fn every_request_kind_produces_its_main_event() {
             "$mcp_prompt_get"
         ]
     );
-    let session = payloads[0].properties["$session_id"].clone();
+    let session = payloads[0]["properties"]["$session_id"].clone();
     for payload in &payloads {
         assert_eq!(
-            payload.properties["$session_id"], session,
+            payload["properties"]["$session_id"], session,
             "one connection, one session"
         );
-        assert_eq!(payload.properties["$mcp_source"], "posthog_mcp_analytics");
-        assert_eq!(payload.properties["$lib"], "posthog-mcp-rs");
-        assert_eq!(payload.properties["$process_person_profile"], false);
-        assert_eq!(payload.distinct_id, session.as_str().unwrap());
-        assert_eq!(payload.properties["$mcp_server_name"], "calc-server");
-        assert_eq!(payload.properties["$mcp_client_name"], "test-client");
-        assert_eq!(payload.properties["$mcp_client_version"], "1.2.3");
+        assert_eq!(
+            payload["properties"]["$mcp_source"],
+            "posthog_mcp_analytics"
+        );
+        assert_eq!(payload["properties"]["$lib"], "posthog-mcp-rs");
+        assert_eq!(payload["properties"]["$process_person_profile"], false);
+        assert_eq!(payload["distinct_id"], session);
+        assert_eq!(payload["properties"]["$mcp_server_name"], "calc-server");
+        assert_eq!(payload["properties"]["$mcp_client_name"], "test-client");
+        assert_eq!(payload["properties"]["$mcp_client_version"], "1.2.3");
         assert!(
-            payload.properties["$mcp_protocol_version"]
+            payload["properties"]["$mcp_protocol_version"]
                 .as_str()
                 .is_some()
         );
     }
-    let templates = &payloads[4].properties["$mcp_parameters"]["request"];
+    let templates = &payloads[4]["properties"]["$mcp_parameters"]["request"];
     assert_eq!(templates["method"], "resources/templates/list");
-    let read = &payloads[5].properties;
+    let read = &payloads[5]["properties"];
     assert_eq!(read["$mcp_resource_name"], "mem://greeting");
     assert!(
         read.get("$mcp_response").is_none(),
         "resource bodies are never captured"
     );
-    assert_eq!(payloads[7].properties["$mcp_resource_name"], "hello");
+    assert_eq!(payloads[7]["properties"]["$mcp_resource_name"], "hello");
 }
 
 #[tokio::test]
 async fn a_successful_tool_call_carries_parameters_response_and_listed_names() {
-    let sink = MemorySink::new();
-    let analytics = analytics(&sink);
+    let ingest = IngestServer::start();
+    let analytics = reporting_to(&ingest).build().unwrap();
     let client = connect(analytics.instrument(Calculator::default())).await;
     client.list_all_tools().await.unwrap();
     client
@@ -102,10 +96,10 @@ async fn a_successful_tool_call_carries_parameters_response_and_listed_names() {
         .await
         .unwrap();
     client.cancel().await.unwrap();
-    let payloads = drained(&analytics, &sink).await;
+    let payloads = delivered(&analytics, &ingest).await;
 
     let list = events(&payloads, "$mcp_tools_list")[0];
-    let mut listed: Vec<&str> = list.properties["$mcp_listed_tool_names"]
+    let mut listed: Vec<&str> = list["properties"]["$mcp_listed_tool_names"]
         .as_array()
         .unwrap()
         .iter()
@@ -113,9 +107,9 @@ async fn a_successful_tool_call_carries_parameters_response_and_listed_names() {
         .collect();
     listed.sort();
     assert_eq!(listed, ["add", "divide", "echo", "explode", "fail_result"]);
-    assert_eq!(list.properties["$mcp_is_error"], false);
+    assert_eq!(list["properties"]["$mcp_is_error"], false);
 
-    let tool = &events(&payloads, "$mcp_tool_call")[0].properties;
+    let tool = &events(&payloads, "$mcp_tool_call")[0]["properties"];
     assert_eq!(tool["$mcp_tool_name"], "add");
     assert_eq!(tool["$mcp_resource_name"], "add");
     assert_eq!(tool["$mcp_is_error"], false);
@@ -132,8 +126,8 @@ async fn a_successful_tool_call_carries_parameters_response_and_listed_names() {
 
 #[tokio::test]
 async fn failures_are_classified_and_mirrored_by_exceptions() {
-    let sink = MemorySink::new();
-    let analytics = analytics(&sink);
+    let ingest = IngestServer::start();
+    let analytics = reporting_to(&ingest).build().unwrap();
     let client = connect(analytics.instrument(Calculator::default())).await;
     client
         .call_tool(call("fail_result", json!({})))
@@ -153,7 +147,7 @@ async fn failures_are_classified_and_mirrored_by_exceptions() {
         .await
         .unwrap_err();
     client.cancel().await.unwrap();
-    let payloads = drained(&analytics, &sink).await;
+    let payloads = delivered(&analytics, &ingest).await;
 
     let calls = events(&payloads, "$mcp_tool_call");
     assert_eq!(calls.len(), 4);
@@ -164,58 +158,64 @@ async fn failures_are_classified_and_mirrored_by_exceptions() {
         ("no_such_tool", "InvalidParams", ""),
     ];
     for (payload, (tool, error_type, message)) in calls.iter().zip(expected) {
-        assert_eq!(payload.properties["$mcp_tool_name"], tool);
-        assert_eq!(payload.properties["$mcp_is_error"], true);
-        assert_eq!(payload.properties["$mcp_error_type"], error_type, "{tool}");
+        assert_eq!(payload["properties"]["$mcp_tool_name"], tool);
+        assert_eq!(payload["properties"]["$mcp_is_error"], true);
+        assert_eq!(
+            payload["properties"]["$mcp_error_type"], error_type,
+            "{tool}"
+        );
         if !message.is_empty() {
-            let actual = payload.properties["$mcp_error_message"].as_str().unwrap();
+            let actual = payload["properties"]["$mcp_error_message"]
+                .as_str()
+                .unwrap();
             assert!(actual.starts_with(message), "{actual}");
         }
     }
     assert!(
-        calls[0].properties.get("$mcp_response").is_some(),
+        calls[0]["properties"].get("$mcp_response").is_some(),
         "an error result is still the client's result"
     );
     assert!(
-        calls[1].properties.get("$mcp_response").is_none(),
+        calls[1]["properties"].get("$mcp_response").is_none(),
         "no response after a JSON-RPC error"
     );
 
     let exceptions = events(&payloads, "$exception");
     assert_eq!(exceptions.len(), 4);
     for (exception, call) in exceptions.iter().zip(&calls) {
-        assert_eq!(exception.timestamp, call.timestamp);
-        assert_eq!(exception.distinct_id, call.distinct_id);
-        assert_ne!(exception.uuid, call.uuid);
-        assert_eq!(exception.properties["$exception_level"], "error");
-        assert_eq!(exception.properties["$mcp_source"], "posthog_mcp_analytics");
+        assert_eq!(exception["timestamp"], call["timestamp"]);
+        assert_eq!(exception["distinct_id"], call["distinct_id"]);
+        assert_ne!(exception["uuid"], call["uuid"]);
+        assert_eq!(exception["properties"]["$exception_level"], "error");
         assert_eq!(
-            exception.properties["$exception_list"][0]["type"],
-            call.properties["$mcp_error_type"]
+            exception["properties"]["$mcp_source"],
+            "posthog_mcp_analytics"
         );
-        assert!(exception.properties.get("$mcp_duration_ms").is_none());
-        assert!(exception.properties.get("$set").is_none());
+        assert_eq!(
+            exception["properties"]["$exception_list"][0]["type"],
+            call["properties"]["$mcp_error_type"]
+        );
+        assert!(exception["properties"].get("$mcp_duration_ms").is_none());
+        assert!(exception["properties"].get("$set").is_none());
     }
     assert_eq!(
-        exceptions[0].properties["$exception_list"][0]["mechanism"]["synthetic"],
+        exceptions[0]["properties"]["$exception_list"][0]["mechanism"]["synthetic"],
         true
     );
     assert_eq!(
-        exceptions[1].properties["$exception_list"][0]["mechanism"]["synthetic"],
+        exceptions[1]["properties"]["$exception_list"][0]["mechanism"]["synthetic"],
         false
     );
     assert_eq!(
-        exceptions[3].properties["$exception_list"][0]["value"],
-        calls[3].properties["$mcp_error_message"]
+        exceptions[3]["properties"]["$exception_list"][0]["value"],
+        calls[3]["properties"]["$mcp_error_message"]
     );
 }
 
 #[tokio::test]
 async fn with_exception_autocapture_off_no_exception_is_sent() {
-    let sink = MemorySink::new();
-    let analytics = Analytics::builder()
-        .memory_sink(sink.clone())
-        .without_registered_identify()
+    let ingest = IngestServer::start();
+    let analytics = reporting_to(&ingest)
         .exception_autocapture(false)
         .build()
         .unwrap();
@@ -225,10 +225,10 @@ async fn with_exception_autocapture_off_no_exception_is_sent() {
         .await
         .unwrap();
     client.cancel().await.unwrap();
-    let payloads = drained(&analytics, &sink).await;
+    let payloads = delivered(&analytics, &ingest).await;
     assert!(events(&payloads, "$exception").is_empty());
     assert_eq!(
-        events(&payloads, "$mcp_tool_call")[0].properties["$mcp_error_type"],
+        events(&payloads, "$mcp_tool_call")[0]["properties"]["$mcp_error_type"],
         "Error"
     );
 }
@@ -256,9 +256,10 @@ async fn client_view<S: rmcp::ServerHandler>(server: S) -> Vec<Value> {
 
 #[tokio::test]
 async fn the_client_receives_exactly_what_an_uninstrumented_server_returns() {
-    let sink = MemorySink::new();
+    let ingest = IngestServer::start();
     let bare = client_view(Calculator::default()).await;
-    let wrapped = client_view(analytics(&sink).instrument(Calculator::default())).await;
+    let analytics = reporting_to(&ingest).build().unwrap();
+    let wrapped = client_view(analytics.instrument(Calculator::default())).await;
     assert_eq!(bare, wrapped);
 }
 

@@ -6,7 +6,9 @@ use rmcp::ServiceExt;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let service = posthog_mcp::instrument(Calculator::default()).serve(rmcp::transport::stdio()).await?;
+    let service = posthog_mcp::instrument(Calculator::default())
+        .serve(rmcp::transport::stdio())
+        .await?;
     service.waiting().await?;
     posthog_mcp::shutdown().await;
     Ok(())
