@@ -78,3 +78,53 @@ fn throughput_to_the_local_ingestion_server() {
     );
     assert_eq!(server.events().len(), 2 * N);
 }
+
+/// Tool-call events built by the real pipeline: how fast the worker builds and delivers them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throughput_of_tool_call_events_built_by_the_pipeline() {
+    use posthog_mcp::Analytics;
+    use posthog_mcp_tests::fixtures::{Calculator, call, connect};
+    const CALLS: usize = 5_000;
+    let server = IngestServer::start();
+    server.keep_bodies(false);
+    for (what, builder) in [
+        ("discard", Analytics::builder().discard_sink()),
+        (
+            "posthog",
+            Analytics::builder()
+                .api_key(TEST_API_KEY)
+                .host(server.url()),
+        ),
+    ] {
+        let options = DeliveryOptions {
+            capacity: 2 * CALLS,
+            ..DeliveryOptions::default()
+        };
+        let analytics = builder
+            .delivery(options)
+            .without_registered_identify()
+            .build()
+            .unwrap();
+        let client = connect(analytics.instrument(Calculator::default())).await;
+        let start = Instant::now();
+        for i in 0..CALLS {
+            client
+                .call_tool(call("add", serde_json::json!({"a": i, "b": 1})))
+                .await
+                .unwrap();
+        }
+        let calls = start.elapsed();
+        let backlog = analytics.stats();
+        assert!(analytics.flush(Duration::from_secs(120)).await);
+        let total = start.elapsed();
+        eprintln!(
+            "{what}: {CALLS} calls in {calls:?} ({:.0}/s); backlog then {} queued + {} unbuilt; all delivered after \
+             {total:?} ({:.0} events/s)",
+            CALLS as f64 / calls.as_secs_f64(),
+            backlog.queued,
+            backlog.jobs_pending,
+            analytics.stats().sent as f64 / total.as_secs_f64()
+        );
+        let _ = analytics.shutdown(Duration::from_secs(5)).await;
+    }
+}
