@@ -467,21 +467,45 @@ fn decode(
             .read_to_end(&mut text)
             .is_ok()
         {
-            return (true, serde_json::from_slice(&text).ok());
+            return (true, parse(&text, keep));
         }
     }
-    (false, serde_json::from_slice(raw).ok())
+    (false, parse(raw, keep))
+}
+
+/// The body as JSON; without `keep`, only what [`slim`] keeps is parsed (much cheaper at volume).
+fn parse(bytes: &[u8], keep: bool) -> Option<Value> {
+    if keep {
+        return serde_json::from_slice(bytes).ok();
+    }
+    #[derive(serde::Deserialize)]
+    struct Slim {
+        #[serde(default)]
+        batch: Vec<SlimItem>,
+    }
+    #[derive(serde::Deserialize, serde::Serialize)]
+    struct SlimItem {
+        #[serde(default)]
+        event: Value,
+        #[serde(default)]
+        uuid: Value,
+        #[serde(default)]
+        distinct_id: Value,
+    }
+    let slim: Slim = serde_json::from_slice(bytes).ok()?;
+    Some(serde_json::json!({ "batch": slim.batch }))
 }
 
 fn slim(request: &mut RecordedRequest) {
     request.raw_body = Vec::new();
-    if let Some(Value::Object(body)) = &mut request.body {
-        if let Some(Value::Array(items)) = body.get_mut("batch") {
-            for item in items.iter_mut() {
-                if let Value::Object(fields) = item {
-                    fields
-                        .retain(|key, _| matches!(key.as_str(), "event" | "uuid" | "distinct_id"));
-                }
+    let items = match &mut request.body {
+        Some(Value::Object(body)) => body.get_mut("batch"),
+        _ => None,
+    };
+    if let Some(Value::Array(items)) = items {
+        for item in items.iter_mut() {
+            if let Value::Object(fields) = item {
+                fields.retain(|key, _| matches!(key.as_str(), "event" | "uuid" | "distinct_id"));
             }
         }
     }
@@ -547,10 +571,10 @@ async fn handle(
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response =
         (status, [("content-type", "application/json")], answer.body).into_response();
-    if let Some(value) = answer.retry_after {
-        if let Ok(value) = value.parse() {
-            response.headers_mut().insert("retry-after", value);
-        }
+    if let Some(value) = answer.retry_after
+        && let Ok(value) = value.parse()
+    {
+        response.headers_mut().insert("retry-after", value);
     }
     response
 }

@@ -323,13 +323,15 @@ impl Drop for Inner {
         // On the worker thread itself (the last handle dropped inside a job), draining would wait for ourselves.
         if !worker::on_worker_thread() {
             let deadline = Instant::now() + shared.options.drop_timeout;
-            if let Some(reply) = shared.request_flush(deadline) {
-                if !wait::blocking(deadline, reply).unwrap_or(false) {
-                    tracing::warn!(
-                        "posthog-mcp: delivery was dropped without shutdown and could not drain in time; \
-                         undelivered events are lost"
-                    );
-                }
+            let drained = shared
+                .request_flush(deadline)
+                .and_then(|reply| wait::blocking(deadline, reply))
+                .unwrap_or(false);
+            if !drained {
+                tracing::warn!(
+                    "posthog-mcp: delivery was dropped without shutdown and could not drain in time; \
+                     undelivered events are lost"
+                );
             }
         }
         shared.signal_stop();

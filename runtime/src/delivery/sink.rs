@@ -50,7 +50,7 @@ impl MemorySink {
 
 /// The sink the worker drives; built on the worker thread.
 pub(crate) enum Sink {
-    PostHog(PostHogSink),
+    PostHog(Box<PostHogSink>),
     Local(LocalSink),
     Memory(MemorySink),
     Discard,
@@ -63,7 +63,7 @@ impl Sink {
     pub(crate) async fn build(kind: SinkKind, options: &DeliveryOptions) -> Sink {
         match kind {
             SinkKind::PostHog { api_key, host } => {
-                Sink::PostHog(PostHogSink::build(api_key, host, options).await)
+                Sink::PostHog(Box::new(PostHogSink::build(api_key, host, options).await))
             }
             SinkKind::Local(target) => Sink::Local(LocalSink::open(target)),
             SinkKind::Memory(memory) => Sink::Memory(memory),
@@ -331,16 +331,22 @@ pub(crate) mod tests_support {
         pub(crate) fn send(&self, batch: &[&Payload]) -> Outcome {
             let batch: Vec<Payload> = batch.iter().map(|p| (*p).clone()).collect();
             self.seen.lock().unwrap().push(batch.clone());
-            if let Some(outcome) = self.script.lock().unwrap().pop_front() {
-                if outcome != Outcome::Delivered {
-                    return outcome;
-                }
-            } else if let Some(reject) = &*self.reject.lock().unwrap() {
-                if batch.iter().any(|p| reject(p)) {
+            let scripted = self.script.lock().unwrap().pop_front();
+            let rejected = scripted.is_none()
+                && self
+                    .reject
+                    .lock()
+                    .unwrap()
+                    .as_ref()
+                    .is_some_and(|reject| batch.iter().any(reject));
+            match scripted {
+                Some(outcome) if outcome != Outcome::Delivered => return outcome,
+                _ if rejected => {
                     return Outcome::Rejected {
                         reason: "HTTP 400".into(),
                     };
                 }
+                _ => {}
             }
             self.delivered.lock().unwrap().extend(batch);
             Outcome::Delivered
