@@ -84,7 +84,7 @@ fn throughput_to_the_local_ingestion_server() {
 async fn throughput_of_tool_call_events_built_by_the_pipeline() {
     use posthog_mcp::Analytics;
     use posthog_mcp_tests::fixtures::{Calculator, call, connect};
-    const CALLS: usize = 5_000;
+    const CALLS: usize = if cfg!(debug_assertions) { 5_000 } else { 50_000 };
     let server = IngestServer::start();
     server.keep_bodies(false);
     for (what, builder) in [

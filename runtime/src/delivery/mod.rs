@@ -6,8 +6,8 @@
 //! push takes one short lock and never waits on anything else; when the queue is full the job is dropped, counted
 //! and warned about once per episode (CONTRACT §10 W5).
 //!
-//! Everything else happens on a dedicated OS thread named `posthog-mcp-delivery` that runs its own current-thread
-//! tokio runtime. The host may run on any tokio runtime (or none): delivery neither competes with its tasks nor
+//! Everything else happens on a dedicated OS thread named `posthog-mcp-delivery` with a tokio runtime of its own
+//! (whose single thread, `posthog-mcp-delivery-jobs`, runs the jobs while the sender works on the first). The host may run on any tokio runtime (or none): delivery neither competes with its tasks nor
 //! depends on its runtime still running, so [`Delivery::shutdown`] and the `Drop` guard can drain while the host's
 //! runtime winds down. On that thread:
 //!
