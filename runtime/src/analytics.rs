@@ -8,11 +8,11 @@ use std::time::{Duration, SystemTime};
 use serde_json::{Map, Value};
 
 use crate::clock::Clock;
-use crate::config::{Builder, ConfigError, EventPropertiesFn};
+use crate::config::{AgentOptions, Builder, ConfigError, EventPropertiesFn};
 use crate::delivery::{Delivery, DeliveryStats, LocalTarget, SinkKind};
 use crate::event::{MCP_SOURCE, Payload};
-use crate::identity::{CredentialSource, IdentityResolver, SharedIdentify};
-use crate::pipeline::{self, PipelineSettings, RequestRecord};
+use crate::identity::{CredentialSource, Identity, IdentityResolver, SharedIdentify};
+use crate::pipeline::{self, Attribution, PipelineSettings, RequestRecord};
 use crate::tool::UnwrappedToolCall;
 
 /// One analytics instance: where events go and how they are built. Cheap to clone; clones share everything.
@@ -30,6 +30,7 @@ pub(crate) struct Inner {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) event_properties: Option<EventPropertiesFn>,
     pub(crate) event_properties_timeout: Duration,
+    pub(crate) agent: Arc<AgentOptions>,
     identify: Option<SharedIdentify>,
     cache_capacity: NonZeroUsize,
     cache_ttl: Duration,
@@ -43,6 +44,33 @@ impl std::fmt::Debug for Analytics {
             .field("enabled", &self.is_enabled())
             .field("identify", &self.inner.identify.is_some())
             .finish_non_exhaustive()
+    }
+}
+
+/// Who one intercepted request is attributed to: its session, client and server attribution and identity.
+/// The wrapper puts it into each request context's extensions (as `Arc<CallerContext>`), so code running inside
+/// a handler can attribute custom events to the caller with [`Analytics::capture_in`].
+#[derive(Debug, Clone)]
+pub struct CallerContext {
+    pub(crate) session_id: Arc<str>,
+    pub(crate) attribution: Attribution,
+    pub(crate) identity: Option<Arc<Identity>>,
+}
+
+impl CallerContext {
+    /// The request's `$session_id`.
+    pub fn session_id(&self) -> &str {
+        &self.session_id
+    }
+
+    /// The request's identity, when one was resolved.
+    pub fn identity(&self) -> Option<&Identity> {
+        self.identity.as_deref()
+    }
+
+    /// The caller of the request `context` belongs to, when the request came through an instrumented server.
+    pub fn of(context: &rmcp::service::RequestContext<rmcp::RoleServer>) -> Option<Arc<Self>> {
+        context.extensions.get::<Arc<Self>>().cloned()
     }
 }
 
@@ -100,6 +128,7 @@ impl Analytics {
                 clock: builder.clock.clone(),
                 event_properties: builder.event_properties.clone(),
                 event_properties_timeout: builder.event_properties_timeout,
+                agent: Arc::new(builder.agent.clone()),
                 identify,
                 cache_capacity,
                 cache_ttl: builder.cache_ttl,
@@ -138,24 +167,64 @@ impl Analytics {
     /// Captures a custom event (§9.3) outside any request: anonymous, `distinct_id` `anonymous`. The name is
     /// sent as given; the properties are spread last and not sanitized. Returns once the event is queued.
     pub fn capture(&self, name: &str, properties: Map<String, Value>) -> Result<(), CaptureError> {
+        self.capture_for(None, name, properties)
+    }
+
+    /// Captures a custom event attributed to the request `context` belongs to (§9.3 B9): its `$session_id`,
+    /// client, server and protocol attribution, and identity (`$set`, `$groups`). Outside an instrumented
+    /// request it is captured as by [`Analytics::capture`].
+    pub fn capture_in(
+        &self,
+        context: &rmcp::service::RequestContext<rmcp::RoleServer>,
+        name: &str,
+        properties: Map<String, Value>,
+    ) -> Result<(), CaptureError> {
+        self.capture_for(CallerContext::of(context).as_deref(), name, properties)
+    }
+
+    /// Captures a custom event attributed to `caller` (anonymous without one).
+    pub fn capture_for(
+        &self,
+        caller: Option<&CallerContext>,
+        name: &str,
+        properties: Map<String, Value>,
+    ) -> Result<(), CaptureError> {
         if name.trim().is_empty() {
             return Err(CaptureError::EmptyName);
         }
         let Some(delivery) = &self.inner.delivery else {
             return Ok(());
         };
+        let identity = caller.and_then(|c| c.identity.as_deref());
+        let distinct_id = match (identity, caller) {
+            (Some(identity), _) => identity.distinct_id.clone(),
+            (None, Some(caller)) if !caller.session_id.is_empty() => caller.session_id.to_string(),
+            _ => "anonymous".to_owned(),
+        };
         let mut payload = Payload::new(
             name,
-            "anonymous",
+            distinct_id,
             chrono::DateTime::from(self.inner.clock.now()),
         );
-        payload
-            .properties
-            .insert("$mcp_source".into(), Value::from(MCP_SOURCE));
-        payload
-            .properties
-            .insert("$process_person_profile".into(), Value::Bool(false));
-        payload.properties.extend(properties);
+        let props = &mut payload.properties;
+        props.insert("$mcp_source".into(), Value::from(MCP_SOURCE));
+        if let Some(caller) = caller {
+            props.insert("$session_id".into(), Value::from(&*caller.session_id));
+        }
+        match identity {
+            None => {
+                props.insert("$process_person_profile".into(), Value::Bool(false));
+            }
+            Some(identity) if !identity.groups.is_empty() => {
+                props.insert("$groups".into(), serde_json::json!(identity.groups));
+            }
+            Some(_) => {}
+        }
+        if let Some(caller) = caller {
+            pipeline::attribution_properties(props, &caller.attribution);
+        }
+        pipeline::set_properties(props, identity);
+        props.extend(properties);
         let settings = self.inner.settings.clone();
         let queued = delivery.enqueue(Box::new(move || {
             crate::privacy::fit_budget(&mut payload, false);
@@ -244,6 +313,21 @@ pub async fn shutdown() {
             tracing::warn!("posthog-mcp: shutdown timed out before every event was delivered");
         }
     }
+}
+
+/// Captures a custom event on the process-wide instance (§9.3), anonymously. See [`Analytics::capture`].
+pub fn capture(name: &str, properties: Map<String, Value>) -> Result<(), CaptureError> {
+    global().capture(name, properties)
+}
+
+/// Captures a custom event on the process-wide instance, attributed to the request `context` belongs to. See
+/// [`Analytics::capture_in`].
+pub fn capture_in(
+    context: &rmcp::service::RequestContext<rmcp::RoleServer>,
+    name: &str,
+    properties: Map<String, Value>,
+) -> Result<(), CaptureError> {
+    global().capture_in(context, name, properties)
 }
 
 /// Reports a tool call that `#[posthog_tool]` saw without a wrapper, through the global runtime.

@@ -28,6 +28,68 @@ pub(crate) type EventPropertiesFn = Arc<
         + Sync,
 >;
 
+/// A host function from the request view to an inferred intent (§8.2 step 2).
+pub(crate) type IntentFallbackFn =
+    Arc<dyn Fn(RequestView) -> futures::future::BoxFuture<'static, Option<String>> + Send + Sync>;
+
+/// A host function that receives each `send_feedback` report and may word the reply (§8.6).
+pub(crate) type FeedbackHandlerFn = Arc<
+    dyn Fn(crate::virtual_tools::Feedback) -> futures::future::BoxFuture<'static, Option<String>>
+        + Send
+        + Sync,
+>;
+
+/// The agent-facing options of CONTRACT §8: which arguments the crate owns and which virtual tools it answers.
+#[derive(Clone)]
+pub(crate) struct AgentOptions {
+    pub intent: bool,
+    pub intent_description: Option<Arc<str>>,
+    pub intent_fallback: Option<IntentFallbackFn>,
+    pub intent_fallback_timeout: Duration,
+    pub llm_model: bool,
+    pub llm_model_description: Option<Arc<str>>,
+    pub conversation_id: bool,
+    pub get_more_tools: Option<Arc<str>>,
+    pub send_feedback: Option<Arc<str>>,
+    pub feedback_description: Option<Arc<str>>,
+    pub feedback_extra_properties: Map<String, Value>,
+    pub feedback_extra_required: Vec<String>,
+    pub feedback_handler: Option<FeedbackHandlerFn>,
+    pub feedback_handler_timeout: Duration,
+}
+
+impl Default for AgentOptions {
+    fn default() -> Self {
+        Self {
+            intent: true,
+            intent_description: None,
+            intent_fallback: None,
+            intent_fallback_timeout: Duration::from_secs(2),
+            llm_model: false,
+            llm_model_description: None,
+            conversation_id: false,
+            get_more_tools: None,
+            send_feedback: None,
+            feedback_description: None,
+            feedback_extra_properties: Map::new(),
+            feedback_extra_required: Vec::new(),
+            feedback_handler: None,
+            feedback_handler_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+impl AgentOptions {
+    /// Whether any option can change what the client sees.
+    pub(crate) fn decorates(&self) -> bool {
+        self.intent
+            || self.llm_model
+            || self.conversation_id
+            || self.get_more_tools.is_some()
+            || self.send_feedback.is_some()
+    }
+}
+
 /// A configuration value that cannot be used. Each variant names the option or variable at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -71,6 +133,29 @@ pub enum ConfigError {
         /// Where it is.
         second_location: String,
     },
+    /// A `send_feedback` extra property uses a key the crate reserves for its own fields (§8.6).
+    #[error(
+        "send_feedback extra property `{field}` uses a reserved name (the core feedback fields and \
+         context, conversation_id, llm_model, type, tool are reserved); rename it"
+    )]
+    ReservedFeedbackField {
+        /// The extra property at fault.
+        field: String,
+    },
+    /// A `send_feedback` extra required key has no matching extra property (§8.6).
+    #[error(
+        "send_feedback lists `{field}` as a required extra field but declares no extra property of that name"
+    )]
+    UndeclaredFeedbackField {
+        /// The required key at fault.
+        field: String,
+    },
+    /// A virtual tool name is blank.
+    #[error("{option} must not be blank")]
+    BlankName {
+        /// The option.
+        option: &'static str,
+    },
 }
 
 /// Where events go when no sink was chosen explicitly.
@@ -112,6 +197,7 @@ pub struct Builder {
     identify: Option<SharedIdentify>,
     use_registry: bool,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) agent: AgentOptions,
 }
 
 impl Default for Builder {
@@ -132,6 +218,7 @@ impl Default for Builder {
             identify: None,
             use_registry: true,
             clock: Arc::new(SystemClock::default()),
+            agent: AgentOptions::default(),
         }
     }
 }
@@ -146,6 +233,11 @@ impl std::fmt::Debug for Builder {
             .field("cache_ttl", &self.cache_ttl)
             .field("identify_timeout", &self.identify_timeout)
             .field("exception_autocapture", &self.exception_autocapture)
+            .field("intent", &self.agent.intent)
+            .field("llm_model", &self.agent.llm_model)
+            .field("conversation_id", &self.agent.conversation_id)
+            .field("get_more_tools", &self.agent.get_more_tools)
+            .field("send_feedback", &self.agent.send_feedback)
             .finish_non_exhaustive()
     }
 }
@@ -316,6 +408,143 @@ impl Builder {
         self
     }
 
+    /// Whether instrumented tools get a required `context` argument whose text becomes `$mcp_intent` (§8.2;
+    /// default on).
+    pub fn intent(mut self, enabled: bool) -> Self {
+        self.agent.intent = enabled;
+        self
+    }
+
+    /// Replaces the description of the injected `context` argument.
+    pub fn intent_description(mut self, description: impl Into<String>) -> Self {
+        self.agent.intent_description = Some(Arc::from(description.into()));
+        self
+    }
+
+    /// Infers an intent when a tool call carries no `context` (§8.2 step 2). Runs before the handler, under
+    /// [`Builder::intent_fallback_timeout`] (default 2 s); a panic, timeout or blank text records no intent.
+    pub fn intent_fallback<F, Fut>(mut self, fallback: F) -> Self
+    where
+        F: Fn(RequestView) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Option<String>> + Send + 'static,
+    {
+        self.agent.intent_fallback = Some(Arc::new(move |view| fallback(view).boxed()));
+        self
+    }
+
+    /// How long the intent fallback may take (default 2 s).
+    pub fn intent_fallback_timeout(mut self, timeout: Duration) -> Self {
+        self.agent.intent_fallback_timeout = timeout;
+        self
+    }
+
+    /// Whether the model is captured as `$mcp_llm_model`: from client metadata, else an injected `llm_model`
+    /// argument (§8.3; default off).
+    pub fn llm_model(mut self, enabled: bool) -> Self {
+        self.agent.llm_model = enabled;
+        self
+    }
+
+    /// Replaces the description of the injected `llm_model` argument.
+    pub fn llm_model_description(mut self, description: impl Into<String>) -> Self {
+        self.agent.llm_model_description = Some(Arc::from(description.into()));
+        self
+    }
+
+    /// Whether the server hands out a conversation handle the agent echoes in an optional `conversation_id`
+    /// argument (§8.4; default off).
+    pub fn conversation_id(mut self, enabled: bool) -> Self {
+        self.agent.conversation_id = enabled;
+        self
+    }
+
+    /// Whether the virtual `get_more_tools` tool is advertised and answered (§8.5; default off).
+    pub fn get_more_tools(mut self, enabled: bool) -> Self {
+        self.agent.get_more_tools =
+            enabled.then(|| Arc::from(crate::virtual_tools::GET_MORE_TOOLS));
+        self
+    }
+
+    /// Enables `get_more_tools` under another name.
+    pub fn get_more_tools_name(mut self, name: impl Into<String>) -> Self {
+        self.agent.get_more_tools = Some(Arc::from(name.into()));
+        self
+    }
+
+    /// Whether the virtual `send_feedback` tool is advertised and answered (§8.6; default off).
+    pub fn send_feedback(mut self, enabled: bool) -> Self {
+        self.agent.send_feedback = enabled.then(|| Arc::from(crate::virtual_tools::SEND_FEEDBACK));
+        self
+    }
+
+    /// Enables `send_feedback` under another name.
+    pub fn send_feedback_name(mut self, name: impl Into<String>) -> Self {
+        self.agent.send_feedback = Some(Arc::from(name.into()));
+        self
+    }
+
+    /// Replaces the description of the `send_feedback` tool.
+    pub fn send_feedback_description(mut self, description: impl Into<String>) -> Self {
+        self.agent.feedback_description = Some(Arc::from(description.into()));
+        self
+    }
+
+    /// Extra `send_feedback` fields: JSON-Schema property definitions by key, and the keys among them that are
+    /// required. Each captured extra becomes `$mcp_feedback_<key>`. A reserved key or an undeclared required
+    /// key makes [`Builder::build`] fail, naming it.
+    pub fn send_feedback_extras(
+        mut self,
+        properties: Map<String, Value>,
+        required: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.agent.feedback_extra_properties = properties;
+        self.agent.feedback_extra_required = required.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Receives every `send_feedback` report, for example to forward it to the host's own backend, and may
+    /// return the reply text the agent reads. Runs under a 2 s timeout; a panic, timeout or blank text keeps
+    /// the default reply. The event is captured either way.
+    pub fn feedback_handler<F, Fut>(mut self, handler: F) -> Self
+    where
+        F: Fn(crate::virtual_tools::Feedback) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Option<String>> + Send + 'static,
+    {
+        self.agent.feedback_handler = Some(Arc::new(move |feedback| handler(feedback).boxed()));
+        self
+    }
+
+    fn check_agent(&self) -> Result<(), ConfigError> {
+        let agent = &self.agent;
+        if agent.intent_fallback_timeout.is_zero() {
+            return Err(ConfigError::ZeroTimeout {
+                option: "intent_fallback_timeout",
+            });
+        }
+        if agent
+            .get_more_tools
+            .as_deref()
+            .is_some_and(|n| n.trim().is_empty())
+        {
+            return Err(ConfigError::BlankName {
+                option: "get_more_tools_name",
+            });
+        }
+        if agent
+            .send_feedback
+            .as_deref()
+            .is_some_and(|n| n.trim().is_empty())
+        {
+            return Err(ConfigError::BlankName {
+                option: "send_feedback_name",
+            });
+        }
+        crate::virtual_tools::check_extras(
+            &agent.feedback_extra_properties,
+            &agent.feedback_extra_required,
+        )
+    }
+
     fn resolve_sink(&self) -> Result<Option<SinkKind>, ConfigError> {
         let (host, option) = self
             .host
@@ -392,6 +621,7 @@ impl Builder {
                 option: "event_properties_timeout",
             });
         }
+        self.check_agent()?;
         let identify = self.resolve_identify()?;
         let capacity = NonZeroUsize::new(self.cache_capacity).expect("checked above");
         Ok(Analytics::start(self, sink, identify, capacity))

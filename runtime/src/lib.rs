@@ -5,20 +5,28 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+// Lets the macros' generated `::posthog_mcp::…` paths resolve inside this crate's own tests and doctests.
+extern crate self as posthog_mcp;
+
 pub mod analytics;
 pub mod clock;
 pub mod config;
 pub mod delivery;
 pub mod event;
 pub mod identity;
+mod intent;
+pub mod manual;
 mod pipeline;
 pub mod privacy;
 pub mod request;
 mod server;
 pub mod session;
 pub mod tool;
+mod virtual_tools;
 
-pub use analytics::{Analytics, CaptureError, InitError, global, init, shutdown};
+pub use analytics::{
+    Analytics, CallerContext, CaptureError, InitError, capture, capture_in, global, init, shutdown,
+};
 pub use config::{Builder, ConfigError};
 pub use delivery::{DeliveryOptions, DeliveryStats, LocalTarget, MemorySink};
 pub use event::Payload;
@@ -26,6 +34,8 @@ pub use identity::Identity;
 pub use pipeline::BeforeSend;
 pub use request::RequestView;
 pub use server::{Instrumented, instrument};
+pub use tool::set_property;
+pub use virtual_tools::Feedback;
 
 #[cfg(feature = "macros")]
 pub use posthog_mcp_macros::{posthog_identify, posthog_tool};
@@ -35,8 +45,12 @@ pub use posthog_mcp_macros::{posthog_identify, posthog_tool};
 #[doc(hidden)]
 pub mod __private {
     pub mod v1 {
-        pub use crate::identity::{IdentifyRegistration, IntoIdentifyResult};
-        pub use crate::tool::{ToolCallSlot, ToolRegistration, ToolSpec};
+        pub use crate::identity::{IdentifyFuture, IdentifyRegistration, IntoIdentifyResult};
+        pub use crate::request::RequestView;
+        pub use crate::tool::{
+            Outcome, ToolCall, ToolCallProbe, ToolCallSlot, ToolRegistration, ToolSpec, classify,
+            respond,
+        };
         pub use inventory;
         pub use rmcp;
     }

@@ -87,6 +87,16 @@ pub(crate) struct RequestRecord {
     pub capture: CaptureOptions,
     pub event_properties: Option<Map<String, Value>>,
     pub tool_properties: Map<String, Value>,
+    /// `$mcp_conversation_id` (§8.4), written right after `$session_id`.
+    pub conversation_id: Option<Arc<str>>,
+    /// The trimmed, not yet sanitized intent and its source (§8.2).
+    pub intent: Option<(String, &'static str)>,
+    /// The trimmed, not yet sanitized model and its source (§8.3).
+    pub llm_model: Option<(String, &'static str)>,
+    /// A `send_feedback` report (§8.6): its `$mcp_feedback_*` properties are written last.
+    pub feedback: Option<crate::virtual_tools::Feedback>,
+    /// `false` leaves `$mcp_parameters` off the main event (`$mcp_feedback`).
+    pub capture_parameters: bool,
 }
 
 impl RequestRecord {
@@ -115,6 +125,11 @@ impl RequestRecord {
             capture: CaptureOptions::default(),
             event_properties: None,
             tool_properties: Map::new(),
+            conversation_id: None,
+            intent: None,
+            llm_model: None,
+            feedback: None,
+            capture_parameters: true,
         }
     }
 }
@@ -205,10 +220,17 @@ fn distinct_id(identity: Option<&Identity>, session_id: &str) -> String {
 }
 
 /// Steps (1)–(5) of the property assembly order (§1.6).
-fn base_properties(session_id: &str, identity: Option<&Identity>) -> Map<String, Value> {
+fn base_properties(
+    session_id: &str,
+    conversation_id: Option<&str>,
+    identity: Option<&Identity>,
+) -> Map<String, Value> {
     let mut props = Map::new();
     props.insert("$mcp_source".into(), Value::from(MCP_SOURCE));
     props.insert("$session_id".into(), Value::from(session_id));
+    if let Some(conversation_id) = conversation_id {
+        props.insert("$mcp_conversation_id".into(), Value::from(conversation_id));
+    }
     match identity {
         None => {
             props.insert("$process_person_profile".into(), Value::Bool(false));
@@ -221,7 +243,7 @@ fn base_properties(session_id: &str, identity: Option<&Identity>) -> Map<String,
     props
 }
 
-fn attribution_properties(props: &mut Map<String, Value>, attribution: &Attribution) {
+pub(crate) fn attribution_properties(props: &mut Map<String, Value>, attribution: &Attribution) {
     put_str(
         props,
         "$mcp_server_name",
@@ -266,7 +288,7 @@ fn attribution_properties(props: &mut Map<String, Value>, attribution: &Attribut
     );
 }
 
-fn set_properties(props: &mut Map<String, Value>, identity: Option<&Identity>) {
+pub(crate) fn set_properties(props: &mut Map<String, Value>, identity: Option<&Identity>) {
     if let Some(identity) = identity.filter(|i| !i.properties.is_empty()) {
         let mut set = Value::Object(identity.properties.clone());
         privacy::bound(&mut set, DEPTH);
@@ -328,7 +350,7 @@ fn build(record: RequestRecord, exception_autocapture: bool) -> Vec<Payload> {
     }
 
     let mut main = Payload::new(record.event, distinct.clone(), timestamp(record.started_at));
-    let mut props = base_properties(session_id, identity);
+    let mut props = base_properties(session_id, record.conversation_id.as_deref(), identity);
     let resource = match record.event {
         names::INITIALIZE => Some("Unknown Tool Name".to_owned()),
         names::TOOL_CALL => Some(record.tool.as_ref().map_or(
@@ -361,6 +383,16 @@ fn build(record: RequestRecord, exception_autocapture: bool) -> Vec<Payload> {
             CAP_NAME,
         );
     }
+    if let Some((intent, source)) = &record.intent {
+        let intent = privacy::truncate(&privacy::free_text(intent), CAP_TEXT).into_owned();
+        props.insert("$mcp_intent".into(), Value::String(intent));
+        props.insert("$mcp_intent_source".into(), Value::from(*source));
+    }
+    if let Some((model, source)) = &record.llm_model {
+        let model = privacy::generic_string(model);
+        put_str(&mut props, "$mcp_llm_model", Some(&model), CAP_NAME);
+        props.insert("$mcp_llm_model_source".into(), Value::from(*source));
+    }
     props.insert("$mcp_duration_ms".into(), Value::from(record.duration_ms));
     attribution_properties(&mut props, &record.attribution);
     if let Some(is_error) = record.is_error {
@@ -376,7 +408,9 @@ fn build(record: RequestRecord, exception_autocapture: bool) -> Vec<Payload> {
             put_str(&mut props, "$mcp_error_message", Some(&message), CAP_TEXT);
         }
     }
-    props.insert("$mcp_parameters".into(), parameters(&record, params));
+    if record.capture_parameters {
+        props.insert("$mcp_parameters".into(), parameters(&record, params));
+    }
     let mut listed_names = None;
     if let Some(response) = record.response.as_ref().filter(|_| record.capture.response) {
         let mut response = response.to_json();
@@ -406,6 +440,9 @@ fn build(record: RequestRecord, exception_autocapture: bool) -> Vec<Payload> {
         for (key, value) in extra {
             props.insert(key.clone(), value.clone());
         }
+    }
+    if let Some(feedback) = &record.feedback {
+        props.extend(feedback.properties());
     }
     main.properties = props;
     privacy::fit_budget(&mut main, true);
@@ -478,7 +515,11 @@ fn exception_payload(
 ) -> Payload {
     let identity = record.resolution.identity.as_deref();
     let mut payload = Payload::new(names::EXCEPTION, distinct_id, main.timestamp);
-    let mut props = base_properties(&record.session_id, identity);
+    let conversation_id = main
+        .properties
+        .get("$mcp_conversation_id")
+        .and_then(Value::as_str);
+    let mut props = base_properties(&record.session_id, conversation_id, identity);
     props.insert("$exception_list".into(), privacy::exception_list(error));
     props.insert("$exception_level".into(), Value::from("error"));
     if let Some(resource) = resource {

@@ -19,13 +19,16 @@ use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::analytics::Analytics;
+use crate::analytics::{Analytics, CallerContext};
+use crate::config::AgentOptions;
 use crate::event::{ErrorInfo, names};
 use crate::identity::IdentityResolver;
+use crate::intent::{self, Owned};
 use crate::pipeline::{Attribution, CaptureOptions, Captured, RequestRecord, ToolFacts};
 use crate::request::{LazyParams, RequestView, ViewInner};
 use crate::session::{Connection, SessionSignals};
-use crate::tool::{ToolCallSlot, UnwrappedToolCall};
+use crate::tool::{ToolAnnotations, ToolCallSlot, UnwrappedToolCall};
+use crate::virtual_tools::{self, Feedback, VirtualKind};
 
 /// Wraps `server` for the process-wide analytics instance (configured from the environment on first use).
 ///
@@ -49,16 +52,9 @@ impl Analytics {
     /// server with its own identity cache; clones of the returned value are new connections of the same server.
     pub fn instrument<S: ServerHandler>(&self, server: S) -> Instrumented<S> {
         let info = server.get_info();
-        let shared = ServerShared {
-            analytics: self.clone(),
-            identity: self.new_resolver(),
-            server_name: non_empty(&info.server_info.name),
-            server_version: non_empty(&info.server_info.version),
-            tools: DashMap::new(),
-        };
         Instrumented {
             inner: server,
-            server: Arc::new(shared),
+            server: Arc::new(ServerShared::new(self, &info.server_info)),
             connection: Arc::new(Connection::new()),
         }
     }
@@ -93,13 +89,128 @@ impl<S> Instrumented<S> {
     }
 }
 
-struct ServerShared {
-    analytics: Analytics,
+/// What one instrumented server shares across its connections: the analytics instance, the identity cache,
+/// what it learned about the host's tools, and whether the host's first listing page used a virtual name.
+pub(crate) struct ServerShared {
+    pub(crate) analytics: Analytics,
     identity: IdentityResolver,
     server_name: Option<Arc<str>>,
     server_version: Option<Arc<str>>,
-    /// Description and category of each known tool, read once from the host's `get_tool`.
-    tools: DashMap<String, (Option<Arc<str>>, Option<Arc<str>>)>,
+    agent: Arc<AgentOptions>,
+    /// Facts about each known tool, read once from the host's `get_tool` or its listing.
+    tools: DashMap<String, Arc<KnownTool>>,
+    /// The tool names of the host's last first listing page (L4); `None` until one succeeded.
+    first_page: std::sync::Mutex<Option<std::collections::HashSet<String>>>,
+    /// Skip warnings already logged, so a listing repeated per request warns once per tool and argument.
+    warned: DashMap<(String, &'static str), ()>,
+}
+
+/// What the crate knows about one of the host's tools.
+pub(crate) struct KnownTool {
+    description: Option<Arc<str>>,
+    category: Option<Arc<str>>,
+    input: Arc<Map<String, Value>>,
+    output: Option<Arc<Map<String, Value>>>,
+}
+
+impl KnownTool {
+    fn from_tool(tool: &Tool) -> Self {
+        Self {
+            description: tool.description.as_deref().and_then(arc_str),
+            category: tool
+                .meta
+                .as_ref()
+                .and_then(|meta| meta.0.get("category"))
+                .and_then(Value::as_str)
+                .and_then(arc_str),
+            input: tool.input_schema.clone(),
+            output: tool.output_schema.clone(),
+        }
+    }
+}
+
+/// Where a request comes from: what the wrapper reads from rmcp's request context, or what a manual
+/// dispatcher supplies.
+pub(crate) struct Incoming {
+    pub(crate) id: Option<Value>,
+    pub(crate) meta: RequestMetaObject,
+    pub(crate) headers: Option<Vec<(String, String)>>,
+    pub(crate) peer: Option<Arc<InitializeRequestParams>>,
+}
+
+impl Incoming {
+    fn from_context(context: &RequestContext<RoleServer>) -> Self {
+        Self {
+            id: Some(request_id(&context.id)),
+            meta: context.meta.clone(),
+            headers: header_pairs(context),
+            peer: context.peer.peer_info(),
+        }
+    }
+}
+
+fn request_id(id: &NumberOrString) -> Value {
+    match id {
+        NumberOrString::Number(n) => Value::from(*n),
+        NumberOrString::String(s) => Value::from(&**s),
+    }
+}
+
+/// Per-request choices for [`ServerShared::begin`].
+#[derive(Default)]
+pub(crate) struct BeginOptions<'a> {
+    /// `initialize`: the client from the params and the requested protocol version.
+    pub(crate) handshake: Option<(&'a Implementation, &'a str)>,
+    /// Keep a request view for a hook that runs after `begin` (the intent fallback).
+    pub(crate) want_view: bool,
+    /// A session id that replaces the connection's (a conversation handle, §8.4).
+    pub(crate) session: Option<Arc<str>>,
+}
+
+/// A `tools/call` between resolution and the handler's return (§1.3 steps 1–2).
+pub(crate) struct PreparedCall {
+    scope: Scope,
+    name: String,
+    known: Option<Arc<KnownTool>>,
+    conversation: Option<(Arc<str>, bool)>,
+    instructions: bool,
+}
+
+impl PreparedCall {
+    /// Who the call is attributed to, for custom events captured inside the handler.
+    pub(crate) fn caller(&self) -> Arc<CallerContext> {
+        self.scope.caller()
+    }
+
+    /// The resolved intent, before sanitization.
+    pub(crate) fn intent(&self) -> Option<&str> {
+        self.scope
+            .record
+            .intent
+            .as_ref()
+            .map(|(text, _)| text.as_str())
+    }
+
+    /// The resolved model.
+    pub(crate) fn llm_model(&self) -> Option<&str> {
+        self.scope
+            .record
+            .llm_model
+            .as_ref()
+            .map(|(model, _)| model.as_str())
+    }
+
+    /// The conversation handle the call is anchored to.
+    pub(crate) fn conversation_id(&self) -> Option<&str> {
+        self.conversation.as_ref().map(|(handle, _)| &**handle)
+    }
+}
+
+/// How the handler of a prepared call ended.
+pub(crate) enum CallOutcome<'a> {
+    Response(&'a mut CallToolResponse),
+    Error(&'a ErrorData),
+    Panic(&'a (dyn std::any::Any + Send)),
 }
 
 /// Request params and the request's `_meta` (which rmcp moves into the context), serialized on the worker.
@@ -138,9 +249,20 @@ fn request_meta(context: &RequestContext<RoleServer>) -> Option<Map<String, Valu
 }
 
 /// The request-path state of one captured request, between resolution and the handler's return.
-struct Scope {
-    record: RequestRecord,
+pub(crate) struct Scope {
+    pub(crate) record: RequestRecord,
     started: Duration,
+    view: Option<RequestView>,
+}
+
+impl Scope {
+    fn caller(&self) -> Arc<CallerContext> {
+        Arc::new(CallerContext {
+            session_id: self.record.session_id.clone(),
+            attribution: self.record.attribution.clone(),
+            identity: self.record.resolution.identity.clone(),
+        })
+    }
 }
 
 fn header_pairs(context: &RequestContext<RoleServer>) -> Option<Vec<(String, String)>> {
@@ -178,30 +300,34 @@ fn arc_str(value: &str) -> Option<Arc<str>> {
 
 impl ServerShared {
     /// Step 1 of the pipeline: session, attribution, identity and `event_properties`, before the handler runs.
-    async fn begin<P: Serialize + Clone + Send + Sync + 'static>(
+    pub(crate) async fn begin<P: Serialize + Clone + Send + Sync + 'static>(
         &self,
         connection: &Connection,
         event: &'static str,
         method: &'static str,
-        context: &RequestContext<RoleServer>,
+        incoming: &Incoming,
         params: P,
-        handshake: Option<(&Implementation, &str)>,
+        options: BeginOptions<'_>,
     ) -> Scope {
         let analytics = &self.analytics;
         let started_at = analytics.now();
         let started = analytics.inner.clock.elapsed();
-        let headers = header_pairs(context);
+        let handshake = options.handshake;
+        let headers = incoming.headers.clone();
         let session_header = first_header(headers.as_deref(), "mcp-session-id");
-        let snapshot = connection.resolve(
+        let mut snapshot = connection.resolve(
             SessionSignals {
                 session_header,
                 transport_id: None,
             },
             started,
         );
+        if let Some(session) = options.session {
+            snapshot.session_id = session;
+        }
 
-        let meta_client = context.meta.client_info();
-        let peer_info = context.peer.peer_info();
+        let meta_client = incoming.meta.client_info();
+        let peer_info = incoming.peer.clone();
         let (client_name, client_version) = match handshake {
             Some((client, _)) => (arc_str(&client.name), arc_str(&client.version)),
             None => (
@@ -226,7 +352,7 @@ impl ServerShared {
         let protocol_version = match handshake {
             Some((_, requested)) => arc_str(requested),
             None => first_non_empty([
-                context
+                incoming
                     .meta
                     .protocol_version()
                     .and_then(|v| arc_str(v.as_str())),
@@ -248,18 +374,18 @@ impl ServerShared {
         };
 
         let mut record = RequestRecord::new(event, method, snapshot.session_id.clone(), started_at);
-        record.request_id = Some(match &context.id {
-            NumberOrString::Number(n) => Value::from(*n),
-            NumberOrString::String(s) => Value::from(&**s),
-        });
+        record.request_id = incoming.id.clone();
         let params = ParamsWithMeta {
             params,
-            meta: context.meta.clone(),
+            meta: incoming.meta.clone(),
         };
-        let needs_view = self.identity.has_identify() || analytics.inner.event_properties.is_some();
+        let needs_view = self.identity.has_identify()
+            || analytics.inner.event_properties.is_some()
+            || options.want_view;
         let view_params = needs_view.then(|| params.clone());
         record.params = Some(Box::new(params));
 
+        let mut kept_view = None;
         if let Some(view_params) = view_params {
             let view = RequestView::from_inner(ViewInner {
                 method,
@@ -271,10 +397,28 @@ impl ServerShared {
                 protocol_version: attribution.protocol_version.clone(),
             });
             record.resolution = self.identity.resolve(&view).await;
-            record.event_properties = self.event_properties(view).await;
+            record.event_properties = self.event_properties(view.clone()).await;
+            kept_view = options.want_view.then_some(view);
         }
         record.attribution = attribution;
-        Scope { record, started }
+        Scope {
+            record,
+            started,
+            view: kept_view,
+        }
+    }
+
+    pub(crate) fn new(analytics: &Analytics, server_info: &Implementation) -> Self {
+        Self {
+            analytics: analytics.clone(),
+            identity: analytics.new_resolver(),
+            server_name: non_empty(&server_info.name),
+            server_version: non_empty(&server_info.version),
+            agent: analytics.inner.agent.clone(),
+            tools: DashMap::new(),
+            first_page: std::sync::Mutex::new(None),
+            warned: DashMap::new(),
+        }
     }
 
     async fn event_properties(&self, view: RequestView) -> Option<Map<String, Value>> {
@@ -316,8 +460,58 @@ impl ServerShared {
         }
     }
 
+    /// A successful `initialize`: the handshake is recorded on the connection and the event captured.
+    pub(crate) fn initialized(
+        &self,
+        connection: &Connection,
+        mut scope: Scope,
+        client: &Implementation,
+        requested: String,
+        result: &InitializeResult,
+    ) {
+        let negotiated = result.protocol_version.to_string();
+        let negotiated = if negotiated.is_empty() {
+            requested
+        } else {
+            negotiated
+        };
+        connection.record_handshake(
+            &scope.record.session_id,
+            Some(&client.name),
+            Some(&client.version),
+            Some(&negotiated),
+        );
+        scope.record.attribution.protocol_version = arc_str(&negotiated);
+        scope.record.response = Some(Box::new(result.clone()));
+        self.finish(scope);
+    }
+
+    /// A `tools/list` outcome: decorated on success (§8.7), captured either way.
+    pub(crate) fn listed(
+        &self,
+        mut scope: Scope,
+        outcome: Result<ListToolsResult, ErrorData>,
+        first_page: bool,
+    ) -> Result<ListToolsResult, ErrorData> {
+        match outcome {
+            Ok(listing) => {
+                let listing = self.decorate_listing(listing, first_page);
+                scope.record.is_error = Some(false);
+                scope.record.response = Some(Box::new(listing.clone()));
+                self.finish(scope);
+                Ok(listing)
+            }
+            Err(error) => {
+                scope.record.is_error = Some(true);
+                scope.record.error = Some(protocol_error(&error));
+                self.finish(scope);
+                Err(error)
+            }
+        }
+    }
+
     /// Steps 2–3: timing, then the record goes to the worker.
-    fn finish(&self, mut scope: Scope) {
+    pub(crate) fn finish(&self, mut scope: Scope) {
         let elapsed = self
             .analytics
             .inner
@@ -328,28 +522,490 @@ impl ServerShared {
         self.analytics.submit(scope.record);
     }
 
-    fn tool_facts(
+    /// What the crate knows about tool `name`: cached, else read from `lookup` (the host's `get_tool`).
+    pub(crate) fn known_tool(
         &self,
-        inner: &impl ServerHandler,
         name: &str,
-    ) -> (Option<Arc<str>>, Option<Arc<str>>) {
+        lookup: &(dyn Fn(&str) -> Option<Tool> + Sync),
+    ) -> Option<Arc<KnownTool>> {
         if let Some(known) = self.tools.get(name) {
-            return known.clone();
+            return Some(known.clone());
         }
-        let Some(tool) = inner.get_tool(name) else {
-            return (None, None);
-        };
-        let description = tool.description.as_deref().and_then(arc_str);
-        let category = tool
-            .meta
-            .as_ref()
-            .and_then(|meta| meta.0.get("category"))
-            .and_then(Value::as_str)
-            .and_then(arc_str);
-        let facts = (description, category);
-        self.tools.insert(name.to_owned(), facts.clone());
-        facts
+        let known = Arc::new(KnownTool::from_tool(&lookup(name)?));
+        self.tools.insert(name.to_owned(), known.clone());
+        Some(known)
     }
+
+    fn warn_once(&self, tool: &str, what: &'static str) {
+        if self.warned.insert((tool.to_owned(), what), ()).is_none() {
+            tracing::warn!(
+                tool,
+                argument = what,
+                "posthog-mcp: the tool's schema already declares this argument or is composed; it was left unchanged"
+            );
+        }
+    }
+
+    /// Which arguments of tool `name` the crate owns (§8.2): `context` on instrumented tools, `llm_model` and
+    /// `conversation_id` on every tool whose schema is known, each unless the schema declares it or is composed.
+    fn ownership(&self, name: &str, known: Option<&KnownTool>) -> Owned {
+        let agent = &self.agent;
+        if !(agent.intent || agent.llm_model || agent.conversation_id) {
+            return Owned::default();
+        }
+        let registered = crate::tool::registered_tool(name).is_some();
+        let empty = Map::new();
+        let schema = match known {
+            Some(known) => &*known.input,
+            None if registered => &empty,
+            None => return Owned::default(),
+        };
+        Owned {
+            context: agent.intent && registered && intent::can_own(schema, intent::CONTEXT),
+            llm_model: agent.llm_model && intent::can_own(schema, intent::LLM_MODEL),
+            conversation_id: agent.conversation_id
+                && intent::can_own(schema, intent::CONVERSATION_ID),
+        }
+    }
+
+    /// A call is answered virtually only when the host's first listing page lacked the name (L4).
+    pub(crate) fn virtual_route(&self, name: &str) -> Option<VirtualKind> {
+        let agent = &self.agent;
+        let kind = if agent.get_more_tools.as_deref() == Some(name) {
+            VirtualKind::MoreTools
+        } else if agent.send_feedback.as_deref() == Some(name) {
+            VirtualKind::Feedback
+        } else {
+            return None;
+        };
+        let first = self
+            .first_page
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match &*first {
+            Some(names) if !names.contains(name) => Some(kind),
+            _ => None,
+        }
+    }
+
+    /// §8.7 L2: the host's listing decorated for the agent. Schemas are edited copy-on-write, so the host's
+    /// own values are never mutated; with every option off the listing is returned as it came.
+    pub(crate) fn decorate_listing(
+        &self,
+        mut listing: ListToolsResult,
+        first_page: bool,
+    ) -> ListToolsResult {
+        let agent = self.agent.clone();
+        for tool in &listing.tools {
+            if !self.tools.contains_key(&*tool.name) {
+                self.tools
+                    .insert(tool.name.to_string(), Arc::new(KnownTool::from_tool(tool)));
+            }
+        }
+        let virtual_names = [agent.get_more_tools.clone(), agent.send_feedback.clone()];
+        if first_page {
+            let names = listing.tools.iter().map(|t| t.name.to_string()).collect();
+            *self
+                .first_page
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(names);
+        } else {
+            let first = self
+                .first_page
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            for tool in &listing.tools {
+                let shadowed = virtual_names.iter().flatten().any(|v| **v == *tool.name)
+                    && first.as_ref().is_some_and(|f| !f.contains(&*tool.name));
+                if shadowed {
+                    tracing::warn!(
+                        tool = %tool.name,
+                        "posthog-mcp: a tool on a later listing page uses a virtual tool's name; calls to it are answered by the virtual tool"
+                    );
+                }
+            }
+        }
+        if !agent.decorates() {
+            return listing;
+        }
+        let context_description = agent
+            .intent_description
+            .as_deref()
+            .unwrap_or(intent::CONTEXT_DESCRIPTION);
+        if agent.intent {
+            for tool in &mut listing.tools {
+                if crate::tool::registered_tool(&tool.name).is_none() {
+                    continue;
+                }
+                if intent::can_own(&tool.input_schema, intent::CONTEXT) {
+                    let schema = Arc::make_mut(&mut tool.input_schema);
+                    intent::inject(schema, intent::CONTEXT, context_description, true);
+                } else {
+                    self.warn_once(&tool.name, intent::CONTEXT);
+                }
+            }
+        }
+        if first_page {
+            for (name, kind) in [
+                (&agent.get_more_tools, VirtualKind::MoreTools),
+                (&agent.send_feedback, VirtualKind::Feedback),
+            ] {
+                let Some(name) = name else { continue };
+                if listing.tools.iter().any(|t| *t.name == **name) {
+                    tracing::warn!(
+                        tool = %name,
+                        "posthog-mcp: the server has its own tool with a virtual tool's name; the server's tool wins"
+                    );
+                    continue;
+                }
+                listing.tools.push(match kind {
+                    VirtualKind::MoreTools => virtual_tools::more_tools_tool(name),
+                    VirtualKind::Feedback => virtual_tools::feedback_tool(
+                        name,
+                        agent.feedback_description.as_deref(),
+                        &agent.feedback_extra_properties,
+                        &agent.feedback_extra_required,
+                    ),
+                });
+            }
+        }
+        for (enabled, key, description, required) in [
+            (
+                agent.llm_model,
+                intent::LLM_MODEL,
+                agent
+                    .llm_model_description
+                    .as_deref()
+                    .unwrap_or(intent::LLM_MODEL_DESCRIPTION),
+                true,
+            ),
+            (
+                agent.conversation_id,
+                intent::CONVERSATION_ID,
+                intent::CONVERSATION_ID_DESCRIPTION,
+                false,
+            ),
+        ] {
+            if !enabled {
+                continue;
+            }
+            for tool in &mut listing.tools {
+                if intent::can_own(&tool.input_schema, key) {
+                    let schema = Arc::make_mut(&mut tool.input_schema);
+                    intent::inject(schema, key, description, required);
+                } else {
+                    self.warn_once(&tool.name, key);
+                }
+            }
+        }
+        if agent.conversation_id {
+            for tool in &mut listing.tools {
+                if crate::tool::registered_tool(&tool.name).is_none() {
+                    continue;
+                }
+                let Some(output) = tool.output_schema.as_mut() else {
+                    continue;
+                };
+                let mut copy = (**output).clone();
+                if intent::inject_instructions(&mut copy) {
+                    *output = Arc::new(copy);
+                } else {
+                    self.warn_once(&tool.name, intent::INSTRUCTIONS);
+                }
+            }
+        }
+        listing
+    }
+
+    /// Step 1 for a `tools/call` the host answers: owned arguments are removed from `request` (before the
+    /// handler and before `$mcp_parameters`), then session, identity, intent, model and conversation handle.
+    pub(crate) async fn prepare_call(
+        &self,
+        connection: &Connection,
+        incoming: Incoming,
+        request: &mut CallToolRequestParams,
+        lookup: &(dyn Fn(&str) -> Option<Tool> + Sync),
+    ) -> PreparedCall {
+        let name = request.name.to_string();
+        let known = self.known_tool(&name, lookup);
+        let owned = self.ownership(&name, known.as_deref());
+        let taken = intent::take_owned(&mut request.arguments, owned);
+        let explicit = intent::explicit_intent(taken.context.as_ref());
+        let model = self.model(&incoming, request, taken.llm_model.as_ref());
+        let conversation = owned
+            .conversation_id
+            .then(|| intent::conversation_handle(taken.conversation_id.as_ref()));
+        let instructions = conversation.is_some()
+            && known
+                .as_ref()
+                .and_then(|k| k.output.as_deref())
+                .is_some_and(|output| {
+                    let declared = output
+                        .get("properties")
+                        .and_then(Value::as_object)
+                        .is_some_and(|p| p.contains_key(intent::INSTRUCTIONS));
+                    declared
+                        || (crate::tool::registered_tool(&name).is_some()
+                            && intent::advertises_instructions(output))
+                });
+        let mut scope = self
+            .begin(
+                connection,
+                names::TOOL_CALL,
+                "tools/call",
+                &incoming,
+                request.clone(),
+                BeginOptions {
+                    want_view: explicit.is_none() && self.agent.intent_fallback.is_some(),
+                    session: conversation
+                        .as_ref()
+                        .map(|(handle, _)| Arc::from(crate::session::derive_session_id(handle))),
+                    ..BeginOptions::default()
+                },
+            )
+            .await;
+        scope.record.intent = self.intent(explicit, &mut scope).await;
+        scope.record.llm_model = model;
+        scope.record.conversation_id = conversation.as_ref().map(|(handle, _)| handle.clone());
+        PreparedCall {
+            scope,
+            name,
+            known,
+            conversation,
+            instructions,
+        }
+    }
+
+    /// §8.3: client metadata first, else the owned `llm_model` argument; nothing when the option is off.
+    fn model(
+        &self,
+        incoming: &Incoming,
+        request: &CallToolRequestParams,
+        owned: Option<&Value>,
+    ) -> Option<(String, &'static str)> {
+        if !self.agent.llm_model {
+            return None;
+        }
+        let meta = if incoming.meta.is_empty() {
+            request.meta.as_ref().map(|m| &m.0.0)
+        } else {
+            Some(&incoming.meta.0.0)
+        };
+        intent::resolve_model(meta, owned)
+    }
+
+    /// §8.2 resolution: the explicit text, else the fallback's.
+    async fn intent(
+        &self,
+        explicit: Option<String>,
+        scope: &mut Scope,
+    ) -> Option<(String, &'static str)> {
+        if let Some(text) = explicit {
+            return Some((text, intent::SOURCE_CONTEXT));
+        }
+        let fallback = self.agent.intent_fallback.as_ref()?;
+        let view = scope.view.take()?;
+        let inner = &self.analytics.inner;
+        intent::run_fallback(
+            fallback,
+            view,
+            self.agent.intent_fallback_timeout,
+            &inner.clock,
+        )
+        .await
+        .map(|text| (text, intent::SOURCE_INFERRED))
+    }
+
+    /// Steps 2–3 for a prepared call: the outcome is classified (§7.1), the conversation handle delivered
+    /// (§8.4, which may add to `response`), and the record handed to the worker.
+    pub(crate) fn finish_call(
+        &self,
+        prepared: PreparedCall,
+        annotations: ToolAnnotations,
+        outcome: CallOutcome<'_>,
+    ) {
+        let PreparedCall {
+            mut scope,
+            name,
+            known,
+            conversation,
+            instructions,
+        } = prepared;
+        let record = &mut scope.record;
+        let mut facts = ToolFacts {
+            name,
+            ..ToolFacts::default()
+        };
+        // The attribute reports its spec from inside the handler; the link-time registry covers a handler
+        // the attribute did not reach (and the manual API, which runs no handler of ours).
+        let spec = annotations
+            .spec
+            .or_else(|| crate::tool::registered_tool(&facts.name));
+        if let Some(spec) = spec {
+            let (description, category) = known
+                .as_ref()
+                .map(|k| (k.description.clone(), k.category.clone()))
+                .unwrap_or_default();
+            facts.description = description;
+            facts.category = spec.category.and_then(arc_str).or(category);
+            record.capture = CaptureOptions {
+                args: spec.capture_args,
+                response: spec.capture_response,
+                redact: spec.redact,
+            };
+        }
+        record.tool = Some(facts);
+        record.tool_properties = annotations.properties;
+        let typed_error = annotations.error;
+        let mut delivered = false;
+        match outcome {
+            CallOutcome::Response(response) => {
+                let is_error =
+                    matches!(&*response, CallToolResponse::Complete(r) if r.is_error == Some(true));
+                record.is_error = Some(is_error);
+                if is_error {
+                    record.error = typed_error.or_else(|| match &*response {
+                        CallToolResponse::Complete(result) => Some(result_error(result)),
+                        _ => None,
+                    });
+                }
+                if let (Some((handle, minted)), CallToolResponse::Complete(result)) =
+                    (&conversation, &mut *response)
+                {
+                    delivered = deliver_handle(result, handle, *minted, instructions);
+                }
+                record.response = match &*response {
+                    CallToolResponse::Complete(result) => {
+                        Some(Box::new(result.clone()) as Box<dyn Captured>)
+                    }
+                    CallToolResponse::InputRequired(result) => Some(Box::new(result.clone())),
+                    CallToolResponse::Task(task) => Some(Box::new(task.clone())),
+                    _ => None,
+                };
+            }
+            CallOutcome::Error(error) => {
+                record.is_error = Some(true);
+                record.error = Some(typed_error.unwrap_or_else(|| protocol_error(error)));
+            }
+            CallOutcome::Panic(panic) => {
+                record.is_error = Some(true);
+                record.error = Some(panic_error(panic));
+            }
+        }
+        if conversation.is_some_and(|(_, minted)| minted) && !delivered {
+            record.conversation_id = None;
+        }
+        self.finish(scope);
+    }
+
+    /// Answers a call to a virtual tool (§8.5, §8.6) and captures its one event; never a `$mcp_tool_call`.
+    pub(crate) async fn answer_virtual(
+        &self,
+        connection: &Connection,
+        incoming: Incoming,
+        kind: VirtualKind,
+        mut request: CallToolRequestParams,
+    ) -> CallToolResult {
+        let agent = self.agent.clone();
+        let name = request.name.to_string();
+        let owned = Owned {
+            context: kind == VirtualKind::MoreTools,
+            llm_model: agent.llm_model,
+            conversation_id: agent.conversation_id,
+        };
+        let feedback = (kind == VirtualKind::Feedback)
+            .then(|| Feedback::parse(request.arguments.as_ref(), &agent.feedback_extra_properties));
+        let taken = intent::take_owned(&mut request.arguments, owned);
+        let explicit = match &feedback {
+            Some(feedback) => feedback.intent(),
+            None => intent::explicit_intent(taken.context.as_ref()),
+        };
+        let model = self.model(&incoming, &request, taken.llm_model.as_ref());
+        let conversation = owned
+            .conversation_id
+            .then(|| intent::conversation_handle(taken.conversation_id.as_ref()));
+        let event = match kind {
+            VirtualKind::MoreTools => names::MISSING_CAPABILITY,
+            VirtualKind::Feedback => names::FEEDBACK,
+        };
+        let mut scope = self
+            .begin(
+                connection,
+                event,
+                "tools/call",
+                &incoming,
+                request.clone(),
+                BeginOptions {
+                    want_view: explicit.is_none() && agent.intent_fallback.is_some(),
+                    session: conversation
+                        .as_ref()
+                        .map(|(handle, _)| Arc::from(crate::session::derive_session_id(handle))),
+                    ..BeginOptions::default()
+                },
+            )
+            .await;
+        scope.record.intent = self.intent(explicit, &mut scope).await;
+        scope.record.llm_model = model;
+        scope.record.resource_name = Some(name);
+        let reply = match &feedback {
+            None => virtual_tools::MORE_TOOLS_REPLY.to_owned(),
+            Some(feedback) => self.feedback_reply(feedback.clone()).await,
+        };
+        let mut result = CallToolResult::success(vec![ContentBlock::text(reply)]);
+        if let Some((handle, minted)) = &conversation {
+            deliver_handle(&mut result, handle, *minted, false);
+            scope.record.conversation_id = Some(handle.clone());
+        }
+        scope.record.capture_parameters = feedback.is_none();
+        scope.record.feedback = feedback;
+        scope.record.is_error = Some(false);
+        scope.record.response = Some(Box::new(result.clone()));
+        self.finish(scope);
+        result
+    }
+
+    async fn feedback_reply(&self, feedback: Feedback) -> String {
+        let Some(handler) = self.agent.feedback_handler.clone() else {
+            return virtual_tools::FEEDBACK_REPLY.to_owned();
+        };
+        let clock = self.analytics.inner.clock.clone();
+        intent::run_guarded(
+            move || handler(feedback),
+            self.agent.feedback_handler_timeout,
+            &clock,
+            "feedback_handler",
+        )
+        .await
+        .flatten()
+        .filter(|text| !text.trim().is_empty())
+        .unwrap_or_else(|| virtual_tools::FEEDBACK_REPLY.to_owned())
+    }
+}
+
+/// §8.4 delivery: `_mcp_instructions` into object structured content when the tool advertises it, and for a
+/// minted handle a data block appended to the content. Returns whether the handle reached the agent.
+fn deliver_handle(
+    result: &mut CallToolResult,
+    handle: &str,
+    minted: bool,
+    instructions: bool,
+) -> bool {
+    let mut delivered = false;
+    if instructions
+        && let Some(Value::Object(structured)) = result.structured_content.as_mut()
+        && !structured.contains_key(intent::INSTRUCTIONS)
+    {
+        structured.insert(
+            intent::INSTRUCTIONS.to_owned(),
+            serde_json::json!({ intent::CONVERSATION_ID: handle }),
+        );
+        delivered = true;
+    }
+    if minted {
+        result.content.push(intent::handle_block(handle));
+        delivered = true;
+    }
+    delivered
 }
 
 /// §7.3: JSON-RPC categories for protocol errors.
@@ -421,17 +1077,19 @@ macro_rules! capture_list {
         if !$self.server.analytics.is_enabled() {
             return $self.inner.$call($request, $context).await;
         }
+        let mut $context = $context;
         let scope = $self
             .server
             .begin(
                 &$self.connection,
                 $event,
                 $method,
-                &$context,
+                &Incoming::from_context(&$context),
                 $request.clone(),
-                None,
+                BeginOptions::default(),
             )
             .await;
+        $context.extensions.insert(scope.caller());
         let outcome = AssertUnwindSafe($self.inner.$call($request, $context))
             .catch_unwind()
             .await;
@@ -484,15 +1142,18 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
         }
         let requested = request.protocol_version.to_string();
         let client = request.client_info.clone();
-        let mut scope = self
+        let scope = self
             .server
             .begin(
                 &self.connection,
                 names::INITIALIZE,
                 "initialize",
-                &context,
+                &Incoming::from_context(&context),
                 request.clone(),
-                Some((&client, &requested)),
+                BeginOptions {
+                    handshake: Some((&client, &requested)),
+                    ..BeginOptions::default()
+                },
             )
             .await;
         let peer = context.peer.clone();
@@ -510,100 +1171,58 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
         if peer.peer_info().is_none() {
             peer.set_peer_info(fallback);
         }
-        let negotiated = result.protocol_version.to_string();
-        let negotiated = if negotiated.is_empty() {
-            requested
-        } else {
-            negotiated
-        };
-        self.connection.record_handshake(
-            &scope.record.session_id,
-            Some(&client.name),
-            Some(&client.version),
-            Some(&negotiated),
-        );
-        scope.record.attribution.protocol_version = arc_str(&negotiated);
-        scope.record.response = Some(Box::new(result.clone()));
-        self.server.finish(scope);
+        self.server
+            .initialized(&self.connection, scope, &client, requested, &result);
         Ok(result)
     }
 
     async fn call_tool(
         &self,
-        request: CallToolRequestParams,
+        mut request: CallToolRequestParams,
         mut context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         if !self.server.analytics.is_enabled() {
             return self.inner.call_tool(request, context).await;
         }
-        let name = request.name.to_string();
-        let mut scope = self
+        let incoming = Incoming::from_context(&context);
+        if let Some(kind) = self.server.virtual_route(&request.name) {
+            let result = self
+                .server
+                .answer_virtual(&self.connection, incoming, kind, request)
+                .await;
+            return Ok(CallToolResponse::Complete(result));
+        }
+        let inner = &self.inner;
+        let prepared = self
             .server
-            .begin(
-                &self.connection,
-                names::TOOL_CALL,
-                "tools/call",
-                &context,
-                request.clone(),
-                None,
-            )
+            .prepare_call(&self.connection, incoming, &mut request, &|name| {
+                inner.get_tool(name)
+            })
             .await;
+        context.extensions.insert(prepared.caller());
         let slot = ToolCallSlot::default();
         context.extensions.insert(slot.clone());
         let outcome = AssertUnwindSafe(self.inner.call_tool(request, context))
             .catch_unwind()
             .await;
         let annotations = slot.take();
-        let record = &mut scope.record;
-        let mut facts = ToolFacts {
-            name: name.clone(),
-            ..ToolFacts::default()
-        };
-        if let Some(spec) = annotations.spec {
-            let (description, category) = self.server.tool_facts(&self.inner, &name);
-            facts.description = description;
-            facts.category = spec.category.and_then(arc_str).or(category);
-            record.capture = CaptureOptions {
-                args: spec.capture_args,
-                response: spec.capture_response,
-                redact: spec.redact,
-            };
-        }
-        record.tool = Some(facts);
-        record.tool_properties = annotations.properties;
-        let typed_error = annotations.error;
         match outcome {
-            Ok(Ok(response)) => {
-                let is_error =
-                    matches!(&response, CallToolResponse::Complete(r) if r.is_error == Some(true));
-                record.is_error = Some(is_error);
-                if is_error {
-                    record.error = typed_error.or_else(|| match &response {
-                        CallToolResponse::Complete(result) => Some(result_error(result)),
-                        _ => None,
-                    });
-                }
-                record.response = match &response {
-                    CallToolResponse::Complete(result) => {
-                        Some(Box::new(result.clone()) as Box<dyn Captured>)
-                    }
-                    CallToolResponse::InputRequired(result) => Some(Box::new(result.clone())),
-                    CallToolResponse::Task(task) => Some(Box::new(task.clone())),
-                    _ => None,
-                };
-                self.server.finish(scope);
+            Ok(Ok(mut response)) => {
+                self.server.finish_call(
+                    prepared,
+                    annotations,
+                    CallOutcome::Response(&mut response),
+                );
                 Ok(response)
             }
             Ok(Err(error)) => {
-                record.is_error = Some(true);
-                record.error = Some(typed_error.unwrap_or_else(|| protocol_error(&error)));
-                self.server.finish(scope);
+                self.server
+                    .finish_call(prepared, annotations, CallOutcome::Error(&error));
                 Err(error)
             }
             Err(panic) => {
-                record.is_error = Some(true);
-                record.error = Some(panic_error(&*panic));
-                self.server.finish(scope);
+                self.server
+                    .finish_call(prepared, annotations, CallOutcome::Panic(&*panic));
                 std::panic::resume_unwind(panic)
             }
         }
@@ -614,15 +1233,30 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        capture_list!(
-            self,
-            names::TOOLS_LIST,
-            "tools/list",
-            request,
-            context,
-            list_tools,
-            true
-        )
+        if !self.server.analytics.is_enabled() {
+            return self.inner.list_tools(request, context).await;
+        }
+        let mut context = context;
+        let first_page = request.as_ref().and_then(|r| r.cursor.as_ref()).is_none();
+        let scope = self
+            .server
+            .begin(
+                &self.connection,
+                names::TOOLS_LIST,
+                "tools/list",
+                &Incoming::from_context(&context),
+                request.clone(),
+                BeginOptions::default(),
+            )
+            .await;
+        context.extensions.insert(scope.caller());
+        let outcome = AssertUnwindSafe(self.inner.list_tools(request, context))
+            .catch_unwind()
+            .await;
+        match outcome {
+            Ok(outcome) => self.server.listed(scope, outcome, first_page),
+            Err(panic) => self.complete(scope, Err(panic), |_| None),
+        }
     }
 
     async fn list_resources(
@@ -676,7 +1310,7 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
     async fn read_resource(
         &self,
         request: ReadResourceRequestParams,
-        context: RequestContext<RoleServer>,
+        mut context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
         if !self.server.analytics.is_enabled() {
             return self.inner.read_resource(request, context).await;
@@ -687,11 +1321,12 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
                 &self.connection,
                 names::RESOURCE_READ,
                 "resources/read",
-                &context,
+                &Incoming::from_context(&context),
                 request.clone(),
-                None,
+                BeginOptions::default(),
             )
             .await;
+        context.extensions.insert(scope.caller());
         scope.record.resource_name = Some(request.uri.clone());
         let outcome = AssertUnwindSafe(self.inner.read_resource(request, context))
             .catch_unwind()
@@ -702,7 +1337,7 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
     async fn get_prompt(
         &self,
         request: GetPromptRequestParams,
-        context: RequestContext<RoleServer>,
+        mut context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
         if !self.server.analytics.is_enabled() {
             return self.inner.get_prompt(request, context).await;
@@ -713,11 +1348,12 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
                 &self.connection,
                 names::PROMPT_GET,
                 "prompts/get",
-                &context,
+                &Incoming::from_context(&context),
                 request.clone(),
-                None,
+                BeginOptions::default(),
             )
             .await;
+        context.extensions.insert(scope.caller());
         scope.record.resource_name = Some(request.name.clone());
         let outcome = AssertUnwindSafe(self.inner.get_prompt(request, context))
             .catch_unwind()
@@ -846,10 +1482,7 @@ pub(crate) fn capture_unwrapped(analytics: &Analytics, call: UnwrappedToolCall) 
         snapshot.session_id,
         call.started_at,
     );
-    record.request_id = Some(match &context.id {
-        NumberOrString::Number(n) => Value::from(*n),
-        NumberOrString::String(s) => Value::from(&**s),
-    });
+    record.request_id = Some(request_id(&context.id));
     let mut params = Map::new();
     params.insert("name".into(), Value::from(call.tool_name.clone()));
     if let Some(arguments) = call.arguments {

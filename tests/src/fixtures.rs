@@ -258,3 +258,109 @@ pub async fn delivered(
     );
     ingest.events()
 }
+
+/// Arguments of `lookup`, a tool that declares its own `context` argument.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct LookupArgs {
+    /// The host's own context value.
+    pub context: String,
+    /// What to look up.
+    pub key: String,
+}
+
+/// The structured answer of `measure`.
+#[derive(Debug, serde::Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Measurement {
+    /// The measured value.
+    pub value: i64,
+}
+
+/// A server for the agent-facing features: tools that show what their handler received, one that declares
+/// its own `context`, one with structured output, one that captures a custom event.
+#[derive(Clone)]
+pub struct Recorder {
+    tool_router: ToolRouter<Self>,
+    analytics: Option<posthog_mcp::Analytics>,
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Self {
+            tool_router: Self::tool_router(),
+            analytics: None,
+        }
+    }
+}
+
+impl Recorder {
+    /// A recorder whose `track` tool captures custom events on `analytics`.
+    pub fn with_analytics(analytics: posthog_mcp::Analytics) -> Self {
+        Self {
+            tool_router: Self::tool_router(),
+            analytics: Some(analytics),
+        }
+    }
+}
+
+#[tool_router]
+impl Recorder {
+    /// Answers with the arguments exactly as the handler received them.
+    #[tool(description = "Show the arguments the handler received")]
+    async fn inspect(&self, Parameters(arguments): Parameters<JsonObject>) -> String {
+        serde_json::to_string(&arguments).unwrap_or_default()
+    }
+
+    /// Adds two numbers.
+    #[tool(description = "Add two numbers")]
+    async fn add(&self, Parameters(Pair { a, b }): Parameters<Pair>) -> String {
+        (a + b).to_string()
+    }
+
+    /// Subtracts; never instrumented in the tests.
+    #[tool(description = "Subtract b from a")]
+    async fn subtract(&self, Parameters(Pair { a, b }): Parameters<Pair>) -> String {
+        (a - b).to_string()
+    }
+
+    /// Declares its own `context`.
+    #[tool(description = "Look up a key")]
+    async fn lookup(
+        &self,
+        Parameters(LookupArgs { context, key }): Parameters<LookupArgs>,
+    ) -> String {
+        format!("{key} in {context}")
+    }
+
+    /// Answers with structured content.
+    #[tool(description = "Multiply two numbers, structured")]
+    async fn measure(
+        &self,
+        Parameters(Pair { a, b }): Parameters<Pair>,
+    ) -> rmcp::handler::server::wrapper::Json<Measurement> {
+        rmcp::handler::server::wrapper::Json(Measurement { value: a * b })
+    }
+
+    /// Captures a custom event attributed to its caller.
+    #[tool(description = "Record a custom event")]
+    async fn track(&self, context: RequestContext<RoleServer>) -> String {
+        let mut properties = serde_json::Map::new();
+        properties.insert("report".into(), serde_json::Value::from("weekly"));
+        match &self.analytics {
+            Some(analytics) => match analytics.capture_in(&context, "report_generated", properties)
+            {
+                Ok(()) => "tracked".into(),
+                Err(error) => error.to_string(),
+            },
+            None => "no analytics".into(),
+        }
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for Recorder {
+    fn get_info(&self) -> ServerConfig {
+        let mut info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build());
+        info.server_info = Implementation::new("recorder", "1.0.0");
+        info
+    }
+}

@@ -26,6 +26,10 @@ pub use generic::BINARY_STUB;
 pub use truncate::{MAX_DEPTH, MAX_EVENT_BYTES, drop_deep};
 
 /// The generic string pass (§6.2): binary gate, PostHog tokens, URL credentials. Borrows when nothing changed.
+///
+/// Idempotent except for one shape the vectors mandate: a token percent-encoded in a URL's host is decoded and
+/// redacted to `[redacted]` inside the host (vector 223), and a second pass redacts that unparseable URL whole
+/// (vector 105).
 pub fn generic_string(input: &str) -> Cow<'_, str> {
     generic::generic_string(input)
 }

@@ -1,0 +1,214 @@
+//! The manual API (issue 6 item 6): one scenario replayed through the wrapper and through a gateway built on
+//! `posthog_mcp::manual` in front of the same host produces the same events, key for key, and the same results.
+
+use std::time::Duration;
+
+use posthog_mcp::manual::{ManualRequest, Prepared};
+use posthog_mcp::tool::{ToolRegistration, ToolSpec};
+use posthog_mcp::{Analytics, Builder, MemorySink, Payload};
+use posthog_mcp_tests::fixtures::{Recorder, call, connect};
+use rmcp::ServerHandler as _;
+use rmcp::model::*;
+use serde_json::{Map, Value, json};
+
+macro_rules! instrumented {
+    ($($spec:ident = $name:literal),*) => {$(
+        static $spec: ToolSpec = ToolSpec {
+            name: $name,
+            category: None,
+            capture_args: true,
+            capture_response: true,
+            redact: &[],
+        };
+        posthog_mcp::__private::v1::inventory::submit! { ToolRegistration { spec: &$spec } }
+    )*};
+}
+
+instrumented!(INSPECT = "inspect", ADD = "add");
+
+fn builder(sink: &MemorySink) -> Builder {
+    Analytics::builder()
+        .memory_sink(sink.clone())
+        .without_registered_identify()
+        .llm_model(true)
+        .get_more_tools(true)
+        .send_feedback(true)
+}
+
+async fn drained(analytics: &Analytics, sink: &MemorySink) -> Vec<Payload> {
+    assert!(analytics.flush(Duration::from_secs(5)).await);
+    sink.payloads()
+}
+
+fn scenario() -> Vec<CallToolRequestParams> {
+    vec![
+        call(
+            "add",
+            json!({"a": 2, "b": 3, "context": " Totals for a report. ", "llm_model": "claude-x"}),
+        ),
+        call(
+            "inspect",
+            json!({"x": [1, 2], "context": "Checking inputs."}),
+        ),
+        call("subtract", json!({"a": 1, "b": 1, "llm_model": "unknown"})),
+        call("divide_by_nothing", json!({})),
+        call(
+            "get_more_tools",
+            json!({"context": "Needs a currency converter."}),
+        ),
+        call(
+            "send_feedback",
+            json!({"feedback_type": "praise", "summary": "Add is quick.", "sentiment": "positive"}),
+        ),
+    ]
+}
+
+/// Properties that legitimately differ between two runs.
+const VOLATILE: [&str; 2] = ["$session_id", "$mcp_duration_ms"];
+
+fn comparable(payload: &Payload) -> (String, Map<String, Value>) {
+    let mut properties = payload.properties.clone();
+    for key in VOLATILE {
+        properties.remove(key);
+    }
+    // The wrapper captures the host's value before rmcp drops `resultType` for peers of earlier protocol
+    // versions; the gateway's upstream results arrive over such a wire already without it.
+    if let Some(Value::Object(response)) = properties.get_mut("$mcp_response") {
+        response.remove("resultType");
+    }
+    (payload.event.clone(), properties)
+}
+
+/// A result as a client of the gateway would see it: rmcp drops `resultType` on the wire for peers of
+/// earlier protocol versions, which the manual gateway's transport would do as well.
+fn as_json(outcome: Result<CallToolResult, ErrorData>) -> Value {
+    match outcome {
+        Ok(mut result) => {
+            result.result_type = None;
+            json!({"result": result})
+        }
+        Err(error) => json!({"error": error}),
+    }
+}
+
+/// The same request as the gateway would receive it: the JSON-RPC id and `_meta` the rmcp client sent (read
+/// back from the wrapper's capture; `$mcp_feedback` carries no parameters, and neither is captured there).
+fn manual_request(payload: &Payload) -> ManualRequest {
+    let Some(request) = payload.properties.get("$mcp_parameters") else {
+        return ManualRequest::new();
+    };
+    let request = &request["request"];
+    let mut manual = ManualRequest::new().id(request["id"].clone());
+    if let Some(meta) = request["params"].get("_meta").and_then(Value::as_object) {
+        manual = manual.meta(RequestMetaObject(MetaObject(meta.clone())));
+    }
+    manual
+}
+
+#[tokio::test]
+async fn the_manual_api_replay_matches_the_wrapper_key_for_key() {
+    // Through the wrapper.
+    let wrapped_sink = MemorySink::new();
+    let wrapped_analytics = builder(&wrapped_sink).build().unwrap();
+    let client = connect(wrapped_analytics.instrument(Recorder::default())).await;
+    let wrapped_listing = client.list_tools(None).await.unwrap();
+    let mut wrapped_results = Vec::new();
+    for request in scenario() {
+        let outcome = client
+            .call_tool(request)
+            .await
+            .map_err(|error| match error {
+                rmcp::ServiceError::McpError(error) => error,
+                other => panic!("transport failure: {other}"),
+            });
+        wrapped_results.push(as_json(outcome));
+    }
+    client.cancel().await.unwrap();
+    let wrapped = drained(&wrapped_analytics, &wrapped_sink).await;
+    let requests: Vec<ManualRequest> = wrapped
+        .iter()
+        .filter(|p| p.event != "$exception")
+        .map(manual_request)
+        .collect();
+
+    // Through a gateway on the manual API, forwarding to the same host over an uninstrumented connection.
+    let upstream = connect(Recorder::default()).await;
+    let initialize_params = wrapped[0].properties["$mcp_parameters"]["request"]["params"].clone();
+    let initialize_params: InitializeRequestParams =
+        serde_json::from_value(initialize_params).unwrap();
+    let initialize_result: InitializeResult =
+        serde_json::from_value(wrapped[0].properties["$mcp_response"].clone()).unwrap();
+
+    let manual_sink = MemorySink::new();
+    let manual_analytics = builder(&manual_sink).build().unwrap();
+    let server = manual_analytics.manual(Recorder::default().get_info().server_info);
+    let connection = server.connection();
+    server
+        .capture_initialize(
+            &connection,
+            &requests[0],
+            &initialize_params,
+            &initialize_result,
+        )
+        .await;
+    let host_listing = upstream
+        .list_tools(None)
+        .await
+        .map_err(|e| ErrorData::internal_error(e.to_string(), None));
+    let manual_listing = server
+        .prepare_list(&connection, &requests[1], None, host_listing)
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(&manual_listing).unwrap(),
+        serde_json::to_value(&wrapped_listing).unwrap()
+    );
+    let mut manual_results = Vec::new();
+    for (index, request) in scenario().into_iter().enumerate() {
+        let outcome = match server
+            .prepare_call(&connection, &requests[index + 2], request)
+            .await
+        {
+            Prepared::Answered(result) => Ok(result),
+            Prepared::Forward(prepared) => {
+                let forwarded = upstream
+                    .call_tool(prepared.request().clone())
+                    .await
+                    .map_err(|error| match error {
+                        rmcp::ServiceError::McpError(error) => error,
+                        other => ErrorData::internal_error(other.to_string(), None),
+                    });
+                server.finish_call(prepared, forwarded)
+            }
+        };
+        manual_results.push(as_json(outcome));
+    }
+    upstream.cancel().await.unwrap();
+    let manual = drained(&manual_analytics, &manual_sink).await;
+
+    assert_eq!(
+        manual_results, wrapped_results,
+        "the client sees the same results"
+    );
+    let wrapped_events: Vec<_> = wrapped.iter().map(comparable).collect();
+    let manual_events: Vec<_> = manual.iter().map(comparable).collect();
+    assert_eq!(
+        manual_events.iter().map(|(e, _)| e).collect::<Vec<_>>(),
+        wrapped_events.iter().map(|(e, _)| e).collect::<Vec<_>>()
+    );
+    for ((event, ours), (_, theirs)) in manual_events.iter().zip(&wrapped_events) {
+        let our_keys: Vec<&String> = ours.keys().collect();
+        let their_keys: Vec<&String> = theirs.keys().collect();
+        assert_eq!(
+            our_keys, their_keys,
+            "{event}: the same keys in the same order"
+        );
+        for (key, value) in ours {
+            assert_eq!(value, &theirs[key], "{event}.{key}");
+        }
+    }
+    let names: Vec<&str> = wrapped.iter().map(|p| p.event.as_str()).collect();
+    assert!(names.contains(&"$mcp_missing_capability"));
+    assert!(names.contains(&"$mcp_feedback"));
+    assert!(names.contains(&"$exception"));
+}
