@@ -1,4 +1,5 @@
-//! Throughput figures (printed; run with `--nocapture`): enqueue cost per payload, and end-to-end delivery rate
+//! Throughput figures (printed; `cargo test --release -p posthog-mcp-tests --test delivery_throughput --
+//! --include-ignored --nocapture --test-threads 1`): enqueue cost per payload, and end-to-end delivery rate
 //! to the local ingestion server. Assertions are loose; the numbers are for the closing note.
 
 use std::sync::Arc;
@@ -47,6 +48,10 @@ fn throughput_to_the_discard_sink() {
     );
 }
 
+#[cfg_attr(
+    debug_assertions,
+    ignore = "figures for optimised builds; run with --release -- --include-ignored"
+)]
 #[test]
 fn throughput_to_the_local_ingestion_server() {
     let server = IngestServer::start();
@@ -80,11 +85,19 @@ fn throughput_to_the_local_ingestion_server() {
 }
 
 /// Tool-call events built by the real pipeline: how fast the worker builds and delivers them.
+#[cfg_attr(
+    debug_assertions,
+    ignore = "figures for optimised builds; run with --release -- --include-ignored"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throughput_of_tool_call_events_built_by_the_pipeline() {
     use posthog_mcp::Analytics;
     use posthog_mcp_tests::fixtures::{Calculator, call, connect};
-    const CALLS: usize = if cfg!(debug_assertions) { 5_000 } else { 50_000 };
+    const CALLS: usize = if cfg!(debug_assertions) {
+        5_000
+    } else {
+        50_000
+    };
     let server = IngestServer::start();
     server.keep_bodies(false);
     for (what, builder) in [
