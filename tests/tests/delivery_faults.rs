@@ -225,6 +225,13 @@ async fn batches_too_large_for_the_server_arrive_in_smaller_batches() {
             .filter(|r| r.accepted())
             .all(|r| r.batch().len() <= 10)
     );
+    // Only the first batch is bisected; later batches use the size that went through.
+    let refused = server
+        .batch_requests()
+        .iter()
+        .filter(|r| !r.accepted())
+        .count();
+    assert!(refused <= 15, "{refused} refused requests");
     assert_eq!(delivery.stats().dropped(), 0);
 }
 

@@ -20,9 +20,10 @@
 //! - the retry policy (`retry.rs`) decides what a failure means: connection errors, timeouts, 5xx and 408 are resent
 //!   with exponential backoff and jitter (200 ms initial, 30 s cap); 429 is resent after `Retry-After`, or after a
 //!   backoff when there is none — never dropped; 400 and 413 split the batch in halves until the offending payloads
-//!   are alone, and only those are dropped (counted, logged by uuid without content); 401 and 402 pause delivery
-//!   with one error naming the cause while new payloads keep queueing up to capacity. A resent batch carries the
-//!   same payloads, hence the same uuids (W4).
+//!   are alone, and only those are dropped (counted, logged by uuid without content) — when the split isolated
+//!   nobody, the refusal was about size and later batches use the largest size that went through (doubling again
+//!   after 50 full batches); 401 and 402 pause delivery with one error naming the cause while new payloads keep
+//!   queueing up to capacity. A resent batch carries the same payloads, hence the same uuids (W4).
 //!
 //! All waits of the worker (batch interval, backoff, pause probes) go through the injected [`Clock`], so tests
 //! drive them with [`crate::clock::ManualClock`]. Flush and shutdown deadlines are real time: they bound how long

@@ -324,6 +324,8 @@ pub(crate) mod tests_support {
         #[allow(clippy::type_complexity)]
         pub(crate) reject: Arc<Mutex<Option<Box<dyn Fn(&Payload) -> bool + Send>>>>,
         pub(crate) seen: Arc<Mutex<Vec<Vec<Payload>>>>,
+        /// Batches larger than this are rejected (a 413).
+        pub(crate) max_batch: Arc<Mutex<Option<usize>>>,
         pub(crate) delivered: Arc<Mutex<Vec<Payload>>>,
     }
 
@@ -332,13 +334,18 @@ pub(crate) mod tests_support {
             let batch: Vec<Payload> = batch.iter().map(|p| (*p).clone()).collect();
             self.seen.lock().unwrap().push(batch.clone());
             let scripted = self.script.lock().unwrap().pop_front();
-            let rejected = scripted.is_none()
-                && self
-                    .reject
-                    .lock()
-                    .unwrap()
-                    .as_ref()
-                    .is_some_and(|reject| batch.iter().any(reject));
+            let too_large = self
+                .max_batch
+                .lock()
+                .unwrap()
+                .is_some_and(|max| batch.len() > max);
+            let poisoned = self
+                .reject
+                .lock()
+                .unwrap()
+                .as_ref()
+                .is_some_and(|reject| batch.iter().any(reject));
+            let rejected = scripted.is_none() && (too_large || poisoned);
             match scripted {
                 Some(outcome) if outcome != Outcome::Delivered => return outcome,
                 _ if rejected => {

@@ -515,3 +515,37 @@ fn the_size_estimate_is_close_to_the_encoded_length() {
         "estimate {estimate} vs exact {exact}"
     );
 }
+
+#[test]
+fn after_a_batch_is_refused_for_its_size_later_batches_are_smaller() {
+    let (delivery, sink, _clock) = scripted(options(), vec![]);
+    *sink.max_batch.lock().unwrap() = Some(10);
+    for n in 0..400 {
+        delivery.enqueue(job(n));
+    }
+    assert!(delivery.flush_blocking(Duration::from_secs(5)));
+    assert_eq!(sink.delivered.lock().unwrap().len(), 400);
+    assert_eq!(delivery.stats().dropped(), 0);
+    let seen = sink.seen.lock().unwrap();
+    let refused = seen.iter().filter(|batch| batch.len() > 10).count();
+    // The first batch of 100 is bisected down to parts of 6 or 7 (1 + 2 + 4 + 8 = 15 refused parts); later
+    // batches fit at once (without adapting, each of the 4 batches would cost 15).
+    assert_eq!(refused, 15);
+    let limit = delivery.inner.shared.lock().batch_limit;
+    assert!(limit.is_some_and(|limit| limit <= 10), "{limit:?}");
+}
+
+#[test]
+fn an_isolated_poison_payload_does_not_shrink_later_batches() {
+    let (delivery, sink, _clock) = scripted(options(), vec![]);
+    let bad = payload(0);
+    let bad_uuid = bad.uuid;
+    *sink.reject.lock().unwrap() = Some(Box::new(move |p| p.uuid == bad_uuid));
+    delivery.enqueue(Box::new(move || vec![bad]));
+    for n in 1..100 {
+        delivery.enqueue(job(n));
+    }
+    assert!(delivery.flush_blocking(Duration::from_secs(5)));
+    assert_eq!(delivery.stats().dropped_rejected, 1);
+    assert_eq!(delivery.inner.shared.lock().batch_limit, None);
+}

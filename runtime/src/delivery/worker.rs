@@ -238,8 +238,12 @@ fn next_step(shared: &Shared) -> Step {
     };
     let due = front.arrived + shared.options.flush_interval;
     let flushing = state.watermark() < state.flush_target || state.closing;
-    if state.buffer.len() >= shared.options.batch_size.max(1) || flushing || now >= due {
-        let take = state.buffer.len().min(shared.options.batch_size.max(1));
+    let limit = state
+        .batch_limit
+        .unwrap_or(shared.options.batch_size)
+        .clamp(1, shared.options.batch_size.max(1));
+    if state.buffer.len() >= limit || flushing || now >= due {
+        let take = state.buffer.len().min(limit);
         let batch: Vec<Entry> = state.buffer.drain(..take).collect();
         let bytes: usize = batch.iter().map(|e| e.bytes).sum();
         state.buffer_bytes = state.buffer_bytes.saturating_sub(bytes);
@@ -311,6 +315,10 @@ async fn deliver(
 ) -> bool {
     let options = &shared.options;
     let mut backoff = Backoff::new(options.initial_backoff, options.max_backoff);
+    let batch_len = batch.len();
+    // Whether the batch had to be split, how many payloads were isolated and dropped, and the largest part that
+    // went through: a split that isolated nobody means the server refused the batch for its size.
+    let (mut split, mut isolated, mut largest_delivered) = (false, 0usize, 0usize);
     let mut parts = vec![batch];
     while let Some(part) = parts.pop() {
         loop {
@@ -327,6 +335,7 @@ async fn deliver(
                     health.failing = false;
                     health.paused = None;
                     backoff.reset();
+                    largest_delivered = largest_delivered.max(part.len());
                     let mut state = shared.lock();
                     state.counters.sent += part.len() as u64;
                     state.in_flight = state.in_flight.saturating_sub(part.len());
@@ -340,6 +349,7 @@ async fn deliver(
                         reason = %reason,
                         "posthog-mcp: PostHog rejected an event; it was dropped"
                     );
+                    isolated += 1;
                     let mut state = shared.lock();
                     state.counters.dropped_rejected += 1;
                     state.in_flight = state.in_flight.saturating_sub(1);
@@ -347,6 +357,7 @@ async fn deliver(
                 }
                 Outcome::Rejected { reason } => {
                     debug!(size = part.len(), reason = %reason, "posthog-mcp: batch rejected; splitting it");
+                    split = true;
                     let mut first = part;
                     let second = first.split_off(first.len() / 2);
                     parts.push(second);
@@ -397,6 +408,49 @@ async fn deliver(
     }
     let mut state = shared.lock();
     state.in_flight_min_seq = None;
+    adapt_batch_limit(
+        &mut state,
+        options.batch_size,
+        batch_len,
+        split,
+        isolated,
+        largest_delivered,
+    );
     shared.publish_progress(&state);
     true
 }
+
+/// After a batch was refused for its size (split, nobody isolated), later batches use the largest size that went
+/// through; after [`RELAX_AFTER`] full batches at that size it doubles again, back up to `batch_size`.
+fn adapt_batch_limit(
+    state: &mut super::queue::State,
+    batch_size: usize,
+    batch_len: usize,
+    split: bool,
+    isolated: usize,
+    largest_delivered: usize,
+) {
+    if split && isolated == 0 && largest_delivered > 0 {
+        if state.batch_limit != Some(largest_delivered) {
+            debug!(
+                limit = largest_delivered,
+                "posthog-mcp: batches were too large; sending smaller ones"
+            );
+        }
+        state.batch_limit = Some(largest_delivered);
+        state.batches_at_limit = 0;
+    } else if let Some(limit) = state.batch_limit
+        && !split
+        && batch_len >= limit
+    {
+        state.batches_at_limit += 1;
+        if state.batches_at_limit >= RELAX_AFTER {
+            let relaxed = limit.saturating_mul(2);
+            state.batch_limit = (relaxed < batch_size).then_some(relaxed);
+            state.batches_at_limit = 0;
+        }
+    }
+}
+
+/// Full batches at a lowered batch size before trying a larger one.
+const RELAX_AFTER: u32 = 50;
