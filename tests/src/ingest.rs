@@ -15,6 +15,8 @@
 //!   helpers [`IngestServer::reject_uuid`], [`IngestServer::reject_batches_over`]), else the default answer
 //!   (200 `{"status": 1}`, changeable with [`IngestServer::set_default`]). An [`Answer`] has a status, an optional
 //!   delay and an optional `Retry-After`. Other paths get 404.
+//! - **Volume.** [`IngestServer::keep_bodies`]`(false)` keeps only `event`, `uuid` and `distinct_id` of each batch
+//!   item and no raw bytes, for tests that send 100,000 events.
 //! - **Outages.** [`IngestServer::go_down`] closes the listener and every open connection, so clients get
 //!   "connection refused"; [`IngestServer::come_up`] listens again on the same port.
 //!
@@ -156,6 +158,7 @@ struct Script {
 
 struct Inner {
     addr: SocketAddr,
+    keep_bodies: std::sync::atomic::AtomicBool,
     requests: Mutex<Vec<RecordedRequest>>,
     script: Mutex<Script>,
     /// Number of requests recorded so far.
@@ -197,6 +200,7 @@ impl IngestServer {
         let addr = listener.local_addr().expect("local address");
         let inner = Arc::new(Inner {
             addr,
+            keep_bodies: std::sync::atomic::AtomicBool::new(true),
             requests: Mutex::new(Vec::new()),
             script: Mutex::new(Script::default()),
             arrivals: watch::channel(0).0,
@@ -341,6 +345,14 @@ impl IngestServer {
         lock(&self.inner.script).default = Some(answer);
     }
 
+    /// With `false`, later requests are recorded without raw bytes, and each batch item keeps only `event`,
+    /// `uuid` and `distinct_id` (rules still see the full body). For high-volume tests.
+    pub fn keep_bodies(&self, keep: bool) {
+        self.inner
+            .keep_bodies
+            .store(keep, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Forgets queued answers, rules and the default.
     pub fn clear_script(&self) {
         *lock(&self.inner.script) = Script::default();
@@ -435,7 +447,12 @@ fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     socket.listen(1024)
 }
 
-fn decode(headers: &HeaderMap, query: Option<&str>, raw: &[u8]) -> (bool, Option<Value>) {
+fn decode(
+    headers: &HeaderMap,
+    query: Option<&str>,
+    raw: &[u8],
+    keep: bool,
+) -> (bool, Option<Value>) {
     let says_gzip = headers.get_all("content-encoding").iter().any(|v| {
         v.to_str()
             .map(|s| s.to_ascii_lowercase().contains("gzip"))
@@ -450,10 +467,48 @@ fn decode(headers: &HeaderMap, query: Option<&str>, raw: &[u8]) -> (bool, Option
             .read_to_end(&mut text)
             .is_ok()
         {
-            return (true, serde_json::from_slice(&text).ok());
+            return (true, parse(&text, keep));
         }
     }
-    (false, serde_json::from_slice(raw).ok())
+    (false, parse(raw, keep))
+}
+
+/// The body as JSON; without `keep`, only what [`slim`] keeps is parsed (much cheaper at volume).
+fn parse(bytes: &[u8], keep: bool) -> Option<Value> {
+    if keep {
+        return serde_json::from_slice(bytes).ok();
+    }
+    #[derive(serde::Deserialize)]
+    struct Slim {
+        #[serde(default)]
+        batch: Vec<SlimItem>,
+    }
+    #[derive(serde::Deserialize, serde::Serialize)]
+    struct SlimItem {
+        #[serde(default)]
+        event: Value,
+        #[serde(default)]
+        uuid: Value,
+        #[serde(default)]
+        distinct_id: Value,
+    }
+    let slim: Slim = serde_json::from_slice(bytes).ok()?;
+    Some(serde_json::json!({ "batch": slim.batch }))
+}
+
+fn slim(request: &mut RecordedRequest) {
+    request.raw_body = Vec::new();
+    let items = match &mut request.body {
+        Some(Value::Object(body)) => body.get_mut("batch"),
+        _ => None,
+    };
+    if let Some(Value::Array(items)) = items {
+        for item in items.iter_mut() {
+            if let Value::Object(fields) = item {
+                fields.retain(|key, _| matches!(key.as_str(), "event" | "uuid" | "distinct_id"));
+            }
+        }
+    }
 }
 
 async fn handle(
@@ -465,7 +520,8 @@ async fn handle(
 ) -> Response {
     let received_at = Instant::now();
     let query = uri.query().map(str::to_owned);
-    let (gzipped, decoded) = decode(&headers, query.as_deref(), &body);
+    let keep = inner.keep_bodies.load(std::sync::atomic::Ordering::Relaxed);
+    let (gzipped, decoded) = decode(&headers, query.as_deref(), &body, keep);
     let mut request = RecordedRequest {
         method: method.to_string(),
         path: uri.path().to_owned(),
@@ -500,6 +556,9 @@ async fn handle(
         Answer::status(404)
     };
     request.status = answer.status;
+    if !inner.keep_bodies.load(std::sync::atomic::Ordering::Relaxed) {
+        slim(&mut request);
+    }
     {
         let mut requests = lock(&inner.requests);
         requests.push(request);
@@ -512,10 +571,10 @@ async fn handle(
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response =
         (status, [("content-type", "application/json")], answer.body).into_response();
-    if let Some(value) = answer.retry_after {
-        if let Ok(value) = value.parse() {
-            response.headers_mut().insert("retry-after", value);
-        }
+    if let Some(value) = answer.retry_after
+        && let Ok(value) = value.parse()
+    {
+        response.headers_mut().insert("retry-after", value);
     }
     response
 }

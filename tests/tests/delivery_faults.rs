@@ -225,6 +225,13 @@ async fn batches_too_large_for_the_server_arrive_in_smaller_batches() {
             .filter(|r| r.accepted())
             .all(|r| r.batch().len() <= 10)
     );
+    // Only the first batch is bisected; later batches use the size that went through.
+    let refused = server
+        .batch_requests()
+        .iter()
+        .filter(|r| !r.accepted())
+        .count();
+    assert!(refused <= 15, "{refused} refused requests");
     assert_eq!(delivery.stats().dropped(), 0);
 }
 
@@ -329,4 +336,60 @@ async fn an_invalid_api_key_pauses_delivery_and_payloads_keep_queueing() {
     })
     .await;
     assert!(done, "{:?}", delivery.stats());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeouts_and_gateway_errors_are_retried_like_server_errors() {
+    for status in [408, 502, 503, 504] {
+        let server = IngestServer::start();
+        server.answer_next([
+            Answer::status(status),
+            Answer::status(status),
+            Answer::status(status),
+        ]);
+        let clock = ManualClock::default();
+        let delivery = posthog_delivery(&server, test_options(), &clock);
+        let p = payload(status as usize);
+        let uuid = p.uuid.to_string();
+        delivery.enqueue(job(p));
+        let done = advance_until(&clock, Duration::from_millis(200), REAL, || {
+            server.events().len() == 1
+        })
+        .await;
+        assert!(done, "HTTP {status}: {:?}", delivery.stats());
+        assert_exactly_once(&server.events(), &[uuid]);
+        assert_eq!(server.batch_requests().len(), 4, "HTTP {status}");
+        assert!(delivery.shutdown(Duration::from_secs(5)).await);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_billing_limit_pauses_delivery_until_the_project_recovers() {
+    let server = IngestServer::start();
+    server.set_default(Answer::status(402));
+    let clock = ManualClock::default();
+    let delivery = posthog_delivery(&server, test_options(), &clock);
+    for n in 0..3 {
+        delivery.enqueue(job(payload(n)));
+    }
+    assert!(
+        advance_until(&clock, Duration::from_millis(500), REAL, || !server
+            .batch_requests()
+            .is_empty())
+        .await
+    );
+    assert!(eventually(REAL, || delivery.stats().retried > 0).await);
+    assert_eq!(
+        delivery.stats().dropped(),
+        0,
+        "a paused batch is held, not dropped"
+    );
+    server.set_default(Answer::ok());
+    assert!(
+        advance_until(&clock, Duration::from_secs(5), REAL, || server
+            .events()
+            .len()
+            == 3)
+        .await
+    );
 }

@@ -6,22 +6,24 @@
 //! push takes one short lock and never waits on anything else; when the queue is full the job is dropped, counted
 //! and warned about once per episode (CONTRACT §10 W5).
 //!
-//! Everything else happens on a dedicated OS thread named `posthog-mcp-delivery` that runs its own current-thread
-//! tokio runtime. The host may run on any tokio runtime (or none): delivery neither competes with its tasks nor
+//! Everything else happens on a dedicated OS thread named `posthog-mcp-delivery` with a tokio runtime of its own
+//! (whose single thread, `posthog-mcp-delivery-jobs`, runs the jobs while the sender works on the first). The host may run on any tokio runtime (or none): delivery neither competes with its tasks nor
 //! depends on its runtime still running, so [`Delivery::shutdown`] and the `Drop` guard can drain while the host's
 //! runtime winds down. On that thread:
 //!
 //! - the jobs run (sanitize, build, label — a panicking job loses only its own payloads, and is counted in
-//!   [`DeliveryStats::jobs_failed`]); each payload is measured and queued, bounded by
-//!   [`DeliveryOptions::capacity`] payloads and [`DeliveryOptions::max_bytes`] bytes;
+//!   [`DeliveryStats::jobs_failed`]); each payload is measured (its JSON length, estimated without encoding it)
+//!   and queued, bounded by [`DeliveryOptions::capacity`] payloads and [`DeliveryOptions::max_bytes`] bytes; when
+//!   either bound is reached the newest payloads are dropped;
 //! - batches of up to [`DeliveryOptions::batch_size`] leave when full, when their oldest payload has waited
 //!   [`DeliveryOptions::flush_interval`], or at once during a flush; at most one request is in flight;
-//! - the retry policy ([`retry`]) decides what a failure means: connection errors, timeouts, 5xx and 408 are resent
+//! - the retry policy (`retry.rs`) decides what a failure means: connection errors, timeouts, 5xx and 408 are resent
 //!   with exponential backoff and jitter (200 ms initial, 30 s cap); 429 is resent after `Retry-After`, or after a
 //!   backoff when there is none — never dropped; 400 and 413 split the batch in halves until the offending payloads
-//!   are alone, and only those are dropped (counted, logged by uuid without content); 401 and 402 pause delivery
-//!   with one error naming the cause while new payloads keep queueing up to capacity. A resent batch carries the
-//!   same payloads, hence the same uuids (W4).
+//!   are alone, and only those are dropped (counted, logged by uuid without content) — when the split isolated
+//!   nobody, the refusal was about size and later batches use the largest size that went through (doubling again
+//!   after 50 full batches); 401 and 402 pause delivery with one error naming the cause while new payloads keep
+//!   queueing up to capacity. A resent batch carries the same payloads, hence the same uuids (W4).
 //!
 //! All waits of the worker (batch interval, backoff, pause probes) go through the injected [`Clock`], so tests
 //! drive them with [`crate::clock::ManualClock`]. Flush and shutdown deadlines are real time: they bound how long
@@ -37,10 +39,12 @@
 //! failure come back to the worker, whose own policy (above) takes over. The cost is a quick second attempt
 //! (100 ms later, real time) inside posthog-rs after a transient failure, before the worker's own backoff starts,
 //! and that a `Retry-After` wait runs on real time rather than the injected clock. The policy itself understands
-//! `Retry-After` ([`retry::Outcome::RateLimited`]), so a sink that can read it gets virtual-time behaviour.
+//! `Retry-After` (`Outcome::RateLimited` in `retry.rs`), so a sink that can read it gets virtual-time behaviour.
 //!
-//! posthog-rs sets its own `User-Agent` (`posthog-rs/<version>`) and adds `$lib_version__major`/`__minor`/`__patch`,
-//! `$os` and `$os_version` when absent; `$lib` and `$lib_version` are set by the pipeline and win.
+//! posthog-rs sets its own `User-Agent` (`posthog-rs/<version>`; CONTRACT §10 W1 asks for
+//! `posthog-mcp-rs/<version>`, which posthog-rs 0.30 offers no way to set) and adds
+//! `$lib_version__major`/`__minor`/`__patch`, `$os` and `$os_version` when absent; `$lib` and `$lib_version` are
+//! set by the pipeline and win. Its client also starts an idle background transport thread of its own.
 //!
 //! # Accounting
 //!
@@ -101,7 +105,7 @@ pub enum LocalTarget {
 pub struct DeliveryOptions {
     /// Most payloads held at once (built and waiting, plus jobs not yet run), not counting the in-flight batch.
     pub capacity: usize,
-    /// Most bytes of built payloads held at once (measured as [`Payload::encoded_len`]).
+    /// Most bytes of built payloads held at once (each estimated as the length of its JSON, without encoding it).
     pub max_bytes: usize,
     /// A batch is sent at this many payloads...
     pub batch_size: usize,
@@ -250,30 +254,50 @@ impl Delivery {
     }
 
     /// Sends everything handed over before this call, without waiting for the batch interval; `true` if all of it
-    /// was sent or dropped before `timeout` (real time). Does not need any particular async runtime.
+    /// was sent or dropped before `timeout` (real time). Works on any async runtime, or none.
     pub async fn flush(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
-        match self.inner.shared.request_flush(deadline) {
-            Some(reply) => reply.await.unwrap_or(false),
-            None => self.inner.shared.lock().stats().is_drained(),
+        let shared = &self.inner.shared;
+        if worker::on_worker_thread() {
+            // Called from inside a job: waiting here would wait for ourselves.
+            return false;
+        }
+        match shared.request_flush(deadline) {
+            Some(reply) => wait::until(deadline, reply).await.unwrap_or(false),
+            None => shared.lock().stats().is_drained(),
         }
     }
 
-    /// [`Delivery::flush`] for synchronous callers: blocks the calling thread.
+    /// [`Delivery::flush`] for synchronous callers: blocks the calling thread for at most `timeout`.
     pub fn flush_blocking(&self, timeout: Duration) -> bool {
-        futures::executor::block_on(self.flush(timeout))
+        let deadline = Instant::now() + timeout;
+        if worker::on_worker_thread() {
+            return false;
+        }
+        match self.inner.shared.request_flush(deadline) {
+            Some(reply) => wait::blocking(deadline, reply).unwrap_or(false),
+            None => self.inner.shared.lock().stats().is_drained(),
+        }
     }
 
     /// Drains the queue (bounded by `timeout`, real time) and stops the worker; `true` if everything handed over
     /// was sent or dropped. Payloads handed over afterwards are refused. Later calls return at once.
     pub async fn shutdown(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
         let shared = &self.inner.shared;
         shared.lock().closing = true;
         shared.sender_wake.notify_one();
         let drained = self.flush(timeout).await;
         shared.signal_stop();
-        let mut exited = shared.exited.subscribe();
-        let _ = exited.wait_for(|done| *done).await;
+        if !worker::on_worker_thread() {
+            // The worker stops at its next await; give it until the deadline (and a little) to wind down.
+            let mut exited = shared.exited.subscribe();
+            let grace = deadline.max(Instant::now()) + Duration::from_millis(500);
+            let _ = wait::until(grace, async move {
+                exited.wait_for(|done| *done).await.map(|_| ())
+            })
+            .await;
+        }
         drained
     }
 
@@ -297,9 +321,13 @@ impl Drop for Inner {
         }
         shared.lock().closing = true;
         shared.sender_wake.notify_one();
-        let deadline = Instant::now() + shared.options.drop_timeout;
-        if let Some(reply) = shared.request_flush(deadline) {
-            let drained = futures::executor::block_on(reply).unwrap_or(false);
+        // On the worker thread itself (the last handle dropped inside a job), draining would wait for ourselves.
+        if !worker::on_worker_thread() {
+            let deadline = Instant::now() + shared.options.drop_timeout;
+            let drained = shared
+                .request_flush(deadline)
+                .and_then(|reply| wait::blocking(deadline, reply))
+                .unwrap_or(false);
             if !drained {
                 tracing::warn!(
                     "posthog-mcp: delivery was dropped without shutdown and could not drain in time; \
@@ -308,6 +336,53 @@ impl Drop for Inner {
             }
         }
         shared.signal_stop();
+    }
+}
+
+/// Bounded waits that do not rely on the worker being responsive (a job stuck in user code must not make
+/// `flush`/`shutdown`/`Drop` overrun their deadline).
+mod wait {
+    use std::future::Future;
+    use std::time::Instant;
+
+    use tokio::sync::oneshot;
+
+    /// Awaits `future` until `deadline`. The alarm is a short-lived helper thread, so this needs no particular
+    /// async runtime (and no timer driver) on the caller's side.
+    pub(super) async fn until<T, E>(
+        deadline: Instant,
+        future: impl Future<Output = Result<T, E>>,
+    ) -> Option<T> {
+        let (wake, alarm) = oneshot::channel::<()>();
+        let timer = std::thread::Builder::new()
+            .name("posthog-mcp-flush-timer".into())
+            .spawn(move || {
+                std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
+                let _ = wake.send(());
+            });
+        if timer.is_err() {
+            return future.await.ok();
+        }
+        let future = std::pin::pin!(future);
+        match futures::future::select(future, alarm).await {
+            futures::future::Either::Left((Ok(value), _)) => Some(value),
+            _ => None,
+        }
+    }
+
+    /// Blocks on `receiver` until `deadline`.
+    pub(super) fn blocking<T>(deadline: Instant, mut receiver: oneshot::Receiver<T>) -> Option<T> {
+        loop {
+            match receiver.try_recv() {
+                Ok(value) => return Some(value),
+                Err(oneshot::error::TryRecvError::Closed) => return None,
+                Err(oneshot::error::TryRecvError::Empty) => {}
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
     }
 }
 

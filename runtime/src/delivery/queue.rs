@@ -51,6 +51,10 @@ pub(crate) struct State {
     /// Flush markers ask the worker to send without waiting until every payload below this is resolved.
     pub(crate) flush_target: u64,
     pub(crate) counters: DeliveryStats,
+    /// The batch size in use: `batch_size`, lowered after a batch was rejected for its size (see `worker`).
+    pub(crate) batch_limit: Option<usize>,
+    /// Full batches delivered at the lowered limit since it was last changed.
+    pub(crate) batches_at_limit: u32,
     /// A queue-full episode is under way (warned once; reset when the queue has room again).
     pub(crate) full_episode: bool,
     /// `shutdown` began: new jobs are refused.

@@ -50,7 +50,7 @@ impl MemorySink {
 
 /// The sink the worker drives; built on the worker thread.
 pub(crate) enum Sink {
-    PostHog(PostHogSink),
+    PostHog(Box<PostHogSink>),
     Local(LocalSink),
     Memory(MemorySink),
     Discard,
@@ -63,7 +63,7 @@ impl Sink {
     pub(crate) async fn build(kind: SinkKind, options: &DeliveryOptions) -> Sink {
         match kind {
             SinkKind::PostHog { api_key, host } => {
-                Sink::PostHog(PostHogSink::build(api_key, host, options).await)
+                Sink::PostHog(Box::new(PostHogSink::build(api_key, host, options).await))
             }
             SinkKind::Local(target) => Sink::Local(LocalSink::open(target)),
             SinkKind::Memory(memory) => Sink::Memory(memory),
@@ -210,8 +210,8 @@ fn summarise_connection_error(message: &str) -> String {
 pub(crate) fn to_event(payload: &Payload) -> posthog_rs::Event {
     let mut event = posthog_rs::Event::new(payload.event.clone(), payload.distinct_id.clone());
     for (key, value) in &payload.properties {
-        // Serialising a `serde_json::Value` cannot fail.
-        let _ = event.insert_prop(key.clone(), value.clone());
+        // Serialising a `serde_json::Value` cannot fail; passing a reference copies the value once.
+        let _ = event.insert_prop(key.clone(), value);
     }
     if event.set_timestamp(payload.timestamp).is_err() {
         // posthog-rs refuses timestamps more than a second in the future (a skewed clock); send "now" instead.
@@ -324,6 +324,8 @@ pub(crate) mod tests_support {
         #[allow(clippy::type_complexity)]
         pub(crate) reject: Arc<Mutex<Option<Box<dyn Fn(&Payload) -> bool + Send>>>>,
         pub(crate) seen: Arc<Mutex<Vec<Vec<Payload>>>>,
+        /// Batches larger than this are rejected (a 413).
+        pub(crate) max_batch: Arc<Mutex<Option<usize>>>,
         pub(crate) delivered: Arc<Mutex<Vec<Payload>>>,
     }
 
@@ -331,16 +333,27 @@ pub(crate) mod tests_support {
         pub(crate) fn send(&self, batch: &[&Payload]) -> Outcome {
             let batch: Vec<Payload> = batch.iter().map(|p| (*p).clone()).collect();
             self.seen.lock().unwrap().push(batch.clone());
-            if let Some(outcome) = self.script.lock().unwrap().pop_front() {
-                if outcome != Outcome::Delivered {
-                    return outcome;
-                }
-            } else if let Some(reject) = &*self.reject.lock().unwrap() {
-                if batch.iter().any(|p| reject(p)) {
+            let scripted = self.script.lock().unwrap().pop_front();
+            let too_large = self
+                .max_batch
+                .lock()
+                .unwrap()
+                .is_some_and(|max| batch.len() > max);
+            let poisoned = self
+                .reject
+                .lock()
+                .unwrap()
+                .as_ref()
+                .is_some_and(|reject| batch.iter().any(reject));
+            let rejected = scripted.is_none() && (too_large || poisoned);
+            match scripted {
+                Some(outcome) if outcome != Outcome::Delivered => return outcome,
+                _ if rejected => {
                     return Outcome::Rejected {
                         reason: "HTTP 400".into(),
                     };
                 }
+                _ => {}
             }
             self.delivered.lock().unwrap().extend(batch);
             Outcome::Delivered

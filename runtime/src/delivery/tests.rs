@@ -180,7 +180,7 @@ fn a_full_queue_drops_the_newest_and_counts_it() {
 fn a_byte_bound_drops_payloads_beyond_it() {
     let (delivery, _sink, _clock) = scripted(
         DeliveryOptions {
-            max_bytes: payload(0).encoded_len() * 3 + 10,
+            max_bytes: super::worker::estimated_len(&payload(0)) * 3 + 10,
             batch_size: 1000,
             ..options()
         },
@@ -454,4 +454,98 @@ fn the_clock_is_only_used_for_waits() {
     std::thread::sleep(Duration::from_millis(50));
     assert!(memory.is_empty());
     assert_eq!(clock.elapsed(), Duration::ZERO);
+}
+
+#[test]
+fn a_stuck_job_does_not_make_flush_overrun_its_timeout() {
+    let memory = MemorySink::new();
+    let delivery = Delivery::start(
+        options(),
+        SinkKind::Memory(memory),
+        Arc::new(ManualClock::default()),
+    );
+    delivery.enqueue(Box::new(|| {
+        std::thread::sleep(Duration::from_secs(2));
+        vec![]
+    }));
+    let start = Instant::now();
+    assert!(!delivery.flush_blocking(Duration::from_millis(100)));
+    assert!(!futures::executor::block_on(
+        delivery.flush(Duration::from_millis(100))
+    ));
+    assert!(
+        start.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn the_last_handle_dropped_inside_a_job_does_not_deadlock() {
+    let memory = MemorySink::new();
+    let delivery = Delivery::start(
+        options(),
+        SinkKind::Memory(memory.clone()),
+        Arc::new(ManualClock::default()),
+    );
+    let captured = delivery.clone();
+    let shared = delivery.inner.shared.clone();
+    delivery.enqueue(job(1));
+    delivery.enqueue(Box::new(move || {
+        drop(captured);
+        vec![payload(2)]
+    }));
+    drop(delivery);
+    wait_until("the worker stopped", || *shared.exited.borrow());
+}
+
+#[test]
+fn the_size_estimate_is_close_to_the_encoded_length() {
+    let mut p = payload(12345);
+    p.properties.insert(
+        "nested".into(),
+        serde_json::json!({"a": [1, true, null, "text"], "b": {"c": 1.5}}),
+    );
+    p.properties
+        .insert("long".into(), serde_json::json!("x".repeat(10_000)));
+    let exact = p.encoded_len() as f64;
+    let estimate = super::worker::estimated_len(&p) as f64;
+    assert!(
+        (estimate - exact).abs() / exact < 0.05,
+        "estimate {estimate} vs exact {exact}"
+    );
+}
+
+#[test]
+fn after_a_batch_is_refused_for_its_size_later_batches_are_smaller() {
+    let (delivery, sink, _clock) = scripted(options(), vec![]);
+    *sink.max_batch.lock().unwrap() = Some(10);
+    for n in 0..400 {
+        delivery.enqueue(job(n));
+    }
+    assert!(delivery.flush_blocking(Duration::from_secs(5)));
+    assert_eq!(sink.delivered.lock().unwrap().len(), 400);
+    assert_eq!(delivery.stats().dropped(), 0);
+    let seen = sink.seen.lock().unwrap();
+    let refused = seen.iter().filter(|batch| batch.len() > 10).count();
+    // The first batch of 100 is bisected down to parts of 6 or 7 (1 + 2 + 4 + 8 = 15 refused parts); later
+    // batches fit at once (without adapting, each of the 4 batches would cost 15).
+    assert_eq!(refused, 15);
+    let limit = delivery.inner.shared.lock().batch_limit;
+    assert!(limit.is_some_and(|limit| limit <= 10), "{limit:?}");
+}
+
+#[test]
+fn an_isolated_poison_payload_does_not_shrink_later_batches() {
+    let (delivery, sink, _clock) = scripted(options(), vec![]);
+    let bad = payload(0);
+    let bad_uuid = bad.uuid;
+    *sink.reject.lock().unwrap() = Some(Box::new(move |p| p.uuid == bad_uuid));
+    delivery.enqueue(Box::new(move || vec![bad]));
+    for n in 1..100 {
+        delivery.enqueue(job(n));
+    }
+    assert!(delivery.flush_blocking(Duration::from_secs(5)));
+    assert_eq!(delivery.stats().dropped_rejected, 1);
+    assert_eq!(delivery.inner.shared.lock().batch_limit, None);
 }

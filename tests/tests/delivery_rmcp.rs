@@ -1,0 +1,124 @@
+//! Delivery seen from a real rmcp client: tool calls never wait for ingestion, and nothing is lost at volume.
+
+use std::time::{Duration, Instant};
+
+use posthog_mcp::{Analytics, DeliveryOptions};
+use posthog_mcp_tests::fixtures::{Calculator, Client, call, connect};
+use posthog_mcp_tests::{Answer, IngestServer};
+use serde_json::json;
+
+fn analytics(server: &IngestServer, options: DeliveryOptions) -> Analytics {
+    Analytics::builder()
+        .api_key("phc_rmcp_delivery")
+        .host(server.url())
+        .delivery(options)
+        .without_registered_identify()
+        .build()
+        .unwrap()
+}
+
+async fn calls(client: &Client, n: usize) -> Duration {
+    let start = Instant::now();
+    for i in 0..n {
+        let result = client
+            .call_tool(call("add", json!({"a": i, "b": 1})))
+            .await
+            .unwrap();
+        assert_eq!(result.is_error, Some(false));
+    }
+    start.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tool_calls_are_not_slowed_when_ingestion_answers_after_ten_seconds() {
+    let server = IngestServer::start();
+    server.set_default(Answer::ok().delayed(Duration::from_secs(10)));
+    // Small batches, so requests to the slow server are in flight during the whole measurement.
+    let analytics = analytics(
+        &server,
+        DeliveryOptions {
+            batch_size: 10,
+            ..DeliveryOptions::default()
+        },
+    );
+    let plain = connect(Calculator::default()).await;
+    let instrumented = connect(analytics.instrument(Calculator::default())).await;
+    calls(&plain, 50).await;
+    calls(&instrumented, 50).await;
+    assert!(
+        server
+            .wait_for_requests(1, Duration::from_secs(5))
+            .await
+            .len()
+            == 1,
+        "a batch is stuck in flight"
+    );
+
+    // Interleave the two so machine noise hits both alike; compare medians of rounds.
+    let (mut plain_rounds, mut instrumented_rounds) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        plain_rounds.push(calls(&plain, 100).await);
+        instrumented_rounds.push(calls(&instrumented, 100).await);
+    }
+    plain_rounds.sort();
+    instrumented_rounds.sort();
+    let (plain, instrumented) = (plain_rounds[2], instrumented_rounds[2]);
+    let ratio = instrumented.as_secs_f64() / plain.as_secs_f64();
+    eprintln!(
+        "100 tool calls: uninstrumented {plain:?}, instrumented {instrumented:?}, ratio {ratio:.2}"
+    );
+    assert_eq!(
+        analytics.stats().sent,
+        0,
+        "ingestion has not answered anything yet"
+    );
+    // Waiting for ingestion would cost 10 s per blocked call (a ratio in the thousands); the bound leaves room for
+    // the wrapper's own work and a busy machine.
+    assert!(ratio < 5.0, "instrumented calls are {ratio:.2}x slower");
+    assert!(
+        instrumented < Duration::from_secs(5),
+        "no call waited for ingestion"
+    );
+    // Do not wait for the slow server.
+    let _ = analytics.shutdown(Duration::from_millis(100)).await;
+}
+
+/// 100,000 sequential calls. The synthetic client calls as fast as rmcp answers (about 19,000 calls/s in a release
+/// build) on the same machine as the ingestion server, which must gunzip and parse every batch; at that rate the
+/// worker runs at about the producer's pace, so the queue is sized for the whole burst and the test checks that
+/// nothing is lost between the tool call and the server. Debug builds take minutes, so it runs with
+/// `cargo test --release -p posthog-mcp-tests --test delivery_rmcp -- --include-ignored`.
+#[cfg_attr(debug_assertions, ignore = "slow in debug builds; see the doc comment")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_thousand_sequential_tool_calls_all_arrive() {
+    let options = DeliveryOptions {
+        capacity: 100_000,
+        ..DeliveryOptions::default()
+    };
+    sequential_tool_calls_all_arrive(100_000, options).await;
+}
+
+/// 20,000 sequential calls with the default options (a 10,000-payload queue): the worker keeps up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_thousand_sequential_tool_calls_all_arrive_with_the_default_queue() {
+    sequential_tool_calls_all_arrive(20_000, DeliveryOptions::default()).await;
+}
+
+async fn sequential_tool_calls_all_arrive(calls_made: usize, options: DeliveryOptions) {
+    let server = IngestServer::start();
+    server.keep_bodies(false);
+    let analytics = analytics(&server, options);
+    let client = connect(analytics.instrument(Calculator::default())).await;
+    let took = calls(&client, calls_made).await;
+    assert!(analytics.shutdown(Duration::from_secs(120)).await);
+    let stats = analytics.stats();
+    eprintln!("{calls_made} tool calls in {took:?}; delivery {stats:?}");
+    let tool_calls = server
+        .events()
+        .into_iter()
+        .filter(|e| e["event"] == "$mcp_tool_call")
+        .count();
+    assert_eq!(tool_calls, calls_made);
+    assert_eq!(stats.dropped(), 0);
+    assert!(stats.is_balanced());
+}
