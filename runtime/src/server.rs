@@ -1193,6 +1193,7 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
         mut context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         if !self.server.analytics.is_enabled() {
+            context.extensions.insert(crate::tool::CaptureOff);
             return self.inner.call_tool(request, context).await;
         }
         let incoming = Incoming::from_context(&context);

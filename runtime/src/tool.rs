@@ -119,6 +119,12 @@ use rmcp::model::{CallToolResponse, CallToolResult, ErrorCode, JsonObject};
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer};
 
+/// Put into a request's extensions by a disabled wrapper: the attribute then captures nothing, instead of
+/// reporting through the process-wide instance.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub struct CaptureOff;
+
 /// The one hidden extractor `#[posthog_tool]` inserts right after `&self`.
 ///
 /// It runs before every user extractor, so it sees the request `_meta` before a `RequestMetaObject` extractor
@@ -126,7 +132,8 @@ use rmcp::{ErrorData, RoleServer};
 /// rmcp's 16 extractor places for the user.
 #[doc(hidden)]
 pub struct ToolCallProbe {
-    context: RequestContext<RoleServer>,
+    /// `None` when nothing will be captured (no wrapper slot and analytics off): the call then runs bare.
+    context: Option<RequestContext<RoleServer>>,
     name: Cow<'static, str>,
     /// Cloned only when no wrapper slot is present: the wrapper sees the arguments itself.
     arguments: Option<JsonObject>,
@@ -135,18 +142,26 @@ pub struct ToolCallProbe {
 
 impl<S> FromContextPart<ToolCallContext<'_, S>> for ToolCallProbe {
     fn from_context_part(context: &mut ToolCallContext<'_, S>) -> Result<Self, ErrorData> {
-        let slot = context
-            .request_context
-            .extensions
-            .get::<ToolCallSlot>()
-            .cloned();
+        let extensions = &context.request_context.extensions;
+        let slot = extensions.get::<ToolCallSlot>().cloned();
+        if slot.is_none()
+            && (extensions.get::<CaptureOff>().is_some()
+                || !crate::analytics::global().is_enabled())
+        {
+            return Ok(Self {
+                context: None,
+                name: Cow::Borrowed(""),
+                arguments: None,
+                slot: None,
+            });
+        }
         let arguments = if slot.is_none() {
             context.arguments.clone()
         } else {
             None
         };
         Ok(Self {
-            context: context.request_context.clone(),
+            context: Some(context.request_context.clone()),
             name: context.name.clone(),
             arguments,
             slot,
@@ -228,6 +243,9 @@ impl ToolCall {
         classify: fn(&R) -> Outcome,
         respond: fn(&R) -> Option<Value>,
     ) -> R {
+        if self.probe.context.is_none() {
+            return body.await;
+        }
         let result = CALL_PROPERTIES
             .scope(
                 self.properties.clone(),
@@ -244,6 +262,9 @@ impl ToolCall {
         classify: fn(&R) -> Outcome,
         respond: fn(&R) -> Option<Value>,
     ) -> R {
+        if self.probe.context.is_none() {
+            return body();
+        }
         let result = CALL_PROPERTIES.sync_scope(self.properties.clone(), || {
             catch_unwind(AssertUnwindSafe(body))
         });
@@ -305,6 +326,9 @@ impl ToolCall {
             }
             _ => None,
         };
+        let Some(context) = self.probe.context else {
+            return;
+        };
         let call = UnwrappedToolCall {
             spec: self.spec,
             tool_name: self.probe.name.into_owned(),
@@ -319,7 +343,7 @@ impl ToolCall {
             is_error: outcome.is_error,
             error: outcome.typed.or(outcome.protocol).or(outcome.synthetic),
             properties,
-            context: self.probe.context,
+            context,
         };
         let _ = catch_unwind(AssertUnwindSafe(|| {
             crate::analytics::capture_unwrapped_tool_call(call)

@@ -155,4 +155,38 @@ async fn each_call_is_reported_once_by_the_attribute() {
     assert_eq!(fourth["$mcp_is_error"], true);
     assert_eq!(fourth["$mcp_error_type"], "InvalidParams");
     assert_eq!(fourth["$mcp_error_message"], "bad input");
+
+    // Under a wrapper whose own instance is disabled, the attribute captures nothing: it does not fall back to
+    // the process-wide instance.
+    let disabled = posthog_mcp::Analytics::builder()
+        .disabled()
+        .without_registered_identify()
+        .build()
+        .unwrap();
+    let (server_io, client_io) = tokio::io::duplex(64 * 1024);
+    let server = disabled.instrument(Plain);
+    tokio::spawn(async move {
+        if let Ok(running) = server.serve(server_io).await {
+            let _ = running.waiting().await;
+        }
+    });
+    let client = ClientConfig::new(
+        ClientCapabilities::default(),
+        Implementation::new("plain", "1.0"),
+    )
+    .serve(client_io)
+    .await
+    .unwrap();
+    let quiet = client
+        .call_tool(call("orders.get", json!({"id": 9})))
+        .await
+        .unwrap();
+    assert_eq!(quiet.content[0].as_text().unwrap().text, "order 9");
+    client.cancel().await.unwrap();
+    assert!(analytics.flush(std::time::Duration::from_secs(5)).await);
+    assert_eq!(
+        tool_calls(&sink.payloads()).len(),
+        4,
+        "the disabled wrapper's call was not reported"
+    );
 }

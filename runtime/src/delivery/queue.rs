@@ -55,6 +55,9 @@ pub(crate) struct State {
     pub(crate) batch_limit: Option<usize>,
     /// Full batches delivered at the lowered limit since it was last changed.
     pub(crate) batches_at_limit: u32,
+    /// The intake found no work and is (about to be) parked: the next admitted job must wake it. While it is
+    /// busy, admitting a job costs no cross-thread wake-up.
+    pub(crate) intake_idle: bool,
     /// A queue-full episode is under way (warned once; reset when the queue has room again).
     pub(crate) full_episode: bool,
     /// `shutdown` began: new jobs are refused.
@@ -143,8 +146,11 @@ impl Shared {
         }
         state.items.push_back(Item::Job(job));
         state.jobs_pending += 1;
+        let wake = std::mem::replace(&mut state.intake_idle, false);
         drop(state);
-        self.intake_wake.notify_one();
+        if wake {
+            self.intake_wake.notify_one();
+        }
         Admission::Accepted
     }
 

@@ -98,7 +98,14 @@ async fn intake(shared: Arc<Shared>) {
         if *stop.borrow_and_update() {
             return;
         }
-        let item = shared.lock().items.pop_front();
+        let item = {
+            let mut state = shared.lock();
+            let item = state.items.pop_front();
+            // Parking: the next admitted job wakes the intake. Notify keeps a permit, so a job admitted between
+            // this unlock and the wait below is not missed.
+            state.intake_idle = item.is_none();
+            item
+        };
         match item {
             None => {
                 shared.sender_wake.notify_one();
