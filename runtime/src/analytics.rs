@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use crate::clock::Clock;
 use crate::config::{AgentOptions, Builder, ConfigError, EventPropertiesFn};
 use crate::delivery::{Delivery, DeliveryStats, LocalTarget, SinkKind};
-use crate::event::{MCP_SOURCE, Payload};
+use crate::event::Payload;
 use crate::identity::{CredentialSource, Identity, IdentityResolver, SharedIdentify};
 use crate::pipeline::{self, Attribution, PipelineSettings, RequestRecord};
 use crate::tool::UnwrappedToolCall;
@@ -196,30 +196,14 @@ impl Analytics {
             return Ok(());
         };
         let identity = caller.and_then(|c| c.identity.as_deref());
-        let distinct_id = match (identity, caller) {
-            (Some(identity), _) => identity.distinct_id.clone(),
-            (None, Some(caller)) if !caller.session_id.is_empty() => caller.session_id.to_string(),
-            _ => "anonymous".to_owned(),
-        };
+        let session_id = caller.map(|c| &*c.session_id);
         let mut payload = Payload::new(
             name,
-            distinct_id,
+            pipeline::distinct_id(identity, session_id),
             chrono::DateTime::from(self.inner.clock.now()),
         );
+        payload.properties = pipeline::base_properties(session_id, None, identity);
         let props = &mut payload.properties;
-        props.insert("$mcp_source".into(), Value::from(MCP_SOURCE));
-        if let Some(caller) = caller {
-            props.insert("$session_id".into(), Value::from(&*caller.session_id));
-        }
-        match identity {
-            None => {
-                props.insert("$process_person_profile".into(), Value::Bool(false));
-            }
-            Some(identity) if !identity.groups.is_empty() => {
-                props.insert("$groups".into(), serde_json::json!(identity.groups));
-            }
-            Some(_) => {}
-        }
         if let Some(caller) = caller {
             pipeline::attribution_properties(props, &caller.attribution);
         }

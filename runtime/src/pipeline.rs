@@ -211,23 +211,26 @@ fn label(mut payload: Payload) -> Payload {
 }
 
 /// The distinct id of A1 and whether the event is anonymous.
-fn distinct_id(identity: Option<&Identity>, session_id: &str) -> String {
-    match identity {
-        Some(identity) => identity.distinct_id.clone(),
-        None if !session_id.is_empty() => session_id.to_owned(),
-        None => "anonymous".to_owned(),
+pub(crate) fn distinct_id(identity: Option<&Identity>, session_id: Option<&str>) -> String {
+    match (identity, session_id) {
+        (Some(identity), _) => identity.distinct_id.clone(),
+        (None, Some(session_id)) if !session_id.is_empty() => session_id.to_owned(),
+        (None, _) => "anonymous".to_owned(),
     }
 }
 
 /// Steps (1)–(5) of the property assembly order (§1.6).
-fn base_properties(
-    session_id: &str,
+/// Custom events outside a request have no session (`session_id` `None`).
+pub(crate) fn base_properties(
+    session_id: Option<&str>,
     conversation_id: Option<&str>,
     identity: Option<&Identity>,
 ) -> Map<String, Value> {
     let mut props = Map::new();
     props.insert("$mcp_source".into(), Value::from(MCP_SOURCE));
-    props.insert("$session_id".into(), Value::from(session_id));
+    if let Some(session_id) = session_id {
+        props.insert("$session_id".into(), Value::from(session_id));
+    }
     if let Some(conversation_id) = conversation_id {
         props.insert("$mcp_conversation_id".into(), Value::from(conversation_id));
     }
@@ -244,48 +247,18 @@ fn base_properties(
 }
 
 pub(crate) fn attribution_properties(props: &mut Map<String, Value>, attribution: &Attribution) {
-    put_str(
-        props,
-        "$mcp_server_name",
-        attribution.server_name.as_deref(),
-        CAP_NAME,
-    );
-    put_str(
-        props,
-        "$mcp_server_version",
-        attribution.server_version.as_deref(),
-        CAP_NAME,
-    );
-    put_str(
-        props,
-        "$mcp_client_name",
-        attribution.client_name.as_deref(),
-        CAP_NAME,
-    );
-    put_str(
-        props,
-        "$mcp_client_version",
-        attribution.client_version.as_deref(),
-        CAP_NAME,
-    );
-    put_str(
-        props,
-        "$mcp_protocol_version",
-        attribution.protocol_version.as_deref(),
-        CAP_NAME,
-    );
-    put_str(
-        props,
-        "$mcp_client_user_agent",
-        attribution.user_agent.as_deref(),
-        CAP_NAME,
-    );
-    put_str(
-        props,
-        "$mcp_vendor_client",
-        attribution.vendor.as_deref(),
-        CAP_NAME,
-    );
+    let fields = [
+        ("$mcp_server_name", &attribution.server_name),
+        ("$mcp_server_version", &attribution.server_version),
+        ("$mcp_client_name", &attribution.client_name),
+        ("$mcp_client_version", &attribution.client_version),
+        ("$mcp_protocol_version", &attribution.protocol_version),
+        ("$mcp_client_user_agent", &attribution.user_agent),
+        ("$mcp_vendor_client", &attribution.vendor),
+    ];
+    for (key, value) in fields {
+        put_str(props, key, value.as_deref(), CAP_NAME);
+    }
 }
 
 pub(crate) fn set_properties(props: &mut Map<String, Value>, identity: Option<&Identity>) {
@@ -335,7 +308,7 @@ fn captured_params(record: &RequestRecord) -> Option<Value> {
 fn build(record: RequestRecord, exception_autocapture: bool) -> Vec<Payload> {
     let identity = record.resolution.identity.as_deref();
     let session_id = &*record.session_id;
-    let distinct = distinct_id(identity, session_id);
+    let distinct = distinct_id(identity, Some(session_id));
     let params = captured_params(&record);
     let mut payloads = Vec::with_capacity(2);
 
@@ -350,7 +323,11 @@ fn build(record: RequestRecord, exception_autocapture: bool) -> Vec<Payload> {
     }
 
     let mut main = Payload::new(record.event, distinct.clone(), timestamp(record.started_at));
-    let mut props = base_properties(session_id, record.conversation_id.as_deref(), identity);
+    let mut props = base_properties(
+        Some(session_id),
+        record.conversation_id.as_deref(),
+        identity,
+    );
     let resource = match record.event {
         names::INITIALIZE => Some("Unknown Tool Name".to_owned()),
         names::TOOL_CALL => Some(record.tool.as_ref().map_or(
@@ -523,7 +500,7 @@ fn exception_payload(
         .properties
         .get("$mcp_conversation_id")
         .and_then(Value::as_str);
-    let mut props = base_properties(&record.session_id, conversation_id, identity);
+    let mut props = base_properties(Some(&record.session_id), conversation_id, identity);
     props.insert("$exception_list".into(), privacy::exception_list(error));
     props.insert("$exception_level".into(), Value::from("error"));
     if let Some(resource) = resource {

@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+use base64::alphabet;
+use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
 use serde_json::{Map, Value};
 
 /// Generated ids roll over after this much inactivity (§4.2 row 4).
@@ -55,6 +57,14 @@ pub enum TokenError {
     #[error("a session token needs a non-empty session id (`sid`)")]
     EmptySessionId,
 }
+
+const LENIENT_URL_SAFE: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_encode_padding(false)
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
 
 const TOKEN_FIELD_CAP: usize = 200;
 const TOKEN_MAX_LEN: usize = 4096;
@@ -118,27 +128,9 @@ impl SessionToken {
         {
             return None;
         }
-        let standard: String = body
-            .chars()
-            .map(|c| match c {
-                '-' => '+',
-                '_' => '/',
-                other => other,
-            })
-            .collect();
-        let bytes = STANDARD_NO_PAD
-            .decode(standard.as_bytes())
-            .or_else(|_| {
-                base64::engine::general_purpose::GeneralPurpose::new(
-                    &base64::alphabet::STANDARD,
-                    base64::engine::GeneralPurposeConfig::new()
-                        .with_encode_padding(false)
-                        .with_decode_allow_trailing_bits(true)
-                        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
-                )
-                .decode(standard.as_bytes())
-            })
-            .ok()?;
+        // T5: the URL-safe alphabet is the standard one with `-`/`_` for `+`/`/`; padding was stripped above,
+        // and trailing bits are tolerated as the other SDKs' decoders do.
+        let bytes = LENIENT_URL_SAFE.decode(body.as_bytes()).ok()?;
         let text = String::from_utf8_lossy(&bytes);
         let Value::Object(object) = serde_json::from_str::<Value>(&text).ok()? else {
             return None;
