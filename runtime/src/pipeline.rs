@@ -144,6 +144,8 @@ pub(crate) struct PipelineSettings {
 const CAP_NAME: usize = 256;
 const CAP_TEXT: usize = 2048;
 const DEPTH: usize = 10;
+/// Room for the properties of one main event (a tool call has about 25, before the labels of step 8).
+const PROPERTY_CAPACITY: usize = 32;
 
 fn timestamp(at: SystemTime) -> DateTime<Utc> {
     DateTime::<Utc>::from(at)
@@ -226,7 +228,8 @@ pub(crate) fn base_properties(
     conversation_id: Option<&str>,
     identity: Option<&Identity>,
 ) -> Map<String, Value> {
-    let mut props = Map::new();
+    // Sized for a tool call's properties, so building them does not regrow the map.
+    let mut props = Map::with_capacity(PROPERTY_CAPACITY);
     props.insert("$mcp_source".into(), Value::from(MCP_SOURCE));
     if let Some(session_id) = session_id {
         props.insert("$session_id".into(), Value::from(session_id));

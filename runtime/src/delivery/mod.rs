@@ -162,6 +162,9 @@ pub struct DeliveryStats {
     pub jobs_pending: u64,
     /// Jobs that panicked while building their payloads (their payloads never existed).
     pub jobs_failed: u64,
+    /// The most queue slots ever held at once (queued payloads plus unbuilt jobs, the in-flight batch aside):
+    /// how close the queue came to [`DeliveryOptions::capacity`].
+    pub peak_held: u64,
 }
 
 impl DeliveryStats {

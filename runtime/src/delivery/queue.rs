@@ -56,8 +56,10 @@ pub(crate) struct State {
     /// Full batches delivered at the lowered limit since it was last changed.
     pub(crate) batches_at_limit: u32,
     /// The intake found no work and is (about to be) parked: the next admitted job must wake it. While it is
-    /// busy, admitting a job costs no cross-thread wake-up.
+    /// busy, or lingering after a run of jobs, admitting a job costs no cross-thread wake-up.
     pub(crate) intake_idle: bool,
+    /// How the sender is (about to be) waiting, so the intake wakes it only when there is something for it to do.
+    pub(crate) sender_parked: Option<SenderParked>,
     /// A queue-full episode is under way (warned once; reset when the queue has room again).
     pub(crate) full_episode: bool,
     /// `shutdown` began: new jobs are refused.
@@ -66,7 +68,50 @@ pub(crate) struct State {
     pub(crate) stopped: bool,
 }
 
+/// Why the sender is waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SenderParked {
+    /// Nothing is buffered: the first built payload must wake it (to start the batch timer).
+    Empty,
+    /// A partial batch waits for its timer: only a full batch or a flush must wake it earlier.
+    Timer,
+}
+
 impl State {
+    /// The batch size in use (see [`State::batch_limit`]).
+    pub(crate) fn batch_limit(&self, batch_size: usize) -> usize {
+        self.batch_limit
+            .unwrap_or(batch_size)
+            .clamp(1, batch_size.max(1))
+    }
+
+    /// Whether a flush or shutdown wants everything sent without waiting for full batches.
+    pub(crate) fn flushing(&self) -> bool {
+        self.closing || self.watermark() < self.flush_target
+    }
+
+    /// Called by the intake after it buffered payloads: whether the sender must be woken now (and, if so, marks
+    /// it awake so that later payloads do not wake it again).
+    pub(crate) fn sender_needs_wake(&mut self, batch_size: usize) -> bool {
+        let wake = match self.sender_parked {
+            None => false,
+            Some(SenderParked::Empty) => !self.buffer.is_empty(),
+            Some(SenderParked::Timer) => {
+                self.buffer.len() >= self.batch_limit(batch_size) || self.flushing()
+            }
+        };
+        if wake {
+            self.sender_parked = None;
+        }
+        wake
+    }
+
+    /// Records the high-water mark of held slots ([`DeliveryStats::peak_held`]).
+    pub(crate) fn note_held(&mut self) {
+        let held = (self.jobs_pending + self.buffer.len()) as u64;
+        self.counters.peak_held = self.counters.peak_held.max(held);
+    }
+
     /// Every payload below this sequence number is sent or dropped.
     pub(crate) fn watermark(&self) -> u64 {
         self.in_flight_min_seq
@@ -146,6 +191,7 @@ impl Shared {
         }
         state.items.push_back(Item::Job(job));
         state.jobs_pending += 1;
+        state.note_held();
         let wake = std::mem::replace(&mut state.intake_idle, false);
         drop(state);
         if wake {

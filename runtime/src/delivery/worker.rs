@@ -16,7 +16,7 @@ use std::time::Duration;
 use tracing::{debug, error, info, warn};
 
 use super::SinkKind;
-use super::queue::{Entry, Item, Shared};
+use super::queue::{Entry, Item, SenderParked, Shared};
 use super::retry::{Backoff, Outcome, PauseCause};
 use super::sink::Sink;
 use crate::clock::Sleep;
@@ -91,9 +91,15 @@ pub(crate) fn run_with_sink(runtime: &tokio::runtime::Runtime, shared: &Arc<Shar
     });
 }
 
+/// How long the intake stays awake after it ran out of work before it parks. While it lingers, newly admitted
+/// jobs wake nobody: under a steady stream of requests the request path pays no cross-thread wake-up per call,
+/// and the intake takes the jobs in runs. Real time: it only paces the worker's own wake-ups.
+const INTAKE_LINGER: Duration = Duration::from_millis(2);
+
 async fn intake(shared: Arc<Shared>) {
     let mut stop = shared.stop.subscribe();
     let mut since_yield = 0usize;
+    let mut lingered = false;
     loop {
         if *stop.borrow_and_update() {
             return;
@@ -101,14 +107,26 @@ async fn intake(shared: Arc<Shared>) {
         let item = {
             let mut state = shared.lock();
             let item = state.items.pop_front();
-            // Parking: the next admitted job wakes the intake. Notify keeps a permit, so a job admitted between
-            // this unlock and the wait below is not missed.
-            state.intake_idle = item.is_none();
+            // Parking after a linger that brought nothing: the next admitted job wakes the intake. Notify keeps a
+            // permit, so a job admitted between this unlock and the wait below is not missed.
+            if item.is_none() && lingered {
+                state.intake_idle = true;
+            }
             item
         };
         match item {
+            None if !lingered => {
+                lingered = true;
+                since_yield = 0;
+                tokio::select! {
+                    _ = tokio::time::sleep(INTAKE_LINGER) => {}
+                    _ = shared.intake_wake.notified() => {}
+                    _ = stop.changed() => {}
+                }
+                continue;
+            }
             None => {
-                shared.sender_wake.notify_one();
+                lingered = false;
                 tokio::select! {
                     _ = shared.intake_wake.notified() => {}
                     _ = stop.changed() => {}
@@ -121,6 +139,7 @@ async fn intake(shared: Arc<Shared>) {
                     let mut state = shared.lock();
                     let target = state.next_seq;
                     state.flush_target = state.flush_target.max(target);
+                    state.sender_parked = None;
                     target
                 };
                 let mut progress = shared.progress.subscribe();
@@ -135,11 +154,11 @@ async fn intake(shared: Arc<Shared>) {
                 shared.sender_wake.notify_one();
             }
         }
+        lingered = false;
         since_yield += 1;
         if since_yield >= 64 {
-            // Let the sender (and flush waiters) run between long runs of jobs.
+            // Let flush waiters run between long runs of jobs.
             since_yield = 0;
-            shared.sender_wake.notify_one();
             tokio::task::yield_now().await;
         }
     }
@@ -164,7 +183,7 @@ fn run_job(shared: &Shared, job: super::Job) {
         .map(|p| (estimated_len(&p), p))
         .collect();
     let mut overflow = Vec::new();
-    let warn_full;
+    let (warn_full, wake_sender);
     {
         let mut state = shared.lock();
         state.jobs_pending = state.jobs_pending.saturating_sub(1);
@@ -191,7 +210,12 @@ fn run_job(shared: &Shared, job: super::Job) {
             });
         }
         warn_full = !was_full && state.full_episode;
+        state.note_held();
+        wake_sender = state.sender_needs_wake(shared.options.batch_size);
         shared.publish_progress(&state);
+    }
+    if wake_sender {
+        shared.sender_wake.notify_one();
     }
     drop(overflow);
     if warn_full {
@@ -241,15 +265,13 @@ fn next_step(shared: &Shared) -> Step {
     let now = shared.clock.elapsed();
     let mut state = shared.lock();
     let Some(front) = state.buffer.front() else {
+        state.sender_parked = Some(SenderParked::Empty);
         return Step::Wait(None);
     };
     let due = front.arrived + shared.options.flush_interval;
-    let flushing = state.watermark() < state.flush_target || state.closing;
-    let limit = state
-        .batch_limit
-        .unwrap_or(shared.options.batch_size)
-        .clamp(1, shared.options.batch_size.max(1));
-    if state.buffer.len() >= limit || flushing || now >= due {
+    let limit = state.batch_limit(shared.options.batch_size);
+    state.sender_parked = None;
+    if state.buffer.len() >= limit || state.flushing() || now >= due {
         let take = state.buffer.len().min(limit);
         let batch: Vec<Entry> = state.buffer.drain(..take).collect();
         let bytes: usize = batch.iter().map(|e| e.bytes).sum();
@@ -260,6 +282,7 @@ fn next_step(shared: &Shared) -> Step {
         state.full_episode = false;
         Step::Send(batch)
     } else {
+        state.sender_parked = Some(SenderParked::Timer);
         Step::Wait(Some(due))
     }
 }
