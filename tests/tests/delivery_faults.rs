@@ -271,7 +271,10 @@ async fn a_full_queue_drops_and_counts_the_excess_and_the_accounts_always_balanc
         "{stats:?}"
     );
     assert!(accepted <= 200);
-    assert_eq!(stats.peak_held, 100, "the queue filled up to its capacity and no further");
+    assert_eq!(
+        stats.peak_held, 100,
+        "the queue filled up to its capacity and no further"
+    );
 
     server.come_up();
     let kept = stats.queued + stats.in_flight;
