@@ -18,6 +18,7 @@ macro_rules! instrumented {
             capture_args: true,
             capture_response: true,
             redact: &[],
+            intent_description: None,
         };
         posthog_mcp::__private::v1::inventory::submit! { ToolRegistration { spec: &$spec } }
     )*};
