@@ -1,12 +1,13 @@
 //! Model capture (CONTRACT §8.3), the conversation handle (§8.4) and the virtual tools (§8.5–§8.7) through a
-//! real rmcp client, and byte-identical behaviour with every option off.
+//! real rmcp client, and byte-identical behaviour with every option off. Every event is read back from the local
+//! ingestion server, as it arrived over HTTP.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use posthog_mcp::tool::{ToolRegistration, ToolSpec};
-use posthog_mcp::{Analytics, Builder, ConfigError, Feedback, MemorySink, Payload};
-use posthog_mcp_tests::fixtures::{Recorder, call, connect};
+use posthog_mcp::{Analytics, Builder, ConfigError, Feedback};
+use posthog_mcp_tests::IngestServer;
+use posthog_mcp_tests::fixtures::{Ingested, Recorder, call, connect, ingested, reporting_to};
 use rmcp::model::*;
 use serde_json::{Value, json};
 
@@ -26,18 +27,17 @@ macro_rules! instrumented {
 
 instrumented!(INSPECT = "inspect", ADD = "add", MEASURE = "measure");
 
-fn builder(sink: &MemorySink) -> Builder {
-    Analytics::builder()
-        .memory_sink(sink.clone())
-        .without_registered_identify()
+/// Events go over HTTP to the local ingestion server.
+fn builder(ingest: &IngestServer) -> Builder {
+    reporting_to(ingest)
 }
 
-async fn drained(analytics: &Analytics, sink: &MemorySink) -> Vec<Payload> {
-    assert!(analytics.flush(Duration::from_secs(5)).await);
-    sink.payloads()
+/// Every event that reached the local ingestion server.
+async fn drained(analytics: &Analytics, ingest: &IngestServer) -> Vec<Ingested> {
+    ingested(analytics, ingest).await
 }
 
-fn named<'a>(payloads: &'a [Payload], event: &str) -> Vec<&'a Payload> {
+fn named<'a>(payloads: &'a [Ingested], event: &str) -> Vec<&'a Ingested> {
     payloads.iter().filter(|p| p.event == event).collect()
 }
 
@@ -61,8 +61,8 @@ fn handle_from(result: &CallToolResult) -> String {
 
 #[tokio::test]
 async fn feedback_and_missing_capability_calls_produce_exactly_their_one_event() {
-    let sink = MemorySink::new();
-    let analytics = builder(&sink)
+    let ingest = IngestServer::start();
+    let analytics = builder(&ingest)
         .get_more_tools(true)
         .send_feedback(true)
         .build()
@@ -105,7 +105,7 @@ async fn feedback_and_missing_capability_calls_produce_exactly_their_one_event()
     assert_eq!(texts(&feedback).len(), 1);
     client.cancel().await.unwrap();
 
-    let payloads = drained(&analytics, &sink).await;
+    let payloads = drained(&analytics, &ingest).await;
     let events: Vec<&str> = payloads.iter().map(|p| p.event.as_str()).collect();
     assert_eq!(
         events,
@@ -163,12 +163,12 @@ async fn feedback_and_missing_capability_calls_produce_exactly_their_one_event()
 
 #[tokio::test]
 async fn the_feedback_handler_words_the_reply_and_declared_extras_are_captured() {
-    let sink = MemorySink::new();
+    let ingest = IngestServer::start();
     let seen: Arc<Mutex<Vec<Feedback>>> = Arc::default();
     let seen_by_handler = seen.clone();
     let extras = json!({"ticket": {"type": "integer", "description": "Ticket number"},
                         "area": {"type": "string", "enum": ["billing", "search"]}});
-    let analytics = builder(&sink)
+    let analytics = builder(&ingest)
         .send_feedback_name("report_gap")
         .send_feedback_extras(extras.as_object().unwrap().clone(), ["area"])
         .feedback_handler(move |feedback| {
@@ -204,7 +204,7 @@ async fn the_feedback_handler_words_the_reply_and_declared_extras_are_captured()
     client.cancel().await.unwrap();
     assert_eq!(seen.lock().unwrap()[0].summary, "Search times out.");
 
-    let payloads = drained(&analytics, &sink).await;
+    let payloads = drained(&analytics, &ingest).await;
     let report = &named(&payloads, "$mcp_feedback")[0].properties;
     assert_eq!(report["$mcp_feedback_type"], "issue", "feedback keys win");
     assert_eq!(report["tenant"], "acme");
@@ -246,8 +246,8 @@ fn a_bad_feedback_configuration_is_a_build_error_naming_the_field() {
 
 #[tokio::test]
 async fn a_real_tool_with_a_virtual_name_wins() {
-    let sink = MemorySink::new();
-    let analytics = builder(&sink)
+    let ingest = IngestServer::start();
+    let analytics = builder(&ingest)
         .get_more_tools_name("subtract")
         .build()
         .unwrap();
@@ -260,15 +260,15 @@ async fn a_real_tool_with_a_virtual_name_wins() {
         .unwrap();
     assert_eq!(texts(&result), ["3"]);
     client.cancel().await.unwrap();
-    let payloads = drained(&analytics, &sink).await;
+    let payloads = drained(&analytics, &ingest).await;
     assert_eq!(named(&payloads, "$mcp_tool_call").len(), 1);
     assert!(named(&payloads, "$mcp_missing_capability").is_empty());
 }
 
 #[tokio::test]
 async fn the_model_comes_from_client_metadata_first_then_the_argument() {
-    let sink = MemorySink::new();
-    let analytics = builder(&sink).llm_model(true).build().unwrap();
+    let ingest = IngestServer::start();
+    let analytics = builder(&ingest).llm_model(true).build().unwrap();
     let client = connect(analytics.instrument(Recorder::default())).await;
     let tools = client.list_all_tools().await.unwrap();
     for name in ["inspect", "subtract"] {
@@ -300,7 +300,7 @@ async fn the_model_comes_from_client_metadata_first_then_the_argument() {
         .unwrap();
     client.cancel().await.unwrap();
 
-    let payloads = drained(&analytics, &sink).await;
+    let payloads = drained(&analytics, &ingest).await;
     let calls = named(&payloads, "$mcp_tool_call");
     assert_eq!(calls[0].properties["$mcp_llm_model"], "claude-x");
     assert_eq!(
@@ -322,8 +322,8 @@ async fn the_model_comes_from_client_metadata_first_then_the_argument() {
 
 #[tokio::test]
 async fn the_conversation_handle_round_trips_and_an_invented_one_is_rejected() {
-    let sink = MemorySink::new();
-    let analytics = builder(&sink).conversation_id(true).build().unwrap();
+    let ingest = IngestServer::start();
+    let analytics = builder(&ingest).conversation_id(true).build().unwrap();
     let client = connect(analytics.instrument(Recorder::default())).await;
     let tools = client.list_all_tools().await.unwrap();
     let schema = schema_of(&tools, "add");
@@ -380,7 +380,7 @@ async fn the_conversation_handle_round_trips_and_an_invented_one_is_rejected() {
     assert_ne!(fresh, minted);
     client.cancel().await.unwrap();
 
-    let payloads = drained(&analytics, &sink).await;
+    let payloads = drained(&analytics, &ingest).await;
     let calls = named(&payloads, "$mcp_tool_call");
     let derived = posthog_mcp::session::derive_session_id(&minted);
     for call in &calls[..3] {
@@ -420,8 +420,8 @@ async fn with_every_option_off_schemas_and_results_are_byte_identical() {
     }
     plain.cancel().await.unwrap();
 
-    let sink = MemorySink::new();
-    let analytics = builder(&sink)
+    let ingest = IngestServer::start();
+    let analytics = builder(&ingest)
         .intent(false)
         .llm_model(false)
         .conversation_id(false)
@@ -440,7 +440,7 @@ async fn with_every_option_off_schemas_and_results_are_byte_identical() {
         assert_eq!(&serde_json::to_string(&result).unwrap(), expected);
     }
     client.cancel().await.unwrap();
-    let payloads = drained(&analytics, &sink).await;
+    let payloads = drained(&analytics, &ingest).await;
     for call in named(&payloads, "$mcp_tool_call") {
         for key in ["$mcp_intent", "$mcp_llm_model", "$mcp_conversation_id"] {
             assert!(call.properties.get(key).is_none(), "{key}");
@@ -450,8 +450,8 @@ async fn with_every_option_off_schemas_and_results_are_byte_identical() {
 
 #[tokio::test]
 async fn a_virtual_name_called_before_any_listing_goes_to_the_host() {
-    let sink = MemorySink::new();
-    let analytics = builder(&sink).get_more_tools(true).build().unwrap();
+    let ingest = IngestServer::start();
+    let analytics = builder(&ingest).get_more_tools(true).build().unwrap();
     let client = connect(analytics.instrument(Recorder::default())).await;
     let outcome = client
         .call_tool(call(
@@ -461,7 +461,7 @@ async fn a_virtual_name_called_before_any_listing_goes_to_the_host() {
         .await;
     assert!(outcome.is_err(), "the host does not know the name");
     client.cancel().await.unwrap();
-    let payloads = drained(&analytics, &sink).await;
+    let payloads = drained(&analytics, &ingest).await;
     assert!(named(&payloads, "$mcp_missing_capability").is_empty());
     let calls = named(&payloads, "$mcp_tool_call");
     assert_eq!(calls.len(), 1);
