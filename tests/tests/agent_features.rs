@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 use posthog_mcp::tool::{ToolRegistration, ToolSpec};
 use posthog_mcp::{Analytics, Builder, ConfigError, Feedback};
 use posthog_mcp_tests::IngestServer;
-use posthog_mcp_tests::fixtures::{Ingested, Recorder, call, connect, ingested, reporting_to};
+use posthog_mcp_tests::fixtures::{
+    Calculator, Ingested, Recorder, call, connect, ingested, reporting_to,
+};
 use rmcp::model::*;
 use serde_json::{Value, json};
 
@@ -466,4 +468,160 @@ async fn a_virtual_name_called_before_any_listing_goes_to_the_host() {
     let calls = named(&payloads, "$mcp_tool_call");
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0].properties["$mcp_is_error"], true);
+}
+
+#[tokio::test]
+async fn an_error_result_carries_the_conversation_handle_and_its_events_record_it() {
+    let ingest = IngestServer::start();
+    let analytics = builder(&ingest).conversation_id(true).build().unwrap();
+    let client = connect(analytics.instrument(Calculator::default())).await;
+    let tools = client.list_all_tools().await.unwrap();
+    assert_eq!(
+        schema_of(&tools, "fail_result")["properties"]["conversation_id"]["type"],
+        "string"
+    );
+
+    let minted_on_error = client
+        .call_tool(call("fail_result", json!({})))
+        .await
+        .unwrap();
+    assert_eq!(minted_on_error.is_error, Some(true));
+    let minted = handle_from(&minted_on_error);
+    assert_eq!(&minted[14..15], "7", "a UUIDv7");
+    assert_eq!(
+        texts(&minted_on_error),
+        [
+            "the thing failed".to_owned(),
+            "badly".to_owned(),
+            format!(r#"{{"conversation_id":"{minted}"}}"#)
+        ],
+        "the handle is appended to an error result's content like any other"
+    );
+    let echoed_on_error = client
+        .call_tool(call("fail_result", json!({"conversation_id": minted})))
+        .await
+        .unwrap();
+    assert_eq!(echoed_on_error.is_error, Some(true));
+    assert_eq!(
+        texts(&echoed_on_error),
+        ["the thing failed", "badly"],
+        "an echoed handle is not appended again"
+    );
+    client.cancel().await.unwrap();
+
+    let payloads = drained(&analytics, &ingest).await;
+    let derived = posthog_mcp::session::derive_session_id(&minted);
+    let calls = named(&payloads, "$mcp_tool_call");
+    let exceptions = named(&payloads, "$exception");
+    assert_eq!((calls.len(), exceptions.len()), (2, 2));
+    for (call, exception) in calls.iter().zip(&exceptions) {
+        assert_eq!(call.properties["$mcp_is_error"], true);
+        assert_eq!(call.properties["$mcp_conversation_id"], minted.as_str());
+        assert_eq!(call.properties["$session_id"], derived.as_str());
+        assert_eq!(call.distinct_id, derived);
+        assert_eq!(
+            call.properties["$mcp_error_message"], "the thing failed badly",
+            "the message is the tool's own text, without the handle block"
+        );
+        assert_eq!(
+            call.properties["$mcp_parameters"]["request"]["params"]["arguments"],
+            json!({})
+        );
+        assert_eq!(
+            exception.properties["$mcp_conversation_id"],
+            minted.as_str()
+        );
+        assert_eq!(exception.properties["$session_id"], derived.as_str());
+    }
+    assert_eq!(
+        calls[0].properties["$mcp_response"]["content"][2]["text"],
+        Value::from(texts(&minted_on_error)[2].clone()),
+        "$mcp_response is the error result the client received"
+    );
+    assert_eq!(
+        calls[1].properties["$mcp_response"]["content"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_protocol_error_keeps_an_echoed_handle_and_drops_a_minted_one() {
+    let ingest = IngestServer::start();
+    let analytics = builder(&ingest).conversation_id(true).build().unwrap();
+    let client = connect(analytics.instrument(Calculator::default())).await;
+    let first = client
+        .call_tool(call("add", json!({"a": 1, "b": 2})))
+        .await
+        .unwrap();
+    let minted = handle_from(&first);
+    let echoed = client
+        .call_tool(call(
+            "divide",
+            json!({"a": 1, "b": 0, "conversation_id": minted}),
+        ))
+        .await;
+    let unanchored = client
+        .call_tool(call("divide", json!({"a": 1, "b": 0})))
+        .await;
+    for outcome in [echoed, unanchored] {
+        match outcome {
+            Err(rmcp::ServiceError::McpError(error)) => {
+                assert_eq!(
+                    error.message, "division by zero",
+                    "the host's error, untouched"
+                );
+            }
+            other => panic!("expected the host's protocol error, got {other:?}"),
+        }
+    }
+    client.cancel().await.unwrap();
+
+    let payloads = drained(&analytics, &ingest).await;
+    let connection_session =
+        named(&payloads, "$mcp_initialize")[0].properties["$session_id"].clone();
+    let derived = posthog_mcp::session::derive_session_id(&minted);
+    let calls = named(&payloads, "$mcp_tool_call");
+    let exceptions = named(&payloads, "$exception");
+    assert_eq!((calls.len(), exceptions.len()), (3, 2));
+    let (echoed, unanchored) = (&calls[1].properties, &calls[2].properties);
+    for call in [echoed, unanchored] {
+        assert_eq!(call["$mcp_is_error"], true);
+        assert_eq!(call["$mcp_error_type"], "InvalidParams");
+        assert!(call.get("$mcp_response").is_none());
+        assert_eq!(
+            call["$mcp_parameters"]["request"]["params"]["arguments"],
+            json!({"a": 1, "b": 0}),
+            "conversation_id is removed"
+        );
+    }
+
+    assert_eq!(
+        echoed["$mcp_conversation_id"],
+        minted.as_str(),
+        "a handle the agent sent is recorded even though the call failed"
+    );
+    assert_eq!(echoed["$session_id"], derived.as_str());
+    assert_eq!(
+        exceptions[0].properties["$mcp_conversation_id"],
+        minted.as_str()
+    );
+    assert_eq!(exceptions[0].properties["$session_id"], derived.as_str());
+
+    assert!(
+        unanchored.get("$mcp_conversation_id").is_none(),
+        "a handle minted for a call without a result never reached the agent"
+    );
+    assert!(
+        exceptions[1]
+            .properties
+            .get("$mcp_conversation_id")
+            .is_none()
+    );
+    let session = &unanchored["$session_id"];
+    assert_ne!(session, &connection_session, "$session_id stays derived");
+    assert_ne!(session, derived.as_str());
+    assert_eq!(&exceptions[1].properties["$session_id"], session);
 }
