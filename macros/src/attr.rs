@@ -130,6 +130,9 @@ fn example(key: &str) -> &'static str {
         "capture_args" | "capture_response" => "false",
         "redact" => "[\"password\", \"card_number\"]",
         "crate" => "\"posthog_mcp\"",
+        "intent_description" => {
+            "\"In 15 to 25 words, why the order is looked up; no personal data.\""
+        }
         _ => "…",
     }
 }
@@ -191,6 +194,7 @@ pub(crate) struct ToolOptions {
     pub(crate) capture_args: Option<bool>,
     pub(crate) capture_response: Option<bool>,
     pub(crate) redact: Vec<LitStr>,
+    pub(crate) intent_description: Option<LitStr>,
     pub(crate) krate: Option<syn::Path>,
 }
 
@@ -199,6 +203,7 @@ pub(crate) const TOOL_OPTIONS: &[&str] = &[
     "capture_args",
     "capture_response",
     "redact",
+    "intent_description",
     "crate",
 ];
 
@@ -224,12 +229,32 @@ impl ToolOptions {
                 "capture_args" => options.capture_args = bool_value(key, value, errors),
                 "capture_response" => options.capture_response = bool_value(key, value, errors),
                 "redact" => options.redact = redact_value(key, value, errors),
+                "intent_description" => {
+                    options.intent_description = intent_description_value(key, value, errors);
+                }
                 "crate" => options.krate = crate_value(key, value, errors),
                 _ => {}
             },
         );
         options
     }
+}
+
+/// The per-tool description of the injected `context` argument: a string literal with some text in it.
+fn intent_description_value(key: &Ident, value: &Expr, errors: &mut Errors) -> Option<LitStr> {
+    let text = string_value(key, value, errors)?;
+    if text.value().trim().is_empty() {
+        errors.push(syn::Error::new(
+            text.span(),
+            format!(
+                "`intent_description` must not be blank: write what the agent should put in this tool's `context` \
+                 argument, e.g. `intent_description = {}`, or remove the option to keep the default description",
+                example("intent_description")
+            ),
+        ));
+        return None;
+    }
+    Some(text)
 }
 
 fn redact_value(key: &Ident, value: &Expr, errors: &mut Errors) -> Vec<LitStr> {

@@ -421,6 +421,10 @@ fn spec_static(spec: &Ident, v1: &TokenStream, name: &str, options: &ToolOptions
     let capture_args = options.capture_args.unwrap_or(true);
     let capture_response = options.capture_response.unwrap_or(true);
     let redact: &[LitStr] = &options.redact;
+    let intent_description = match &options.intent_description {
+        Some(description) => quote!(::core::option::Option::Some(#description)),
+        None => quote!(::core::option::Option::None),
+    };
     quote! {
         static #spec: #v1::ToolSpec = #v1::ToolSpec {
             name: #name,
@@ -428,6 +432,7 @@ fn spec_static(spec: &Ident, v1: &TokenStream, name: &str, options: &ToolOptions
             capture_args: #capture_args,
             capture_response: #capture_response,
             redact: &[#(#redact),*],
+            intent_description: #intent_description,
         };
         // Lets the wrapper know at `tools/list` time which tools are instrumented.
         #v1::inventory::submit! {

@@ -41,9 +41,11 @@ use proc_macro::TokenStream;
 /// | `capture_args = false` | `true` | the call's arguments are not captured (`$mcp_parameters`) |
 /// | `capture_response = false` | `true` | the tool's result is not captured (`$mcp_response`) |
 /// | `redact = ["field", …]` | `[]` | these argument or response fields become `[redacted]` before anything else sees them |
+/// | `intent_description = "…"` | the builder's, else the crate's | the description of the `context` argument injected into this tool's input schema in `tools/list` |
 /// | `crate = "…"` | found from `Cargo.toml` | the path of the `posthog-mcp` crate, when it is renamed or re-exported |
 ///
-/// An unknown option, an option given twice or a value of the wrong type is a compile error.
+/// An unknown option, an option given twice, a value of the wrong type or a blank `category` or
+/// `intent_description` is a compile error.
 ///
 /// `category`:
 /// ```ignore
@@ -71,6 +73,16 @@ use proc_macro::TokenStream;
 /// #[posthog_tool(redact = ["card_number", "cvv"])]
 /// #[tool]
 /// async fn pay(&self, Parameters(card): Parameters<Card>) -> Result<CallToolResult, ErrorData> { /* … */ }
+/// ```
+///
+/// `intent_description`: what the agent is asked to write into this tool's `context` argument, whose text becomes
+/// `$mcp_intent`. It replaces the builder's `intent_description(..)` and the crate's default for this tool only;
+/// keep it free of requests for personal data, since the intent is analytics.
+/// ```ignore
+/// #[posthog_tool(intent_description = "In 15 to 25 words, say which report the user is preparing and why \
+///     this export helps; describe people and companies by role only.")]
+/// #[tool]
+/// async fn export(&self, Parameters(range): Parameters<DateRange>) -> Result<String, ExportError> { /* … */ }
 /// ```
 ///
 /// `crate`:

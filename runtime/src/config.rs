@@ -415,7 +415,8 @@ impl Builder {
         self
     }
 
-    /// Replaces the description of the injected `context` argument.
+    /// Replaces the default description of the injected `context` argument. A tool's own
+    /// `#[posthog_tool(intent_description = "…")]` takes precedence over it.
     pub fn intent_description(mut self, description: impl Into<String>) -> Self {
         self.agent.intent_description = Some(Arc::from(description.into()));
         self

@@ -628,18 +628,20 @@ impl ServerShared {
         if !agent.decorates() {
             return listing;
         }
+        // Precedence: the tool's own `#[posthog_tool(intent_description = "…")]`, then the builder's, then ours.
         let context_description = agent
             .intent_description
             .as_deref()
             .unwrap_or(intent::CONTEXT_DESCRIPTION);
         if agent.intent {
             for tool in &mut listing.tools {
-                if crate::tool::registered_tool(&tool.name).is_none() {
+                let Some(spec) = crate::tool::registered_tool(&tool.name) else {
                     continue;
-                }
+                };
                 if intent::can_own(&tool.input_schema, intent::CONTEXT) {
+                    let description = spec.intent_description.unwrap_or(context_description);
                     let schema = Arc::make_mut(&mut tool.input_schema);
-                    intent::inject(schema, intent::CONTEXT, context_description, true);
+                    intent::inject(schema, intent::CONTEXT, description, true);
                 } else {
                     self.warn_once(&tool.name, intent::CONTEXT);
                 }

@@ -21,6 +21,9 @@ pub struct ToolSpec {
     pub capture_response: bool,
     /// `redact = [...]`: argument or response fields replaced by `[redacted]` before anything else sees them.
     pub redact: &'static [&'static str],
+    /// `intent_description = "..."`: this tool's description of the injected `context` argument, which takes
+    /// precedence over [`Builder::intent_description`](crate::Builder::intent_description) and the default.
+    pub intent_description: Option<&'static str>,
 }
 
 /// What the attribute learned during one call.

@@ -280,6 +280,55 @@ pub async fn delivered(
     ingest.events()
 }
 
+/// One event as the local ingestion server received it over HTTP: the envelope of CONTRACT §1.4.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ingested {
+    /// `event`.
+    pub event: String,
+    /// `distinct_id`.
+    pub distinct_id: String,
+    /// `properties`, as they arrived (the crate's, its labels, and what posthog-rs adds).
+    pub properties: serde_json::Map<String, serde_json::Value>,
+    /// `uuid`.
+    pub uuid: String,
+    /// `timestamp`.
+    pub timestamp: String,
+}
+
+impl Ingested {
+    /// Reads one batch item; panics when an envelope field is missing or of the wrong type.
+    pub fn from_json(item: &serde_json::Value) -> Self {
+        let text = |key: &str| {
+            item[key]
+                .as_str()
+                .unwrap_or_else(|| panic!("the batch item has a string `{key}`: {item}"))
+                .to_owned()
+        };
+        Self {
+            event: text("event"),
+            distinct_id: text("distinct_id"),
+            properties: item["properties"]
+                .as_object()
+                .unwrap_or_else(|| panic!("the batch item has object `properties`: {item}"))
+                .clone(),
+            uuid: text("uuid"),
+            timestamp: text("timestamp"),
+        }
+    }
+}
+
+/// Flushes `analytics` and returns every event `ingest` accepted, in arrival order, as [`Ingested`] envelopes.
+pub async fn ingested(
+    analytics: &posthog_mcp::Analytics,
+    ingest: &crate::ingest::IngestServer,
+) -> Vec<Ingested> {
+    delivered(analytics, ingest)
+        .await
+        .iter()
+        .map(Ingested::from_json)
+        .collect()
+}
+
 /// Arguments of `lookup`, a tool that declares its own `context` argument.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct LookupArgs {

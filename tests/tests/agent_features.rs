@@ -1,12 +1,15 @@
 //! Model capture (CONTRACT §8.3), the conversation handle (§8.4) and the virtual tools (§8.5–§8.7) through a
-//! real rmcp client, and byte-identical behaviour with every option off.
+//! real rmcp client, and byte-identical behaviour with every option off. Every event is read back from the local
+//! ingestion server, as it arrived over HTTP.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use posthog_mcp::tool::{ToolRegistration, ToolSpec};
-use posthog_mcp::{Analytics, Builder, ConfigError, Feedback, MemorySink, Payload};
-use posthog_mcp_tests::fixtures::{Recorder, call, connect};
+use posthog_mcp::{Analytics, Builder, ConfigError, Feedback};
+use posthog_mcp_tests::IngestServer;
+use posthog_mcp_tests::fixtures::{
+    Calculator, Ingested, Recorder, call, connect, ingested, reporting_to,
+};
 use rmcp::model::*;
 use serde_json::{Value, json};
 
@@ -18,6 +21,7 @@ macro_rules! instrumented {
             capture_args: true,
             capture_response: true,
             redact: &[],
+            intent_description: None,
         };
         posthog_mcp::__private::v1::inventory::submit! { ToolRegistration { spec: &$spec } }
     )*};
@@ -25,18 +29,17 @@ macro_rules! instrumented {
 
 instrumented!(INSPECT = "inspect", ADD = "add", MEASURE = "measure");
 
-fn builder(sink: &MemorySink) -> Builder {
-    Analytics::builder()
-        .memory_sink(sink.clone())
-        .without_registered_identify()
+/// Events go over HTTP to the local ingestion server.
+fn builder(ingest: &IngestServer) -> Builder {
+    reporting_to(ingest)
 }
 
-async fn drained(analytics: &Analytics, sink: &MemorySink) -> Vec<Payload> {
-    assert!(analytics.flush(Duration::from_secs(5)).await);
-    sink.payloads()
+/// Every event that reached the local ingestion server.
+async fn drained(analytics: &Analytics, ingest: &IngestServer) -> Vec<Ingested> {
+    ingested(analytics, ingest).await
 }
 
-fn named<'a>(payloads: &'a [Payload], event: &str) -> Vec<&'a Payload> {
+fn named<'a>(payloads: &'a [Ingested], event: &str) -> Vec<&'a Ingested> {
     payloads.iter().filter(|p| p.event == event).collect()
 }
 
@@ -60,8 +63,8 @@ fn handle_from(result: &CallToolResult) -> String {
 
 #[tokio::test]
 async fn feedback_and_missing_capability_calls_produce_exactly_their_one_event() {
-    let sink = MemorySink::new();
-    let analytics = builder(&sink)
+    let ingest = IngestServer::start();
+    let analytics = builder(&ingest)
         .get_more_tools(true)
         .send_feedback(true)
         .build()
@@ -104,7 +107,7 @@ async fn feedback_and_missing_capability_calls_produce_exactly_their_one_event()
     assert_eq!(texts(&feedback).len(), 1);
     client.cancel().await.unwrap();
 
-    let payloads = drained(&analytics, &sink).await;
+    let payloads = drained(&analytics, &ingest).await;
     let events: Vec<&str> = payloads.iter().map(|p| p.event.as_str()).collect();
     assert_eq!(
         events,
@@ -162,12 +165,12 @@ async fn feedback_and_missing_capability_calls_produce_exactly_their_one_event()
 
 #[tokio::test]
 async fn the_feedback_handler_words_the_reply_and_declared_extras_are_captured() {
-    let sink = MemorySink::new();
+    let ingest = IngestServer::start();
     let seen: Arc<Mutex<Vec<Feedback>>> = Arc::default();
     let seen_by_handler = seen.clone();
     let extras = json!({"ticket": {"type": "integer", "description": "Ticket number"},
                         "area": {"type": "string", "enum": ["billing", "search"]}});
-    let analytics = builder(&sink)
+    let analytics = builder(&ingest)
         .send_feedback_name("report_gap")
         .send_feedback_extras(extras.as_object().unwrap().clone(), ["area"])
         .feedback_handler(move |feedback| {
@@ -203,7 +206,7 @@ async fn the_feedback_handler_words_the_reply_and_declared_extras_are_captured()
     client.cancel().await.unwrap();
     assert_eq!(seen.lock().unwrap()[0].summary, "Search times out.");
 
-    let payloads = drained(&analytics, &sink).await;
+    let payloads = drained(&analytics, &ingest).await;
     let report = &named(&payloads, "$mcp_feedback")[0].properties;
     assert_eq!(report["$mcp_feedback_type"], "issue", "feedback keys win");
     assert_eq!(report["tenant"], "acme");
@@ -245,8 +248,8 @@ fn a_bad_feedback_configuration_is_a_build_error_naming_the_field() {
 
 #[tokio::test]
 async fn a_real_tool_with_a_virtual_name_wins() {
-    let sink = MemorySink::new();
-    let analytics = builder(&sink)
+    let ingest = IngestServer::start();
+    let analytics = builder(&ingest)
         .get_more_tools_name("subtract")
         .build()
         .unwrap();
@@ -259,15 +262,15 @@ async fn a_real_tool_with_a_virtual_name_wins() {
         .unwrap();
     assert_eq!(texts(&result), ["3"]);
     client.cancel().await.unwrap();
-    let payloads = drained(&analytics, &sink).await;
+    let payloads = drained(&analytics, &ingest).await;
     assert_eq!(named(&payloads, "$mcp_tool_call").len(), 1);
     assert!(named(&payloads, "$mcp_missing_capability").is_empty());
 }
 
 #[tokio::test]
 async fn the_model_comes_from_client_metadata_first_then_the_argument() {
-    let sink = MemorySink::new();
-    let analytics = builder(&sink).llm_model(true).build().unwrap();
+    let ingest = IngestServer::start();
+    let analytics = builder(&ingest).llm_model(true).build().unwrap();
     let client = connect(analytics.instrument(Recorder::default())).await;
     let tools = client.list_all_tools().await.unwrap();
     for name in ["inspect", "subtract"] {
@@ -299,7 +302,7 @@ async fn the_model_comes_from_client_metadata_first_then_the_argument() {
         .unwrap();
     client.cancel().await.unwrap();
 
-    let payloads = drained(&analytics, &sink).await;
+    let payloads = drained(&analytics, &ingest).await;
     let calls = named(&payloads, "$mcp_tool_call");
     assert_eq!(calls[0].properties["$mcp_llm_model"], "claude-x");
     assert_eq!(
@@ -321,8 +324,8 @@ async fn the_model_comes_from_client_metadata_first_then_the_argument() {
 
 #[tokio::test]
 async fn the_conversation_handle_round_trips_and_an_invented_one_is_rejected() {
-    let sink = MemorySink::new();
-    let analytics = builder(&sink).conversation_id(true).build().unwrap();
+    let ingest = IngestServer::start();
+    let analytics = builder(&ingest).conversation_id(true).build().unwrap();
     let client = connect(analytics.instrument(Recorder::default())).await;
     let tools = client.list_all_tools().await.unwrap();
     let schema = schema_of(&tools, "add");
@@ -379,7 +382,7 @@ async fn the_conversation_handle_round_trips_and_an_invented_one_is_rejected() {
     assert_ne!(fresh, minted);
     client.cancel().await.unwrap();
 
-    let payloads = drained(&analytics, &sink).await;
+    let payloads = drained(&analytics, &ingest).await;
     let calls = named(&payloads, "$mcp_tool_call");
     let derived = posthog_mcp::session::derive_session_id(&minted);
     for call in &calls[..3] {
@@ -419,8 +422,8 @@ async fn with_every_option_off_schemas_and_results_are_byte_identical() {
     }
     plain.cancel().await.unwrap();
 
-    let sink = MemorySink::new();
-    let analytics = builder(&sink)
+    let ingest = IngestServer::start();
+    let analytics = builder(&ingest)
         .intent(false)
         .llm_model(false)
         .conversation_id(false)
@@ -439,7 +442,7 @@ async fn with_every_option_off_schemas_and_results_are_byte_identical() {
         assert_eq!(&serde_json::to_string(&result).unwrap(), expected);
     }
     client.cancel().await.unwrap();
-    let payloads = drained(&analytics, &sink).await;
+    let payloads = drained(&analytics, &ingest).await;
     for call in named(&payloads, "$mcp_tool_call") {
         for key in ["$mcp_intent", "$mcp_llm_model", "$mcp_conversation_id"] {
             assert!(call.properties.get(key).is_none(), "{key}");
@@ -449,8 +452,8 @@ async fn with_every_option_off_schemas_and_results_are_byte_identical() {
 
 #[tokio::test]
 async fn a_virtual_name_called_before_any_listing_goes_to_the_host() {
-    let sink = MemorySink::new();
-    let analytics = builder(&sink).get_more_tools(true).build().unwrap();
+    let ingest = IngestServer::start();
+    let analytics = builder(&ingest).get_more_tools(true).build().unwrap();
     let client = connect(analytics.instrument(Recorder::default())).await;
     let outcome = client
         .call_tool(call(
@@ -460,9 +463,165 @@ async fn a_virtual_name_called_before_any_listing_goes_to_the_host() {
         .await;
     assert!(outcome.is_err(), "the host does not know the name");
     client.cancel().await.unwrap();
-    let payloads = drained(&analytics, &sink).await;
+    let payloads = drained(&analytics, &ingest).await;
     assert!(named(&payloads, "$mcp_missing_capability").is_empty());
     let calls = named(&payloads, "$mcp_tool_call");
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0].properties["$mcp_is_error"], true);
+}
+
+#[tokio::test]
+async fn an_error_result_carries_the_conversation_handle_and_its_events_record_it() {
+    let ingest = IngestServer::start();
+    let analytics = builder(&ingest).conversation_id(true).build().unwrap();
+    let client = connect(analytics.instrument(Calculator::default())).await;
+    let tools = client.list_all_tools().await.unwrap();
+    assert_eq!(
+        schema_of(&tools, "fail_result")["properties"]["conversation_id"]["type"],
+        "string"
+    );
+
+    let minted_on_error = client
+        .call_tool(call("fail_result", json!({})))
+        .await
+        .unwrap();
+    assert_eq!(minted_on_error.is_error, Some(true));
+    let minted = handle_from(&minted_on_error);
+    assert_eq!(&minted[14..15], "7", "a UUIDv7");
+    assert_eq!(
+        texts(&minted_on_error),
+        [
+            "the thing failed".to_owned(),
+            "badly".to_owned(),
+            format!(r#"{{"conversation_id":"{minted}"}}"#)
+        ],
+        "the handle is appended to an error result's content like any other"
+    );
+    let echoed_on_error = client
+        .call_tool(call("fail_result", json!({"conversation_id": minted})))
+        .await
+        .unwrap();
+    assert_eq!(echoed_on_error.is_error, Some(true));
+    assert_eq!(
+        texts(&echoed_on_error),
+        ["the thing failed", "badly"],
+        "an echoed handle is not appended again"
+    );
+    client.cancel().await.unwrap();
+
+    let payloads = drained(&analytics, &ingest).await;
+    let derived = posthog_mcp::session::derive_session_id(&minted);
+    let calls = named(&payloads, "$mcp_tool_call");
+    let exceptions = named(&payloads, "$exception");
+    assert_eq!((calls.len(), exceptions.len()), (2, 2));
+    for (call, exception) in calls.iter().zip(&exceptions) {
+        assert_eq!(call.properties["$mcp_is_error"], true);
+        assert_eq!(call.properties["$mcp_conversation_id"], minted.as_str());
+        assert_eq!(call.properties["$session_id"], derived.as_str());
+        assert_eq!(call.distinct_id, derived);
+        assert_eq!(
+            call.properties["$mcp_error_message"], "the thing failed badly",
+            "the message is the tool's own text, without the handle block"
+        );
+        assert_eq!(
+            call.properties["$mcp_parameters"]["request"]["params"]["arguments"],
+            json!({})
+        );
+        assert_eq!(
+            exception.properties["$mcp_conversation_id"],
+            minted.as_str()
+        );
+        assert_eq!(exception.properties["$session_id"], derived.as_str());
+    }
+    assert_eq!(
+        calls[0].properties["$mcp_response"]["content"][2]["text"],
+        Value::from(texts(&minted_on_error)[2].clone()),
+        "$mcp_response is the error result the client received"
+    );
+    assert_eq!(
+        calls[1].properties["$mcp_response"]["content"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_protocol_error_keeps_an_echoed_handle_and_drops_a_minted_one() {
+    let ingest = IngestServer::start();
+    let analytics = builder(&ingest).conversation_id(true).build().unwrap();
+    let client = connect(analytics.instrument(Calculator::default())).await;
+    let first = client
+        .call_tool(call("add", json!({"a": 1, "b": 2})))
+        .await
+        .unwrap();
+    let minted = handle_from(&first);
+    let echoed = client
+        .call_tool(call(
+            "divide",
+            json!({"a": 1, "b": 0, "conversation_id": minted}),
+        ))
+        .await;
+    let unanchored = client
+        .call_tool(call("divide", json!({"a": 1, "b": 0})))
+        .await;
+    for outcome in [echoed, unanchored] {
+        match outcome {
+            Err(rmcp::ServiceError::McpError(error)) => {
+                assert_eq!(
+                    error.message, "division by zero",
+                    "the host's error, untouched"
+                );
+            }
+            other => panic!("expected the host's protocol error, got {other:?}"),
+        }
+    }
+    client.cancel().await.unwrap();
+
+    let payloads = drained(&analytics, &ingest).await;
+    let connection_session =
+        named(&payloads, "$mcp_initialize")[0].properties["$session_id"].clone();
+    let derived = posthog_mcp::session::derive_session_id(&minted);
+    let calls = named(&payloads, "$mcp_tool_call");
+    let exceptions = named(&payloads, "$exception");
+    assert_eq!((calls.len(), exceptions.len()), (3, 2));
+    let (echoed, unanchored) = (&calls[1].properties, &calls[2].properties);
+    for call in [echoed, unanchored] {
+        assert_eq!(call["$mcp_is_error"], true);
+        assert_eq!(call["$mcp_error_type"], "InvalidParams");
+        assert!(call.get("$mcp_response").is_none());
+        assert_eq!(
+            call["$mcp_parameters"]["request"]["params"]["arguments"],
+            json!({"a": 1, "b": 0}),
+            "conversation_id is removed"
+        );
+    }
+
+    assert_eq!(
+        echoed["$mcp_conversation_id"],
+        minted.as_str(),
+        "a handle the agent sent is recorded even though the call failed"
+    );
+    assert_eq!(echoed["$session_id"], derived.as_str());
+    assert_eq!(
+        exceptions[0].properties["$mcp_conversation_id"],
+        minted.as_str()
+    );
+    assert_eq!(exceptions[0].properties["$session_id"], derived.as_str());
+
+    assert!(
+        unanchored.get("$mcp_conversation_id").is_none(),
+        "a handle minted for a call without a result never reached the agent"
+    );
+    assert!(
+        exceptions[1]
+            .properties
+            .get("$mcp_conversation_id")
+            .is_none()
+    );
+    let session = &unanchored["$session_id"];
+    assert_ne!(session, &connection_session, "$session_id stays derived");
+    assert_ne!(session, derived.as_str());
+    assert_eq!(&exceptions[1].properties["$session_id"], session);
 }

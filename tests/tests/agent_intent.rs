@@ -1,11 +1,11 @@
 //! Intent (CONTRACT §8.2) and custom events (§9.3) through a real rmcp client: the injected `context` argument,
-//! its removal before the handler, `$mcp_intent`, the fallback, and events attributed to the caller.
-
-use std::time::Duration;
+//! its removal before the handler, `$mcp_intent`, the fallback, and events attributed to the caller. Every event
+//! is read back from the local ingestion server, as it arrived over HTTP.
 
 use posthog_mcp::tool::{ToolRegistration, ToolSpec};
-use posthog_mcp::{Analytics, Builder, MemorySink, Payload};
-use posthog_mcp_tests::fixtures::{Recorder, call, connect};
+use posthog_mcp::{Analytics, Builder};
+use posthog_mcp_tests::IngestServer;
+use posthog_mcp_tests::fixtures::{Ingested, Recorder, call, connect, ingested, reporting_to};
 use rmcp::model::*;
 use serde_json::{Value, json};
 
@@ -17,6 +17,7 @@ macro_rules! instrumented {
             capture_args: true,
             capture_response: true,
             redact: &[],
+            intent_description: None,
         };
         posthog_mcp::__private::v1::inventory::submit! { ToolRegistration { spec: &$spec } }
     )*};
@@ -31,18 +32,17 @@ instrumented!(
     TRACK = "track"
 );
 
-fn builder(sink: &MemorySink) -> Builder {
-    Analytics::builder()
-        .memory_sink(sink.clone())
-        .without_registered_identify()
+/// Events go over HTTP to the local ingestion server.
+fn builder(ingest: &IngestServer) -> Builder {
+    reporting_to(ingest)
 }
 
-async fn drained(analytics: &Analytics, sink: &MemorySink) -> Vec<Payload> {
-    assert!(analytics.flush(Duration::from_secs(5)).await);
-    sink.payloads()
+/// Every event that reached the local ingestion server.
+async fn drained(analytics: &Analytics, ingest: &IngestServer) -> Vec<Ingested> {
+    ingested(analytics, ingest).await
 }
 
-fn tool_calls(payloads: &[Payload]) -> Vec<&Payload> {
+fn tool_calls(payloads: &[Ingested]) -> Vec<&Ingested> {
     payloads
         .iter()
         .filter(|p| p.event == "$mcp_tool_call")
@@ -63,8 +63,8 @@ async fn the_listing_shows_context_on_instrumented_tools_only() {
     let host_tools = plain.list_all_tools().await.unwrap();
     plain.cancel().await.unwrap();
 
-    let sink = MemorySink::new();
-    let analytics = builder(&sink).build().unwrap();
+    let ingest = IngestServer::start();
+    let analytics = builder(&ingest).build().unwrap();
     let client = connect(analytics.instrument(Recorder::default())).await;
     let tools = client.list_all_tools().await.unwrap();
     client.cancel().await.unwrap();
@@ -95,7 +95,7 @@ async fn the_listing_shows_context_on_instrumented_tools_only() {
         );
     }
 
-    let payloads = drained(&analytics, &sink).await;
+    let payloads = drained(&analytics, &ingest).await;
     let list = payloads
         .iter()
         .find(|p| p.event == "$mcp_tools_list")
@@ -115,8 +115,8 @@ async fn the_listing_shows_context_on_instrumented_tools_only() {
 
 #[tokio::test]
 async fn the_handler_never_sees_an_owned_argument() {
-    let sink = MemorySink::new();
-    let analytics = builder(&sink).build().unwrap();
+    let ingest = IngestServer::start();
+    let analytics = builder(&ingest).build().unwrap();
     let client = connect(analytics.instrument(Recorder::default())).await;
     let result = client
         .call_tool(call(
@@ -128,7 +128,7 @@ async fn the_handler_never_sees_an_owned_argument() {
     assert_eq!(text(&result), r#"{"x":1}"#);
     client.cancel().await.unwrap();
 
-    let payloads = drained(&analytics, &sink).await;
+    let payloads = drained(&analytics, &ingest).await;
     let event = &tool_calls(&payloads)[0].properties;
     assert_eq!(
         event["$mcp_parameters"]["request"]["params"]["arguments"],
@@ -143,8 +143,8 @@ async fn the_handler_never_sees_an_owned_argument() {
 
 #[tokio::test]
 async fn a_call_without_context_still_succeeds() {
-    let sink = MemorySink::new();
-    let analytics = builder(&sink).build().unwrap();
+    let ingest = IngestServer::start();
+    let analytics = builder(&ingest).build().unwrap();
     let client = connect(analytics.instrument(Recorder::default())).await;
     let result = client
         .call_tool(call("add", json!({"a": 2, "b": 3})))
@@ -152,7 +152,7 @@ async fn a_call_without_context_still_succeeds() {
         .unwrap();
     assert_eq!(text(&result), "5");
     client.cancel().await.unwrap();
-    let payloads = drained(&analytics, &sink).await;
+    let payloads = drained(&analytics, &ingest).await;
     let event = &tool_calls(&payloads)[0].properties;
     assert!(event.get("$mcp_intent").is_none());
     assert!(event.get("$mcp_intent_source").is_none());
@@ -160,8 +160,8 @@ async fn a_call_without_context_still_succeeds() {
 
 #[tokio::test]
 async fn a_declared_context_is_ordinary_data() {
-    let sink = MemorySink::new();
-    let analytics = builder(&sink).build().unwrap();
+    let ingest = IngestServer::start();
+    let analytics = builder(&ingest).build().unwrap();
     let client = connect(analytics.instrument(Recorder::default())).await;
     let result = client
         .call_tool(call("lookup", json!({"key": "k", "context": "shelf"})))
@@ -169,7 +169,7 @@ async fn a_declared_context_is_ordinary_data() {
         .unwrap();
     assert_eq!(text(&result), "k in shelf");
     client.cancel().await.unwrap();
-    let payloads = drained(&analytics, &sink).await;
+    let payloads = drained(&analytics, &ingest).await;
     let event = &tool_calls(&payloads)[0].properties;
     assert_eq!(
         event["$mcp_parameters"]["request"]["params"]["arguments"]["context"],
@@ -180,8 +180,8 @@ async fn a_declared_context_is_ordinary_data() {
 
 #[tokio::test]
 async fn intent_is_trimmed_redacted_and_capped() {
-    let sink = MemorySink::new();
-    let analytics = builder(&sink).build().unwrap();
+    let ingest = IngestServer::start();
+    let analytics = builder(&ingest).build().unwrap();
     let client = connect(analytics.instrument(Recorder::default())).await;
     client
         .call_tool(call(
@@ -196,7 +196,7 @@ async fn intent_is_trimmed_redacted_and_capped() {
         .await
         .unwrap();
     client.cancel().await.unwrap();
-    let payloads = drained(&analytics, &sink).await;
+    let payloads = drained(&analytics, &ingest).await;
     let calls = tool_calls(&payloads);
     assert_eq!(
         calls[0].properties["$mcp_intent"],
@@ -209,8 +209,8 @@ async fn intent_is_trimmed_redacted_and_capped() {
 
 #[tokio::test]
 async fn the_intent_fallback_fills_in_when_context_is_missing() {
-    let sink = MemorySink::new();
-    let analytics = builder(&sink)
+    let ingest = IngestServer::start();
+    let analytics = builder(&ingest)
         .intent_fallback(|view| async move {
             let tool = view.params()["name"].as_str().unwrap_or("?").to_owned();
             (tool == "add").then(|| format!("  Totals via {tool}  "))
@@ -234,7 +234,7 @@ async fn the_intent_fallback_fills_in_when_context_is_missing() {
         .await
         .unwrap();
     client.cancel().await.unwrap();
-    let payloads = drained(&analytics, &sink).await;
+    let payloads = drained(&analytics, &ingest).await;
     let calls = tool_calls(&payloads);
     assert_eq!(calls[0].properties["$mcp_intent"], "Totals via add");
     assert_eq!(calls[0].properties["$mcp_intent_source"], "inferred");
@@ -248,8 +248,8 @@ async fn the_intent_fallback_fills_in_when_context_is_missing() {
 
 #[tokio::test]
 async fn a_panicking_intent_fallback_records_nothing_and_the_call_succeeds() {
-    let sink = MemorySink::new();
-    let analytics = builder(&sink)
+    let ingest = IngestServer::start();
+    let analytics = builder(&ingest)
         .intent_fallback(|_view| async move { panic!("fallback broke") })
         .build()
         .unwrap();
@@ -260,7 +260,7 @@ async fn a_panicking_intent_fallback_records_nothing_and_the_call_succeeds() {
         .unwrap();
     assert_eq!(text(&result), "5");
     client.cancel().await.unwrap();
-    let payloads = drained(&analytics, &sink).await;
+    let payloads = drained(&analytics, &ingest).await;
     assert!(
         tool_calls(&payloads)[0]
             .properties
@@ -279,8 +279,8 @@ async fn with_intent_off_the_listing_and_results_are_untouched() {
         .unwrap();
     plain.cancel().await.unwrap();
 
-    let sink = MemorySink::new();
-    let analytics = builder(&sink).intent(false).build().unwrap();
+    let ingest = IngestServer::start();
+    let analytics = builder(&ingest).intent(false).build().unwrap();
     let client = connect(analytics.instrument(Recorder::default())).await;
     let tools = client.list_all_tools().await.unwrap();
     let result = client
@@ -296,7 +296,7 @@ async fn with_intent_off_the_listing_and_results_are_untouched() {
         serde_json::to_string(&result).unwrap(),
         serde_json::to_string(&host_result).unwrap()
     );
-    let payloads = drained(&analytics, &sink).await;
+    let payloads = drained(&analytics, &ingest).await;
     assert!(
         tool_calls(&payloads)[0]
             .properties
@@ -307,8 +307,8 @@ async fn with_intent_off_the_listing_and_results_are_untouched() {
 
 #[tokio::test]
 async fn custom_events_inside_a_tool_are_attributed_to_the_caller() {
-    let sink = MemorySink::new();
-    let analytics = builder(&sink)
+    let ingest = IngestServer::start();
+    let analytics = builder(&ingest)
         .identify(|_view| async {
             Some(posthog_mcp::Identity::new("user-7").with_property("plan", "pro"))
         })
@@ -318,7 +318,7 @@ async fn custom_events_inside_a_tool_are_attributed_to_the_caller() {
     let result = client.call_tool(call("track", json!({}))).await.unwrap();
     assert_eq!(text(&result), "tracked");
     client.cancel().await.unwrap();
-    let payloads = drained(&analytics, &sink).await;
+    let payloads = drained(&analytics, &ingest).await;
     let custom = payloads
         .iter()
         .find(|p| p.event == "report_generated")
@@ -340,8 +340,8 @@ async fn custom_events_inside_a_tool_are_attributed_to_the_caller() {
 
 #[tokio::test]
 async fn custom_events_without_a_context_are_anonymous_and_need_a_name() {
-    let sink = MemorySink::new();
-    let analytics = builder(&sink).build().unwrap();
+    let ingest = IngestServer::start();
+    let analytics = builder(&ingest).build().unwrap();
     assert_eq!(
         analytics.capture("  ", serde_json::Map::new()),
         Err(posthog_mcp::CaptureError::EmptyName)
@@ -352,7 +352,7 @@ async fn custom_events_without_a_context_are_anonymous_and_need_a_name() {
             serde_json::Map::from_iter([("n".to_owned(), json!(3))]),
         )
         .unwrap();
-    let payloads = drained(&analytics, &sink).await;
+    let payloads = drained(&analytics, &ingest).await;
     assert_eq!(payloads.len(), 1);
     assert_eq!(payloads[0].event, "nightly_job");
     assert_eq!(payloads[0].distinct_id, "anonymous");
@@ -363,8 +363,8 @@ async fn custom_events_without_a_context_are_anonymous_and_need_a_name() {
 
 #[tokio::test]
 async fn a_panicking_before_send_drops_only_that_payload() {
-    let sink = MemorySink::new();
-    let analytics = builder(&sink)
+    let ingest = IngestServer::start();
+    let analytics = builder(&ingest)
         .before_send(|payload| {
             if payload.event == "$mcp_tool_call" {
                 panic!("hook broke");
@@ -380,7 +380,7 @@ async fn a_panicking_before_send_drops_only_that_payload() {
         .await
         .unwrap();
     client.cancel().await.unwrap();
-    let payloads = drained(&analytics, &sink).await;
+    let payloads = drained(&analytics, &ingest).await;
     let names: Vec<&str> = payloads.iter().map(|p| p.event.as_str()).collect();
     assert_eq!(names, ["$mcp_initialize", "$mcp_tools_list"]);
 }

@@ -1,12 +1,14 @@
 //! The manual API (issue 6 item 6): one scenario replayed through the wrapper and through a gateway built on
 //! `posthog_mcp::manual` in front of the same host produces the same events, key for key, and the same results.
+//! Each run reports to its own local ingestion server; the events compared are the ones that arrived over HTTP.
 
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
+use posthog_mcp::Builder;
 use posthog_mcp::manual::{ManualRequest, Prepared};
 use posthog_mcp::tool::{ToolRegistration, ToolSpec};
-use posthog_mcp::{Analytics, Builder, MemorySink, Payload};
-use posthog_mcp_tests::fixtures::{Recorder, call, connect};
+use posthog_mcp_tests::IngestServer;
+use posthog_mcp_tests::fixtures::{Ingested, Recorder, call, connect, ingested, reporting_to};
 use rmcp::ServerHandler as _;
 use rmcp::model::*;
 use serde_json::{Map, Value, json};
@@ -19,6 +21,7 @@ macro_rules! instrumented {
             capture_args: true,
             capture_response: true,
             redact: &[],
+            intent_description: None,
         };
         posthog_mcp::__private::v1::inventory::submit! { ToolRegistration { spec: &$spec } }
     )*};
@@ -26,18 +29,24 @@ macro_rules! instrumented {
 
 instrumented!(INSPECT = "inspect", ADD = "add");
 
-fn builder(sink: &MemorySink) -> Builder {
-    Analytics::builder()
-        .memory_sink(sink.clone())
-        .without_registered_identify()
+/// The event names and property keys of each payload, in the order the crate assembled them.
+///
+/// The wire cannot show that order (posthog-rs keeps properties in a hash map), so `before_send`, which sees each
+/// payload as built, writes it down; it returns every payload unchanged.
+type KeyOrder = Arc<Mutex<Vec<(String, Vec<String>)>>>;
+
+/// Events go over HTTP to `ingest`; `order` receives the key order of every payload.
+fn builder(ingest: &IngestServer, order: &KeyOrder) -> Builder {
+    let order = order.clone();
+    reporting_to(ingest)
         .llm_model(true)
         .get_more_tools(true)
         .send_feedback(true)
-}
-
-async fn drained(analytics: &Analytics, sink: &MemorySink) -> Vec<Payload> {
-    assert!(analytics.flush(Duration::from_secs(5)).await);
-    sink.payloads()
+        .before_send(move |payload| {
+            let keys = payload.properties.keys().cloned().collect();
+            order.lock().unwrap().push((payload.event.clone(), keys));
+            Some(payload)
+        })
 }
 
 fn scenario() -> Vec<CallToolRequestParams> {
@@ -66,7 +75,7 @@ fn scenario() -> Vec<CallToolRequestParams> {
 /// Properties that legitimately differ between two runs.
 const VOLATILE: [&str; 2] = ["$session_id", "$mcp_duration_ms"];
 
-fn comparable(payload: &Payload) -> (String, Map<String, Value>) {
+fn comparable(payload: &Ingested) -> (String, Map<String, Value>) {
     let mut properties = payload.properties.clone();
     for key in VOLATILE {
         properties.remove(key);
@@ -93,7 +102,7 @@ fn as_json(outcome: Result<CallToolResult, ErrorData>) -> Value {
 
 /// The same request as the gateway would receive it: the JSON-RPC id and `_meta` the rmcp client sent (read
 /// back from the wrapper's capture; `$mcp_feedback` carries no parameters, and neither is captured there).
-fn manual_request(payload: &Payload) -> ManualRequest {
+fn manual_request(payload: &Ingested) -> ManualRequest {
     let Some(request) = payload.properties.get("$mcp_parameters") else {
         return ManualRequest::new();
     };
@@ -108,8 +117,9 @@ fn manual_request(payload: &Payload) -> ManualRequest {
 #[tokio::test]
 async fn the_manual_api_replay_matches_the_wrapper_key_for_key() {
     // Through the wrapper.
-    let wrapped_sink = MemorySink::new();
-    let wrapped_analytics = builder(&wrapped_sink).build().unwrap();
+    let wrapped_ingest = IngestServer::start();
+    let wrapped_order = KeyOrder::default();
+    let wrapped_analytics = builder(&wrapped_ingest, &wrapped_order).build().unwrap();
     let client = connect(wrapped_analytics.instrument(Recorder::default())).await;
     let wrapped_listing = client.list_tools(None).await.unwrap();
     let mut wrapped_results = Vec::new();
@@ -124,7 +134,7 @@ async fn the_manual_api_replay_matches_the_wrapper_key_for_key() {
         wrapped_results.push(as_json(outcome));
     }
     client.cancel().await.unwrap();
-    let wrapped = drained(&wrapped_analytics, &wrapped_sink).await;
+    let wrapped = ingested(&wrapped_analytics, &wrapped_ingest).await;
     let requests: Vec<ManualRequest> = wrapped
         .iter()
         .filter(|p| p.event != "$exception")
@@ -139,8 +149,9 @@ async fn the_manual_api_replay_matches_the_wrapper_key_for_key() {
     let initialize_result: InitializeResult =
         serde_json::from_value(wrapped[0].properties["$mcp_response"].clone()).unwrap();
 
-    let manual_sink = MemorySink::new();
-    let manual_analytics = builder(&manual_sink).build().unwrap();
+    let manual_ingest = IngestServer::start();
+    let manual_order = KeyOrder::default();
+    let manual_analytics = builder(&manual_ingest, &manual_order).build().unwrap();
     let server = manual_analytics.manual(Recorder::default().get_info().server_info);
     let connection = server.connection();
     server
@@ -184,7 +195,7 @@ async fn the_manual_api_replay_matches_the_wrapper_key_for_key() {
         manual_results.push(as_json(outcome));
     }
     upstream.cancel().await.unwrap();
-    let manual = drained(&manual_analytics, &manual_sink).await;
+    let manual = ingested(&manual_analytics, &manual_ingest).await;
 
     assert_eq!(
         manual_results, wrapped_results,
@@ -197,15 +208,46 @@ async fn the_manual_api_replay_matches_the_wrapper_key_for_key() {
         wrapped_events.iter().map(|(e, _)| e).collect::<Vec<_>>()
     );
     for ((event, ours), (_, theirs)) in manual_events.iter().zip(&wrapped_events) {
-        let our_keys: Vec<&String> = ours.keys().collect();
-        let their_keys: Vec<&String> = theirs.keys().collect();
-        assert_eq!(
-            our_keys, their_keys,
-            "{event}: the same keys in the same order"
-        );
+        let mut our_keys: Vec<&String> = ours.keys().collect();
+        let mut their_keys: Vec<&String> = theirs.keys().collect();
+        our_keys.sort();
+        their_keys.sort();
+        assert_eq!(our_keys, their_keys, "{event}: the same keys arrived");
         for (key, value) in ours {
             assert_eq!(value, &theirs[key], "{event}.{key}");
         }
+    }
+    // The order is the crate's, as `before_send` saw each payload; the labels and what posthog-rs adds come
+    // after it and are compared above.
+    let (manual_order, wrapped_order) = (
+        manual_order.lock().unwrap().clone(),
+        wrapped_order.lock().unwrap().clone(),
+    );
+    for (order, arrived) in [(&manual_order, &manual), (&wrapped_order, &wrapped)] {
+        assert_eq!(
+            order.iter().map(|(e, _)| e).collect::<Vec<_>>(),
+            arrived.iter().map(|p| &p.event).collect::<Vec<_>>(),
+            "before_send saw every payload that arrived, in order"
+        );
+        for ((event, keys), payload) in order.iter().zip(arrived) {
+            for key in keys {
+                assert!(
+                    payload.properties.contains_key(key),
+                    "{event}.{key} arrived"
+                );
+            }
+        }
+    }
+    for ((event, ours), (_, theirs)) in manual_order.iter().zip(&wrapped_order) {
+        let ours: Vec<&String> = ours
+            .iter()
+            .filter(|k| !VOLATILE.contains(&k.as_str()))
+            .collect();
+        let theirs: Vec<&String> = theirs
+            .iter()
+            .filter(|k| !VOLATILE.contains(&k.as_str()))
+            .collect();
+        assert_eq!(ours, theirs, "{event}: the same keys in the same order");
     }
     let names: Vec<&str> = wrapped.iter().map(|p| p.event.as_str()).collect();
     assert!(names.contains(&"$mcp_missing_capability"));
