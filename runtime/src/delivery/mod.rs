@@ -7,9 +7,12 @@
 //! and warned about once per episode (CONTRACT §10 W5).
 //!
 //! Everything else happens on a dedicated OS thread named `posthog-mcp-delivery` with a tokio runtime of its own
-//! (whose single thread, `posthog-mcp-delivery-jobs`, runs the jobs while the sender works on the first). The host may run on any tokio runtime (or none): delivery neither competes with its tasks nor
-//! depends on its runtime still running, so [`Delivery::shutdown`] and the `Drop` guard can drain while the host's
-//! runtime winds down. On that thread:
+//! (whose single thread, `posthog-mcp-delivery-jobs`, runs the jobs and the HTTP client's connection tasks while
+//! the sender works on the first). The host may run on any tokio runtime (or none): delivery neither competes
+//! with its tasks nor depends on its runtime still running, so [`Delivery::shutdown`] and the `Drop` guard can
+//! drain while the host's runtime winds down. Threads are woken only when there is work for them: the intake
+//! stays awake briefly after a run of jobs (a steady stream of requests hands over with no wake-up per call), and
+//! the sender is woken for a full batch, to start its batch timer, or for a flush. On those threads:
 //!
 //! - the jobs run (sanitize, build, label — a panicking job loses only its own payloads, and is counted in
 //!   [`DeliveryStats::jobs_failed`]); each payload is measured (its JSON length, estimated without encoding it)
