@@ -62,7 +62,7 @@ fn generic_pass(c: &mut Criterion) {
     group.bench_function("sanitize_response", |b| {
         b.iter_batched_ref(
             || response.clone(),
-            |value| sanitize_response(value),
+            sanitize_response,
             BatchSize::SmallInput,
         )
     });

@@ -292,10 +292,10 @@ pub enum InitError {
 
 /// Flushes and stops the process-wide instance, waiting at most 5 s. Call it after `service.waiting()`.
 pub async fn shutdown() {
-    if let Some(analytics) = GLOBAL.get() {
-        if !analytics.shutdown(Duration::from_secs(5)).await {
-            tracing::warn!("posthog-mcp: shutdown timed out before every event was delivered");
-        }
+    if let Some(analytics) = GLOBAL.get()
+        && !analytics.shutdown(Duration::from_secs(5)).await
+    {
+        tracing::warn!("posthog-mcp: shutdown timed out before every event was delivered");
     }
 }
 

@@ -258,9 +258,11 @@ impl Builder {
     /// A builder that reads `POSTHOG_API_KEY`, `POSTHOG_HOST` and `POSTHOG_MCP_LOCAL_SINK` (`stderr`, `off`, or
     /// a file path for the local sink used when there is no key).
     pub fn from_env() -> Self {
-        let mut builder = Self::default();
-        builder.api_key = env_value("POSTHOG_API_KEY");
-        builder.host = env_value("POSTHOG_HOST").map(|h| (h, "POSTHOG_HOST"));
+        let mut builder = Self {
+            api_key: env_value("POSTHOG_API_KEY"),
+            host: env_value("POSTHOG_HOST").map(|h| (h, "POSTHOG_HOST")),
+            ..Self::default()
+        };
         if builder.api_key.is_none() {
             builder.sink = match env_value("POSTHOG_MCP_LOCAL_SINK").as_deref() {
                 None => SinkChoice::Auto,

@@ -101,8 +101,11 @@ pub enum CredentialSource {
     /// Every value of this header, in order (default: `authorization`).
     Header(String),
     /// A host function that extracts the credential from the request view.
-    Function(Arc<dyn Fn(&RequestView) -> Option<String> + Send + Sync>),
+    Function(CredentialFn),
 }
+
+/// A host function that extracts the credential from the request view.
+pub type CredentialFn = Arc<dyn Fn(&RequestView) -> Option<String> + Send + Sync>;
 
 impl Default for CredentialSource {
     fn default() -> Self {

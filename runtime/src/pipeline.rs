@@ -295,15 +295,15 @@ fn parameters(record: &RequestRecord, params: Option<Value>) -> Value {
 
 fn captured_params(record: &RequestRecord) -> Option<Value> {
     let mut params = record.params.as_ref()?.to_json();
-    if !record.capture.args {
-        if let Some(object) = params.as_object_mut() {
-            object.remove("arguments");
-        }
+    if !record.capture.args
+        && let Some(object) = params.as_object_mut()
+    {
+        object.remove("arguments");
     }
-    if !record.capture.redact.is_empty() {
-        if let Some(arguments) = params.get_mut("arguments") {
-            privacy::redact_fields(arguments, record.capture.redact);
-        }
+    if !record.capture.redact.is_empty()
+        && let Some(arguments) = params.get_mut("arguments")
+    {
+        privacy::redact_fields(arguments, record.capture.redact);
     }
     Some(params)
 }

@@ -1076,6 +1076,10 @@ macro_rules! forward {
 impl<S: ServerHandler> Instrumented<S> {
     /// Captures one request handled by `call`: resolution before it, the outcome after it. `resource` names
     /// the event's `$mcp_resource_name`; `capture` picks what of a successful result becomes `$mcp_response`.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one call site per request kind, in the forwarding table"
+    )]
     async fn capture_request<P, R, F, Fut>(
         &self,
         event: &'static str,

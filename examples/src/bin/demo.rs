@@ -98,8 +98,8 @@ fn print_table(path: &PathBuf) -> std::io::Result<()> {
     let text = std::fs::read_to_string(path)?;
     println!();
     println!(
-        "{:<24} {:<44} {:<12} {:>8}  {}",
-        "event", "distinct_id", "tool", "ms", "error"
+        "{:<24} {:<44} {:<12} {:>8}  error",
+        "event", "distinct_id", "tool", "ms"
     );
     println!("{}", "-".repeat(110));
     for line in text.lines() {

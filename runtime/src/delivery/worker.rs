@@ -2,12 +2,17 @@
 //!
 //! - *intake* (on the runtime's single thread, `posthog-mcp-delivery-jobs`) runs the jobs handed over by the
 //!   request path (catching panics), measures each payload and moves it into the bounded buffer, and registers
-//!   flush markers;
+//!   flush markers; the HTTP client's connection tasks share its thread, so it yields every few jobs;
 //! - *sender* (on `posthog-mcp-delivery` itself) forms batches (at `batch_size` payloads, or when the oldest
 //!   payload has waited `flush_interval`, or at once while a flush is pending) and delivers one batch at a time,
 //!   applying the retry policy.
 //!
-//! Every wait of the sender (batch interval, backoff, pause) goes through the injected [`Clock`]; flush and
+//! Wake-ups cost the host CPU, so each side wakes the other only when there is work: the request path wakes the
+//! intake only once it has parked (after [`INTAKE_LINGER`] without work), and the intake wakes the sender only
+//! when its buffer went from empty to not empty, a batch is full, or a flush is pending
+//! ([`super::queue::State::sender_needs_wake`]).
+//!
+//! Every wait of the sender (batch interval, backoff, pause) goes through the injected [`Clock`](crate::clock::Clock); flush and
 //! shutdown deadlines are real time, because they bound how long the host waits.
 
 use std::sync::Arc;

@@ -232,7 +232,7 @@ fn passes_luhn(digits: &[u8]) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 fn digits_at(bytes: &[u8], at: usize, count: usize) -> bool {

@@ -90,7 +90,7 @@ fn is_base64_data_url(text: &str) -> bool {
     if !suffix.eq_ignore_ascii_case(";base64") {
         return false;
     }
-    let payload = rest[comma + 1..].as_bytes();
+    let payload = &rest.as_bytes()[comma + 1..];
     let mut body_len = 0usize;
     let mut padding = 0usize;
     let mut index = 0;

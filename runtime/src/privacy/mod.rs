@@ -5,9 +5,9 @@
 //! a long string nor a deeply nested value can stall or overflow the worker.
 //!
 //! - [`generic_string`]: the pass every captured string gets (binary gate, PostHog tokens, URL credentials).
-//! - [`free_text`]: the pass for agent-written text, which adds personal data.
+//! - [`free_text`](fn@free_text): the pass for agent-written text, which adds personal data.
 //! - [`sanitize_parameters`], [`sanitize_response`], [`redact_fields`]: the passes over captured JSON.
-//! - [`truncate`], [`bound`], [`fit_budget`]: the three truncation layers.
+//! - [`truncate`](fn@truncate), [`bound`], [`fit_budget`]: the three truncation layers.
 //! - [`exception_list`]: `$exception_list` for an error.
 
 mod exception;

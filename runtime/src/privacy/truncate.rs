@@ -225,12 +225,10 @@ fn shorten_longest_strings(properties: &mut Map<String, Value>, target: usize) -
         .collect();
     while let Some(value) = stack.pop() {
         match value {
-            Value::String(text) => {
-                if text.len() > LADDER_MIN_CHARS {
-                    let chars = text.chars().count();
-                    if chars > LADDER_MIN_CHARS {
-                        strings.push((chars, text));
-                    }
+            Value::String(text) if text.len() > LADDER_MIN_CHARS => {
+                let chars = text.chars().count();
+                if chars > LADDER_MIN_CHARS {
+                    strings.push((chars, text));
                 }
             }
             Value::Array(items) => stack.extend(items.iter_mut()),
@@ -238,7 +236,7 @@ fn shorten_longest_strings(properties: &mut Map<String, Value>, target: usize) -
             _ => {}
         }
     }
-    strings.sort_by(|a, b| b.0.cmp(&a.0));
+    strings.sort_by_key(|entry| std::cmp::Reverse(entry.0));
     let mut remaining = target;
     let mut progress = false;
     for (chars, text) in strings {
@@ -268,7 +266,7 @@ fn last_resort(payload: &mut Payload) {
         .filter(|(key, _)| !NEVER_SHORTENED.contains(&key.as_str()))
         .map(|(key, value)| (json_string_len(key) + 2 + json_len(value), key.clone()))
         .collect();
-    sizes.sort_by(|a, b| b.0.cmp(&a.0));
+    sizes.sort_by_key(|entry| std::cmp::Reverse(entry.0));
     let mut size = payload_len(payload);
     for (entry, key) in sizes {
         if size <= MAX_EVENT_BYTES {
