@@ -24,7 +24,7 @@ use crate::config::AgentOptions;
 use crate::event::{ErrorInfo, names};
 use crate::identity::IdentityResolver;
 use crate::intent::{self, Owned};
-use crate::pipeline::{Attribution, CaptureOptions, Captured, RequestRecord, ToolFacts};
+use crate::pipeline::{Attribution, CaptureOptions, Captured, Encoded, RequestRecord, ToolFacts};
 use crate::request::{LazyParams, RequestView, ViewInner};
 use crate::session::{Connection, SessionSignals};
 use crate::tool::{ToolAnnotations, ToolCallSlot, UnwrappedToolCall};
@@ -375,15 +375,17 @@ impl ServerShared {
 
         let mut record = RequestRecord::new(event, method, snapshot.session_id.clone(), started_at);
         record.request_id = incoming.id.clone();
-        let params = ParamsWithMeta {
-            params,
-            meta: incoming.meta.clone(),
-        };
+        record.params = Some(Encoded::with_meta(
+            &params,
+            (!incoming.meta.is_empty()).then_some(&incoming.meta),
+        ));
         let needs_view = self.identity.has_identify()
             || analytics.inner.event_properties.is_some()
             || options.want_view;
-        let view_params = needs_view.then(|| params.clone());
-        record.params = Some(Box::new(params));
+        let view_params = needs_view.then(|| ParamsWithMeta {
+            params,
+            meta: incoming.meta.clone(),
+        });
 
         let mut kept_view = None;
         if let Some(view_params) = view_params {
@@ -482,7 +484,7 @@ impl ServerShared {
             Some(&negotiated),
         );
         scope.record.attribution.protocol_version = arc_str(&negotiated);
-        scope.record.response = Some(Box::new(result.clone()));
+        scope.record.response = Some(Encoded::of(result));
         self.finish(scope);
     }
 
@@ -497,7 +499,7 @@ impl ServerShared {
             Ok(listing) => {
                 let listing = self.decorate_listing(listing, first_page);
                 scope.record.is_error = Some(false);
-                scope.record.response = Some(Box::new(listing.clone()));
+                scope.record.response = Some(Encoded::of(&listing));
                 self.finish(scope);
                 Ok(listing)
             }
@@ -877,11 +879,9 @@ impl ServerShared {
                     delivered = deliver_handle(result, handle, *minted, instructions);
                 }
                 record.response = match &*response {
-                    CallToolResponse::Complete(result) => {
-                        Some(Box::new(result.clone()) as Box<dyn Captured>)
-                    }
-                    CallToolResponse::InputRequired(result) => Some(Box::new(result.clone())),
-                    CallToolResponse::Task(task) => Some(Box::new(task.clone())),
+                    CallToolResponse::Complete(result) => Some(Encoded::of(result)),
+                    CallToolResponse::InputRequired(result) => Some(Encoded::of(result)),
+                    CallToolResponse::Task(task) => Some(Encoded::of(task)),
                     _ => None,
                 };
             }
@@ -961,7 +961,7 @@ impl ServerShared {
         scope.record.capture_parameters = feedback.is_none();
         scope.record.feedback = feedback;
         scope.record.is_error = Some(false);
-        scope.record.response = Some(Box::new(result.clone()));
+        scope.record.response = Some(Encoded::of(&result));
         self.finish(scope);
         result
     }
@@ -1289,7 +1289,7 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
             context,
             None,
             |r, c| self.inner.list_resources(r, c),
-            |result| Some(Box::new(result.clone()) as Box<dyn Captured>),
+            |result| Some(Encoded::of(result)),
         )
         .await
     }
@@ -1306,7 +1306,7 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
             context,
             None,
             |r, c| self.inner.list_resource_templates(r, c),
-            |result| Some(Box::new(result.clone()) as Box<dyn Captured>),
+            |result| Some(Encoded::of(result)),
         )
         .await
     }
@@ -1323,7 +1323,7 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
             context,
             None,
             |r, c| self.inner.list_prompts(r, c),
-            |result| Some(Box::new(result.clone()) as Box<dyn Captured>),
+            |result| Some(Encoded::of(result)),
         )
         .await
     }
@@ -1363,10 +1363,8 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
             Some(name),
             call,
             |response| match response {
-                GetPromptResponse::Complete(result) => {
-                    Some(Box::new(result.clone()) as Box<dyn Captured>)
-                }
-                GetPromptResponse::InputRequired(result) => Some(Box::new(result.clone())),
+                GetPromptResponse::Complete(result) => Some(Encoded::of(result)),
+                GetPromptResponse::InputRequired(result) => Some(Encoded::of(result)),
                 _ => None,
             },
         )
