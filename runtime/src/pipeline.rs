@@ -62,23 +62,29 @@ impl Encoded {
 
 impl Captured for Encoded {
     fn to_json(&self) -> Value {
-        let mut value = serde_json::from_slice(&self.value).unwrap_or(Value::Null);
-        let Some(meta) = self
+        let value = serde_json::from_slice(&self.value).unwrap_or(Value::Null);
+        match self
             .meta
             .as_deref()
-            .and_then(|meta| serde_json::from_slice::<Value>(meta).ok())
-        else {
-            return value;
-        };
-        match &mut value {
-            Value::Object(object) => {
-                object.entry("_meta").or_insert(meta);
-            }
-            Value::Null => value = serde_json::json!({ "_meta": meta }),
-            _ => {}
+            .and_then(|meta| serde_json::from_slice(meta).ok())
+        {
+            Some(meta) => with_request_meta(value, meta),
+            None => value,
         }
-        value
     }
+}
+
+/// Params with the request's `_meta` (which rmcp moves out of the params into the context) put back as `_meta`,
+/// unless the params carry their own.
+pub(crate) fn with_request_meta(mut params: Value, meta: Value) -> Value {
+    match &mut params {
+        Value::Object(object) => {
+            object.entry("_meta").or_insert(meta);
+        }
+        Value::Null => params = serde_json::json!({ "_meta": meta }),
+        _ => {}
+    }
+    params
 }
 
 /// Who and what a request is attributed to, snapshotted when its session resolved (§4.2 R6, §5).

@@ -213,8 +213,7 @@ pub(crate) enum CallOutcome<'a> {
     Panic(&'a (dyn std::any::Any + Send)),
 }
 
-/// Request params and the request's `_meta` (which rmcp moves into the context), serialized on the worker.
-#[derive(Clone)]
+/// Request params and the request's `_meta`, as the hooks' [`RequestView`] sees them (serialized on demand).
 struct ParamsWithMeta<P> {
     params: P,
     meta: RequestMetaObject,
@@ -222,19 +221,12 @@ struct ParamsWithMeta<P> {
 
 impl<P: Serialize + Send + 'static> Captured for ParamsWithMeta<P> {
     fn to_json(&self) -> Value {
-        let mut value = serde_json::to_value(&self.params).unwrap_or(Value::Null);
+        let value = serde_json::to_value(&self.params).unwrap_or(Value::Null);
         if self.meta.is_empty() {
             return value;
         }
         let meta = serde_json::to_value(&self.meta).unwrap_or(Value::Null);
-        match &mut value {
-            Value::Object(object) => {
-                object.entry("_meta").or_insert(meta);
-            }
-            Value::Null => value = serde_json::json!({ "_meta": meta }),
-            _ => {}
-        }
-        value
+        crate::pipeline::with_request_meta(value, meta)
     }
 }
 

@@ -294,3 +294,34 @@ async fn a_disabled_instance_captures_nothing_and_still_serves() {
     client.cancel().await.unwrap();
     assert_eq!(analytics.stats().enqueued, 0);
 }
+
+#[tokio::test]
+async fn a_tool_call_records_its_request_with_the_clients_meta_and_its_result() {
+    let ingest = IngestServer::start();
+    let analytics = reporting_to(&ingest).build().unwrap();
+    let client = connect(analytics.instrument(Calculator::default())).await;
+    let mut request = call("add", json!({"a": 2.5, "b": -1}));
+    request.meta = Some(RequestMetaObject(MetaObject(
+        json!({"trace": {"turn": 7, "tags": ["a", "b"]}})
+            .as_object()
+            .unwrap()
+            .clone(),
+    )));
+    let result = client.call_tool(request).await.unwrap();
+
+    let payloads = delivered(&analytics, &ingest).await;
+    let call = events(&payloads, "$mcp_tool_call")[0];
+    let params = &call["properties"]["$mcp_parameters"]["request"]["params"];
+    assert_eq!(params["name"], "add");
+    assert_eq!(params["arguments"], json!({"a": 2.5, "b": -1}));
+    assert_eq!(
+        params["_meta"]["trace"],
+        json!({"turn": 7, "tags": ["a", "b"]}),
+        "the request's `_meta`, which rmcp moves out of the params, is put back"
+    );
+    assert_eq!(
+        call["properties"]["$mcp_response"]["content"],
+        serde_json::to_value(&result.content).unwrap(),
+        "the result as the client received it"
+    );
+}

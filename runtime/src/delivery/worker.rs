@@ -12,8 +12,9 @@
 //! when its buffer went from empty to not empty, a batch is full, or a flush is pending
 //! ([`super::queue::State::sender_needs_wake`]).
 //!
-//! Every wait of the sender (batch interval, backoff, pause) goes through the injected [`Clock`](crate::clock::Clock); flush and
-//! shutdown deadlines are real time, because they bound how long the host waits.
+//! Every wait of the sender (batch interval, backoff, pause) goes through the injected
+//! [`Clock`](crate::clock::Clock); flush and shutdown deadlines are real time, because they bound how long the
+//! host waits.
 
 use std::sync::Arc;
 use std::time::Duration;
