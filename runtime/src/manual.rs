@@ -203,7 +203,7 @@ impl ManualServer {
                 names::INITIALIZE,
                 "initialize",
                 &request.incoming(),
-                params.clone(),
+                params,
                 BeginOptions {
                     handshake: Some((&client, &requested)),
                     ..BeginOptions::default()
@@ -234,7 +234,7 @@ impl ManualServer {
                 names::TOOLS_LIST,
                 "tools/list",
                 &request.incoming(),
-                params,
+                &params,
                 BeginOptions::default(),
             )
             .await;

@@ -42,10 +42,7 @@ pub(crate) struct Encoded {
 
 impl Encoded {
     pub(crate) fn of<T: Serialize + ?Sized>(value: &T) -> Box<dyn Captured> {
-        Box::new(Self {
-            value: serde_json::to_vec(value).unwrap_or_default(),
-            meta: None,
-        })
+        Self::with_meta(value, None::<&()>)
     }
 
     /// `meta`: the request's `_meta`, when it is not empty.

@@ -298,7 +298,7 @@ impl ServerShared {
         event: &'static str,
         method: &'static str,
         incoming: &Incoming,
-        params: P,
+        params: &P,
         options: BeginOptions<'_>,
     ) -> Scope {
         let analytics = &self.analytics;
@@ -368,14 +368,15 @@ impl ServerShared {
         let mut record = RequestRecord::new(event, method, snapshot.session_id.clone(), started_at);
         record.request_id = incoming.id.clone();
         record.params = Some(Encoded::with_meta(
-            &params,
+            params,
             (!incoming.meta.is_empty()).then_some(&incoming.meta),
         ));
         let needs_view = self.identity.has_identify()
             || analytics.inner.event_properties.is_some()
             || options.want_view;
+        // Only the hooks' view needs its own copy of the params (serialized if a hook asks for them).
         let view_params = needs_view.then(|| ParamsWithMeta {
-            params,
+            params: params.clone(),
             meta: incoming.meta.clone(),
         });
 
@@ -750,7 +751,7 @@ impl ServerShared {
                 names::TOOL_CALL,
                 "tools/call",
                 &incoming,
-                request.clone(),
+                &*request,
                 BeginOptions {
                     want_view: explicit.is_none() && self.agent.intent_fallback.is_some(),
                     session: conversation
@@ -928,7 +929,7 @@ impl ServerShared {
                 event,
                 "tools/call",
                 &incoming,
-                request.clone(),
+                &request,
                 BeginOptions {
                     want_view: explicit.is_none() && agent.intent_fallback.is_some(),
                     session: conversation
@@ -1097,7 +1098,7 @@ impl<S: ServerHandler> Instrumented<S> {
                 event,
                 method,
                 &Incoming::from_context(&context),
-                request.clone(),
+                &request,
                 BeginOptions::default(),
             )
             .await;
@@ -1158,7 +1159,7 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
                 names::INITIALIZE,
                 "initialize",
                 &Incoming::from_context(&context),
-                request.clone(),
+                &request,
                 BeginOptions {
                     handshake: Some((&client, &requested)),
                     ..BeginOptions::default()
@@ -1255,7 +1256,7 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
                 names::TOOLS_LIST,
                 "tools/list",
                 &Incoming::from_context(&context),
-                request.clone(),
+                &request,
                 BeginOptions::default(),
             )
             .await;
