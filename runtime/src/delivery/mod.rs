@@ -292,7 +292,6 @@ impl Delivery {
         let deadline = Instant::now() + timeout;
         let shared = &self.inner.shared;
         shared.lock().closing = true;
-        shared.sender_wake.notify_one();
         let drained = self.flush(timeout).await;
         shared.signal_stop();
         if !worker::on_worker_thread() {
@@ -326,7 +325,6 @@ impl Drop for Inner {
             return;
         }
         shared.lock().closing = true;
-        shared.sender_wake.notify_one();
         // On the worker thread itself (the last handle dropped inside a job), draining would wait for ourselves.
         if !worker::on_worker_thread() {
             let deadline = Instant::now() + shared.options.drop_timeout;

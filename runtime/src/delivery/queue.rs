@@ -85,9 +85,12 @@ impl State {
             .clamp(1, batch_size.max(1))
     }
 
-    /// Whether a flush or shutdown wants everything sent without waiting for full batches.
+    /// Whether a flush (or the flush that `shutdown` queues) wants everything sent without waiting for full
+    /// batches. Only the flush marker decides: it sits behind every job admitted before it, so the batches it cuts
+    /// hold every payload those jobs build. (Cutting at `closing` instead sent whatever the intake had built at
+    /// that instant, then the rest in more requests.)
     pub(crate) fn flushing(&self) -> bool {
-        self.closing || self.watermark() < self.flush_target
+        self.watermark() < self.flush_target
     }
 
     /// Called by the intake after it buffered payloads: whether the sender must be woken now (and, if so, marks
