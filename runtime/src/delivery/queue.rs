@@ -86,9 +86,8 @@ impl State {
     }
 
     /// Whether a flush (or the flush that `shutdown` queues) wants everything sent without waiting for full
-    /// batches. Only the flush marker decides: it sits behind every job admitted before it, so the batches it cuts
-    /// hold every payload those jobs build. (Cutting at `closing` instead sent whatever the intake had built at
-    /// that instant, then the rest in more requests.)
+    /// batches. Only the flush marker decides, not `closing`: the marker sits behind every job admitted before it,
+    /// so the batches it cuts hold every payload those jobs build.
     pub(crate) fn flushing(&self) -> bool {
         self.watermark() < self.flush_target
     }
