@@ -13,6 +13,8 @@ use crate::delivery::{Delivery, DeliveryStats, LocalTarget, SinkKind};
 use crate::event::Payload;
 use crate::identity::{CredentialSource, Identity, IdentityResolver, SharedIdentify};
 use crate::pipeline::{self, Attribution, PipelineSettings, RequestRecord};
+use crate::server::{ServerKey, ServerState};
+use crate::session::SessionStats;
 use crate::tool::UnwrappedToolCall;
 
 /// One analytics instance: where events go and how they are built. Cheap to clone; clones share everything.
@@ -36,6 +38,9 @@ pub(crate) struct Inner {
     cache_ttl: Duration,
     identify_timeout: Duration,
     credential: CredentialSource,
+    /// The state of each server this instance instruments (identity cache, caller sessions), by server.
+    pub(crate) servers: dashmap::DashMap<ServerKey, Arc<ServerState>>,
+    pub(crate) session_capacity: NonZeroUsize,
 }
 
 impl std::fmt::Debug for Analytics {
@@ -134,6 +139,9 @@ impl Analytics {
                 cache_ttl: builder.cache_ttl,
                 identify_timeout: builder.identify_timeout,
                 credential: builder.credential.clone(),
+                servers: dashmap::DashMap::new(),
+                session_capacity: NonZeroUsize::new(builder.session_capacity)
+                    .unwrap_or(NonZeroUsize::MIN),
             }),
         }
     }
@@ -244,6 +252,19 @@ impl Analytics {
             .as_ref()
             .map(Delivery::stats)
             .unwrap_or_default()
+    }
+
+    /// The sessions this instance keeps for requests that carry none of their own (sessionless HTTP), summed
+    /// over the servers it instruments.
+    pub fn session_stats(&self) -> SessionStats {
+        let mut total = SessionStats::default();
+        for server in self.inner.servers.iter() {
+            let stats = server.session_stats();
+            total.callers += stats.callers;
+            total.evicted += stats.evicted;
+            total.expired += stats.expired;
+        }
+        total
     }
 
     pub(crate) fn now(&self) -> SystemTime {

@@ -187,6 +187,7 @@ pub struct Builder {
     sink: SinkChoice,
     pub(crate) delivery: DeliveryOptions,
     pub(crate) cache_capacity: usize,
+    pub(crate) session_capacity: usize,
     pub(crate) cache_ttl: Duration,
     pub(crate) identify_timeout: Duration,
     pub(crate) event_properties_timeout: Duration,
@@ -208,6 +209,7 @@ impl Default for Builder {
             sink: SinkChoice::Auto,
             delivery: DeliveryOptions::default(),
             cache_capacity: 1000,
+            session_capacity: 10_000,
             cache_ttl: Duration::from_secs(600),
             identify_timeout: Duration::from_secs(2),
             event_properties_timeout: Duration::from_secs(2),
@@ -323,6 +325,14 @@ impl Builder {
     /// Identity cache capacity in entries (default 1,000); also bounds the session records.
     pub fn identity_cache_capacity(mut self, capacity: usize) -> Self {
         self.cache_capacity = capacity;
+        self
+    }
+
+    /// How many callers of sessionless HTTP requests (2026-07-28 clients, stateless servers without the session
+    /// layer) keep a session at once (default 10,000). The least recently seen caller is dropped first, and its
+    /// next request starts a new session; drops are counted in [`Analytics::session_stats`].
+    pub fn session_capacity(mut self, capacity: usize) -> Self {
+        self.session_capacity = capacity;
         self
     }
 
@@ -602,6 +612,11 @@ impl Builder {
         if self.cache_capacity == 0 {
             return Err(ConfigError::ZeroCapacity {
                 option: "identity_cache_capacity",
+            });
+        }
+        if self.session_capacity == 0 {
+            return Err(ConfigError::ZeroCapacity {
+                option: "session_capacity",
             });
         }
         if self.delivery.capacity == 0 {

@@ -129,10 +129,41 @@ pub(crate) enum Fingerprint {
     Keyed(u64),
 }
 
+impl Fingerprint {
+    /// The keyed hash, or `None` for a request without a credential.
+    pub(crate) fn keyed(self) -> Option<u64> {
+        match self {
+            Self::NoCredential => None,
+            Self::Keyed(hash) => Some(hash),
+        }
+    }
+}
+
 /// The per-process random key of the fingerprint hash.
 fn fingerprint_key() -> &'static RandomState {
     static KEY: OnceLock<RandomState> = OnceLock::new();
     KEY.get_or_init(RandomState::new)
+}
+
+/// Every value of header `name`, in order, keyed-hashed (C2).
+fn header_fingerprint<'a>(
+    name: &str,
+    headers: impl Iterator<Item = &'a (String, String)>,
+) -> Fingerprint {
+    let mut hasher = fingerprint_key().build_hasher();
+    let mut any = false;
+    for (_, value) in headers.filter(|(key, _)| key.eq_ignore_ascii_case(name)) {
+        if !value.trim().is_empty() {
+            any = true;
+        }
+        hasher.write(value.as_bytes());
+        hasher.write_u8(0xff);
+    }
+    if any {
+        Fingerprint::Keyed(hasher.finish())
+    } else {
+        Fingerprint::NoCredential
+    }
 }
 
 impl CredentialSource {
@@ -140,15 +171,7 @@ impl CredentialSource {
         let mut hasher = fingerprint_key().build_hasher();
         let mut any = false;
         match self {
-            Self::Header(name) => {
-                for value in view.headers(name) {
-                    if !value.trim().is_empty() {
-                        any = true;
-                    }
-                    hasher.write(value.as_bytes());
-                    hasher.write_u8(0xff);
-                }
-            }
+            Self::Header(name) => return header_fingerprint(name, view.header_pairs()),
             Self::Function(extract) => {
                 let extracted = catch_unwind(AssertUnwindSafe(|| extract(view)))
                     .ok()
@@ -232,6 +255,24 @@ impl IdentityResolver {
         self.identify.is_some()
     }
 
+    /// Whether the credential is read by a host function (which needs a request view) rather than a header.
+    pub(crate) fn credential_needs_view(&self) -> bool {
+        matches!(self.credential, CredentialSource::Function(_))
+    }
+
+    /// The keyed fingerprint of the request's credential (C2).
+    pub(crate) fn fingerprint(&self, view: &RequestView) -> Fingerprint {
+        self.credential.fingerprint(view)
+    }
+
+    /// The fingerprint of a credential read from a header, without a request view.
+    pub(crate) fn header_fingerprint(&self, headers: Option<&[(String, String)]>) -> Fingerprint {
+        let CredentialSource::Header(name) = &self.credential else {
+            return Fingerprint::NoCredential;
+        };
+        header_fingerprint(name, headers.into_iter().flatten())
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, IdentityState> {
         self.state
             .lock()
@@ -257,14 +298,18 @@ impl IdentityResolver {
         }
     }
 
-    /// Resolves the identity of one request (§3.3).
-    pub(crate) async fn resolve(&self, view: &RequestView) -> Resolution {
+    /// Resolves the identity of one request (§3.3); `fingerprint` is the request's, when already computed.
+    pub(crate) async fn resolve(
+        &self,
+        view: &RequestView,
+        fingerprint: Option<Fingerprint>,
+    ) -> Resolution {
         let Some(identify) = self.identify.as_ref() else {
             return Resolution::default();
         };
         let key: (Arc<str>, Fingerprint) = (
             Arc::from(view.session_id()),
-            self.credential.fingerprint(view),
+            fingerprint.unwrap_or_else(|| self.credential.fingerprint(view)),
         );
         if let Some(identity) = self.cached(&mut self.lock(), &key) {
             return Resolution {
@@ -425,19 +470,25 @@ mod tests {
         })
     }
 
+    impl IdentityResolver {
+        async fn resolve_view(&self, view: &RequestView) -> Resolution {
+            self.resolve(view, None).await
+        }
+    }
+
     #[tokio::test]
     async fn a_stable_identity_is_resolved_once_per_ttl_and_announced_once() {
         let h = harness(1000, user);
-        let first = h.resolver.resolve(&view("s1", Some("a"))).await;
+        let first = h.resolver.resolve_view(&view("s1", Some("a"))).await;
         assert!(first.announce.is_some());
         for _ in 0..2 {
-            let again = h.resolver.resolve(&view("s1", Some("a"))).await;
+            let again = h.resolver.resolve_view(&view("s1", Some("a"))).await;
             assert!(again.announce.is_none());
             assert_eq!(again.identity.unwrap().distinct_id, "user-a");
         }
         assert_eq!(h.calls.load(Ordering::SeqCst), 1);
         h.clock.advance(10 * MINUTE);
-        let after_ttl = h.resolver.resolve(&view("s1", Some("a"))).await;
+        let after_ttl = h.resolver.resolve_view(&view("s1", Some("a"))).await;
         assert_eq!(h.calls.load(Ordering::SeqCst), 2);
         assert!(
             after_ttl.announce.is_none(),
@@ -448,8 +499,8 @@ mod tests {
     #[tokio::test]
     async fn another_credential_on_the_same_session_is_resolved_again_and_never_inherits() {
         let h = harness(1000, user);
-        h.resolver.resolve(&view("s1", Some("a"))).await;
-        let b = h.resolver.resolve(&view("s1", Some("b"))).await;
+        h.resolver.resolve_view(&view("s1", Some("a"))).await;
+        let b = h.resolver.resolve_view(&view("s1", Some("b"))).await;
         assert_eq!(h.calls.load(Ordering::SeqCst), 2);
         assert_eq!(b.identity.unwrap().distinct_id, "user-b");
         assert!(b.announce.is_some());
@@ -464,8 +515,8 @@ mod tests {
                 None
             }
         });
-        h.resolver.resolve(&view("s1", Some("a"))).await;
-        let b = h.resolver.resolve(&view("s1", Some("b"))).await;
+        h.resolver.resolve_view(&view("s1", Some("a"))).await;
+        let b = h.resolver.resolve_view(&view("s1", Some("b"))).await;
         assert!(b.identity.is_none());
     }
 
@@ -473,7 +524,7 @@ mod tests {
     async fn the_least_recently_used_session_is_evicted_at_capacity() {
         let h = harness(2, user);
         for session in ["s1", "s2", "s3", "s1"] {
-            h.resolver.resolve(&view(session, Some("a"))).await;
+            h.resolver.resolve_view(&view(session, Some("a"))).await;
         }
         assert_eq!(h.calls.load(Ordering::SeqCst), 4);
     }

@@ -10,6 +10,8 @@ pub mod clock;
 pub mod config;
 pub mod delivery;
 pub mod event;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod identity;
 mod intent;
 pub mod manual;
@@ -31,6 +33,7 @@ pub use identity::Identity;
 pub use pipeline::BeforeSend;
 pub use request::RequestView;
 pub use server::{Instrumented, instrument};
+pub use session::SessionStats;
 pub use tool::set_property;
 pub use virtual_tools::Feedback;
 

@@ -43,7 +43,11 @@ impl Analytics {
     /// A server for the manual API, attributed to `server_info` (`$mcp_server_name`, `$mcp_server_version`).
     pub fn manual(&self, server_info: Implementation) -> ManualServer {
         ManualServer {
-            shared: Arc::new(ServerShared::new(self, &server_info)),
+            shared: Arc::new(ServerShared::new(
+                self,
+                std::any::TypeId::of::<ManualServer>(),
+                &server_info,
+            )),
             tools: Arc::new(Vec::new()),
         }
     }
@@ -115,6 +119,7 @@ impl ManualRequest {
             meta: self.meta.clone(),
             headers: self.headers.clone(),
             peer: self.client.clone(),
+            ..Incoming::default()
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The read-only view of one intercepted request (CONTRACT §3.1 I2) that the identify function and the hooks
-//! receive: the MCP method, the params as received, the HTTP headers when the request came over HTTP, the
-//! resolved `$session_id` and the connection's client info. Nothing in it can change session state.
+//! receive: the MCP method, the params as received, the HTTP headers and the HTTP request's extensions (what an
+//! auth middleware verified) when the request came over HTTP, the resolved `$session_id` and the connection's
+//! client info. Nothing in it can change session state.
 
 use std::sync::{Arc, OnceLock};
 
@@ -16,6 +17,7 @@ pub(crate) struct ViewInner {
     pub(crate) method: &'static str,
     pub(crate) params: LazyParams,
     pub(crate) headers: Option<Vec<(String, String)>>,
+    pub(crate) extensions: Option<http::Extensions>,
     pub(crate) session_id: Arc<str>,
     pub(crate) client_name: Option<Arc<str>>,
     pub(crate) client_version: Option<Arc<str>>,
@@ -73,6 +75,7 @@ impl RequestView {
             method,
             params: LazyParams::ready(params),
             headers: None,
+            extensions: None,
             session_id: session_id.into(),
             client_name: None,
             client_version: None,
@@ -95,6 +98,40 @@ impl RequestView {
             ),
             ..inner
         })
+    }
+
+    /// The same view carrying `value` as an HTTP request extension, as an auth middleware would have put it
+    /// there (for tests of an identify function; see [`RequestView::extension`]).
+    pub fn with_extension<T: Clone + Send + Sync + 'static>(self, value: T) -> Self {
+        let mut inner = Arc::unwrap_or_clone_inner(self.inner);
+        inner
+            .extensions
+            .get_or_insert_with(http::Extensions::new)
+            .insert(value);
+        Self::from_inner(inner)
+    }
+
+    /// A value of type `T` from the HTTP request's extensions: what a tower or axum middleware in front of the
+    /// MCP service put there with `request.extensions_mut().insert(..)`, such as the claims of a verified token.
+    /// `None` when the request did not come over HTTP or carries no `T`.
+    ///
+    /// ```
+    /// # use posthog_mcp::{Identity, RequestView};
+    /// #[derive(Clone)]
+    /// struct Claims { subject: String }
+    ///
+    /// async fn identify(request: &RequestView) -> Option<Identity> {
+    ///     let claims = request.extension::<Claims>()?;
+    ///     Some(Identity::new(&claims.subject))
+    /// }
+    /// ```
+    pub fn extension<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.inner.extensions.as_ref()?.get::<T>()
+    }
+
+    /// Every header as (lowercase name, value) pairs, in order.
+    pub(crate) fn header_pairs(&self) -> impl Iterator<Item = &(String, String)> {
+        self.inner.headers.iter().flatten()
     }
 
     /// The MCP method, for example `tools/call`.
@@ -175,6 +212,7 @@ impl UnwrapOrCloneInner for Arc<ViewInner> {
                 method: shared.method,
                 params: LazyParams::ready(shared.params.get().clone()),
                 headers: shared.headers.clone(),
+                extensions: shared.extensions.clone(),
                 session_id: shared.session_id.clone(),
                 client_name: shared.client_name.clone(),
                 client_version: shared.client_version.clone(),
@@ -199,6 +237,20 @@ mod tests {
         assert_eq!(view.bearer_token(), Some("abc"));
         assert_eq!(view.headers("X-MULTI").collect::<Vec<_>>(), ["1", "2"]);
         assert!(view.is_http());
+    }
+
+    #[test]
+    fn an_auth_middleware_s_claims_are_read_by_type() {
+        #[derive(Clone, Debug, PartialEq)]
+        struct Claims(&'static str);
+        let view =
+            RequestView::new("tools/call", Value::Null, "ses_x").with_extension(Claims("alice"));
+        assert_eq!(view.extension::<Claims>(), Some(&Claims("alice")));
+        assert_eq!(view.extension::<String>(), None);
+        assert_eq!(
+            RequestView::new("tools/call", Value::Null, "ses_x").extension::<Claims>(),
+            None
+        );
     }
 
     #[test]

@@ -22,11 +22,13 @@ use serde_json::{Map, Value};
 use crate::analytics::{Analytics, CallerContext};
 use crate::config::AgentOptions;
 use crate::event::{ErrorInfo, names};
-use crate::identity::IdentityResolver;
+use crate::identity::{Fingerprint, IdentityResolver};
 use crate::intent::{self, Owned};
 use crate::pipeline::{Attribution, CaptureOptions, Captured, Encoded, RequestRecord, ToolFacts};
 use crate::request::{LazyParams, RequestView, ViewInner};
-use crate::session::{Connection, SessionSignals};
+use crate::session::{
+    CallerKey, Callers, Connection, MintSlot, SessionSignals, SessionToken, TransportSession,
+};
 use crate::tool::{ToolAnnotations, ToolCallSlot, UnwrappedToolCall};
 use crate::virtual_tools::{self, Feedback, VirtualKind};
 
@@ -48,13 +50,19 @@ pub fn instrument<S: ServerHandler>(server: S) -> Instrumented<S> {
 }
 
 impl Analytics {
-    /// Wraps `server` so that its requests are captured by this instance. Each call makes a new instrumented
-    /// server with its own identity cache; clones of the returned value are new connections of the same server.
+    /// Wraps `server` so that its requests are captured by this instance. Clones of the returned value are new
+    /// connections of the same server. Wrapping the same kind of server again (the same type, reporting the same
+    /// name and version) also gives a new connection of the same server: its identity cache and sessions are
+    /// kept by this instance, so a session factory may call `instrument` per session or per request.
     pub fn instrument<S: ServerHandler>(&self, server: S) -> Instrumented<S> {
         let info = server.get_info();
         Instrumented {
             inner: server,
-            server: Arc::new(ServerShared::new(self, &info.server_info)),
+            server: Arc::new(ServerShared::new(
+                self,
+                std::any::TypeId::of::<S>(),
+                &info.server_info,
+            )),
             connection: Arc::new(Connection::new()),
         }
     }
@@ -89,14 +97,23 @@ impl<S> Instrumented<S> {
     }
 }
 
-/// What one instrumented server shares across its connections: the analytics instance, the identity cache,
-/// what it learned about the host's tools, and whether the host's first listing page used a virtual name.
+/// What one instrumented server shares across its connections: the analytics instance, the server's own state
+/// and its attribution.
 pub(crate) struct ServerShared {
     pub(crate) analytics: Analytics,
-    identity: IdentityResolver,
+    state: Arc<ServerState>,
     server_name: Option<Arc<str>>,
     server_version: Option<Arc<str>>,
     agent: Arc<AgentOptions>,
+}
+
+/// The state of one server, kept by its analytics instance so that every `instrument` call for the same server
+/// (one per HTTP session or request, as rmcp's session factories are often written) shares it: the identity
+/// cache, the caller table of sessionless requests, what it learned about the host's tools, and whether the
+/// host's first listing page used a virtual name.
+pub(crate) struct ServerState {
+    identity: IdentityResolver,
+    callers: Callers,
     /// Facts about each known tool, read once from the host's `get_tool` or its listing.
     tools: DashMap<String, Arc<KnownTool>>,
     /// The tool names of the host's last first listing page (L4); `None` until one succeeded.
@@ -104,6 +121,16 @@ pub(crate) struct ServerShared {
     /// Skip warnings already logged, so a listing repeated per request warns once per tool and argument.
     warned: DashMap<(String, &'static str), ()>,
 }
+
+impl ServerState {
+    /// The caller table's counters.
+    pub(crate) fn session_stats(&self) -> crate::session::SessionStats {
+        self.callers.stats()
+    }
+}
+
+/// Which server a [`ServerState`] belongs to: the handler's type and the name and version it reports.
+pub(crate) type ServerKey = (std::any::TypeId, Option<Arc<str>>, Option<Arc<str>>);
 
 /// What the crate knows about one of the host's tools.
 pub(crate) struct KnownTool {
@@ -131,22 +158,44 @@ impl KnownTool {
 
 /// Where a request comes from: what the wrapper reads from rmcp's request context, or what a manual
 /// dispatcher supplies.
+#[derive(Default)]
 pub(crate) struct Incoming {
     pub(crate) id: Option<Value>,
     pub(crate) meta: RequestMetaObject,
     pub(crate) headers: Option<Vec<(String, String)>>,
+    /// The HTTP request's extensions (what an auth middleware put there), for the hooks' view.
+    pub(crate) extensions: Option<http::Extensions>,
     pub(crate) peer: Option<Arc<InitializeRequestParams>>,
+    /// The id a stateful HTTP transport assigned at `initialize` ([`crate::http::track_sessions`]).
+    pub(crate) transport_session: Option<Arc<str>>,
+    /// Where a minted session token goes ([`crate::http::SessionLayer`]).
+    pub(crate) mint: Option<MintSlot>,
 }
 
 impl Incoming {
     fn from_context(context: &RequestContext<RoleServer>) -> Self {
+        let parts = context.extensions.get::<http::request::Parts>();
         Self {
             id: Some(request_id(&context.id)),
             meta: context.meta.clone(),
-            headers: header_pairs(context),
-            peer: context.peer.peer_info(),
+            headers: parts.map(header_pairs),
+            extensions: parts.map(|parts| parts.extensions.clone()),
+            peer: context.peer.peer_info().filter(|peer| !is_stand_in(peer)),
+            transport_session: context
+                .extensions
+                .get::<TransportSession>()
+                .map(|session| session.0.clone()),
+            mint: parts.and_then(|parts| parts.extensions.get::<MintSlot>().cloned()),
         }
     }
+}
+
+/// Whether `peer` is the stand-in rmcp's stateless HTTP transport builds for each request (no handshake took
+/// place): rmcp's own name and version, no capabilities, no `_meta`. It is never reported as the client.
+fn is_stand_in(peer: &InitializeRequestParams) -> bool {
+    peer.meta.is_none()
+        && peer.capabilities == ClientCapabilities::default()
+        && peer.client_info == Implementation::default()
 }
 
 fn request_id(id: &NumberOrString) -> Value {
@@ -257,20 +306,43 @@ impl Scope {
     }
 }
 
-fn header_pairs(context: &RequestContext<RoleServer>) -> Option<Vec<(String, String)>> {
-    let parts = context.extensions.get::<http::request::Parts>()?;
-    Some(
-        parts
-            .headers
-            .iter()
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_owned(),
-                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
-    )
+fn header_pairs(parts: &http::request::Parts) -> Vec<(String, String)> {
+    parts
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Who a request over HTTP comes from. With a credential, its fingerprint and the client tell callers apart;
+/// without one, the user agent and the forwarded client address stand in for it (see `docs/sessions.md`).
+fn caller_key(
+    fingerprint: Fingerprint,
+    client_name: Option<Arc<str>>,
+    client_version: Option<Arc<str>>,
+    headers: Option<&[(String, String)]>,
+) -> CallerKey {
+    let credential = fingerprint.keyed();
+    let origin = credential.is_none().then(|| {
+        let agent = first_header(headers, "user-agent").unwrap_or("");
+        let address = first_header(headers, "x-forwarded-for")
+            .and_then(|hops| hops.split(',').next())
+            .or_else(|| first_header(headers, "x-real-ip"))
+            .unwrap_or("")
+            .trim();
+        Arc::from(format!("{agent}\u{0}{address}"))
+    });
+    CallerKey {
+        credential,
+        client_name,
+        client_version,
+        origin,
+    }
 }
 
 /// First value, trimmed, blank → absent (T9, §5.2).
@@ -306,20 +378,48 @@ impl ServerShared {
         let started = analytics.inner.clock.elapsed();
         let handshake = options.handshake;
         let headers = incoming.headers.clone();
+        if handshake.is_none()
+            && let Some(mint) = &incoming.mint
+        {
+            // Only an `initialize` mints: release the HTTP layer at once.
+            mint.fill(None);
+        }
         let session_header = first_header(headers.as_deref(), "mcp-session-id");
+        let meta_client = incoming.meta.client_info();
+        let peer_info = incoming.peer.clone();
+        // Over HTTP the credential is read once: it keys the caller table here and the identity cache below.
+        let fingerprint = headers
+            .is_some()
+            .then(|| self.http_fingerprint(method, incoming, params));
+        let transport_id = incoming.transport_session.as_deref();
+        let sessionless = headers.is_some()
+            && session_header.is_none()
+            && transport_id.is_none()
+            && options.session.is_none()
+            && !connection.has_own_session();
+        let caller_session = match (sessionless, fingerprint) {
+            (true, Some(fingerprint)) => {
+                // Only a client that names itself on every request (in `_meta`) is part of the key: a legacy
+                // client without a session header names itself at `initialize` only.
+                let client = meta_client.as_ref().and_then(|c| arc_str(&c.name));
+                let version = meta_client.as_ref().and_then(|c| arc_str(&c.version));
+                let key = caller_key(fingerprint, client, version, headers.as_deref());
+                Some(self.state.callers.session(&key, started))
+            }
+            _ => None,
+        };
+        let from_caller_table = caller_session.is_some();
         let mut snapshot = connection.resolve(
             SessionSignals {
                 session_header,
-                transport_id: None,
+                transport_id,
+                caller_session,
             },
             started,
         );
-        if let Some(session) = options.session {
+        if let Some(session) = options.session.clone() {
             snapshot.session_id = session;
         }
-
-        let meta_client = incoming.meta.client_info();
-        let peer_info = incoming.peer.clone();
         let (client_name, client_version) = match handshake {
             Some((client, _)) => (arc_str(&client.name), arc_str(&client.version)),
             None => (
@@ -365,13 +465,30 @@ impl ServerShared {
             vendor: first_header(headers.as_deref(), "x-anthropic-client").map(Arc::from),
         };
 
+        if let Some(fingerprint) = fingerprint
+            && !from_caller_table
+            && options.session.is_none()
+        {
+            // A request with a session of its own: its caller keeps that session if it later sends requests
+            // without one (a client that moves to the sessionless protocol mid-flight).
+            let key = caller_key(
+                fingerprint,
+                attribution.client_name.clone(),
+                attribution.client_version.clone(),
+                headers.as_deref(),
+            );
+            self.state
+                .callers
+                .remember(&key, &snapshot.session_id, started);
+        }
+
         let mut record = RequestRecord::new(event, method, snapshot.session_id.clone(), started_at);
         record.request_id = incoming.id.clone();
         record.params = Some(Encoded::with_meta(
             params,
             (!incoming.meta.is_empty()).then_some(&incoming.meta),
         ));
-        let needs_view = self.identity.has_identify()
+        let needs_view = self.state.identity.has_identify()
             || analytics.inner.event_properties.is_some()
             || options.want_view;
         // Only the hooks' view needs its own copy of the params (serialized if a hook asks for them).
@@ -386,12 +503,13 @@ impl ServerShared {
                 method,
                 params: LazyParams::new(move || view_params.to_json()),
                 headers,
+                extensions: incoming.extensions.clone(),
                 session_id: snapshot.session_id.clone(),
                 client_name: attribution.client_name.clone(),
                 client_version: attribution.client_version.clone(),
                 protocol_version: attribution.protocol_version.clone(),
             });
-            record.resolution = self.identity.resolve(&view).await;
+            record.resolution = self.state.identity.resolve(&view, fingerprint).await;
             record.event_properties = self.event_properties(view.clone()).await;
             kept_view = options.want_view.then_some(view);
         }
@@ -403,16 +521,64 @@ impl ServerShared {
         }
     }
 
-    pub(crate) fn new(analytics: &Analytics, server_info: &Implementation) -> Self {
+    /// The keyed fingerprint of an HTTP request's credential, read before its session is resolved (a credential
+    /// function sees the request with an empty session id).
+    fn http_fingerprint<P: Serialize + Clone + Send + Sync + 'static>(
+        &self,
+        method: &'static str,
+        incoming: &Incoming,
+        params: &P,
+    ) -> Fingerprint {
+        let identity = &self.state.identity;
+        if !identity.credential_needs_view() {
+            return identity.header_fingerprint(incoming.headers.as_deref());
+        }
+        let view_params = ParamsWithMeta {
+            params: params.clone(),
+            meta: incoming.meta.clone(),
+        };
+        identity.fingerprint(&RequestView::from_inner(ViewInner {
+            method,
+            params: LazyParams::new(move || view_params.to_json()),
+            headers: incoming.headers.clone(),
+            extensions: incoming.extensions.clone(),
+            session_id: Arc::from(""),
+            client_name: None,
+            client_version: None,
+            protocol_version: None,
+        }))
+    }
+
+    /// The shared part of server `kind` (the handler's type) reporting `server_info`: the state the analytics
+    /// instance already keeps for it, or a new one.
+    pub(crate) fn new(
+        analytics: &Analytics,
+        kind: std::any::TypeId,
+        server_info: &Implementation,
+    ) -> Self {
+        let server_name = non_empty(&server_info.name);
+        let server_version = non_empty(&server_info.version);
+        let key: ServerKey = (kind, server_name.clone(), server_version.clone());
+        let state = analytics
+            .inner
+            .servers
+            .entry(key)
+            .or_insert_with(|| {
+                Arc::new(ServerState {
+                    identity: analytics.new_resolver(),
+                    callers: Callers::new(analytics.inner.session_capacity),
+                    tools: DashMap::new(),
+                    first_page: std::sync::Mutex::new(None),
+                    warned: DashMap::new(),
+                })
+            })
+            .clone();
         Self {
             analytics: analytics.clone(),
-            identity: analytics.new_resolver(),
-            server_name: non_empty(&server_info.name),
-            server_version: non_empty(&server_info.version),
+            state,
+            server_name,
+            server_version,
             agent: analytics.inner.agent.clone(),
-            tools: DashMap::new(),
-            first_page: std::sync::Mutex::new(None),
-            warned: DashMap::new(),
         }
     }
 
@@ -523,16 +689,21 @@ impl ServerShared {
         name: &str,
         lookup: &(dyn Fn(&str) -> Option<Tool> + Sync),
     ) -> Option<Arc<KnownTool>> {
-        if let Some(known) = self.tools.get(name) {
+        if let Some(known) = self.state.tools.get(name) {
             return Some(known.clone());
         }
         let known = Arc::new(KnownTool::from_tool(&lookup(name)?));
-        self.tools.insert(name.to_owned(), known.clone());
+        self.state.tools.insert(name.to_owned(), known.clone());
         Some(known)
     }
 
     fn warn_once(&self, tool: &str, what: &'static str) {
-        if self.warned.insert((tool.to_owned(), what), ()).is_none() {
+        if self
+            .state
+            .warned
+            .insert((tool.to_owned(), what), ())
+            .is_none()
+        {
             tracing::warn!(
                 tool,
                 argument = what,
@@ -574,6 +745,7 @@ impl ServerShared {
             return None;
         };
         let first = self
+            .state
             .first_page
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -592,8 +764,9 @@ impl ServerShared {
     ) -> ListToolsResult {
         let agent = self.agent.clone();
         for tool in &listing.tools {
-            if !self.tools.contains_key(&*tool.name) {
-                self.tools
+            if !self.state.tools.contains_key(&*tool.name) {
+                self.state
+                    .tools
                     .insert(tool.name.to_string(), Arc::new(KnownTool::from_tool(tool)));
             }
         }
@@ -601,11 +774,13 @@ impl ServerShared {
         if first_page {
             let names = listing.tools.iter().map(|t| t.name.to_string()).collect();
             *self
+                .state
                 .first_page
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(names);
         } else {
             let first = self
+                .state
                 .first_page
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -818,7 +993,7 @@ impl ServerShared {
     pub(crate) fn finish_call(
         &self,
         prepared: PreparedCall,
-        annotations: ToolAnnotations,
+        mut annotations: ToolAnnotations,
         outcome: CallOutcome<'_>,
     ) {
         let PreparedCall {
@@ -852,16 +1027,22 @@ impl ServerShared {
             };
         }
         record.tool = Some(facts);
-        record.tool_properties = annotations.properties;
-        let typed_error = annotations.error;
+        record.tool_properties = std::mem::take(&mut annotations.properties);
+        let typed_error = annotations.error.take();
         let mut delivered = false;
         match outcome {
             CallOutcome::Response(response) => {
                 let is_error =
                     matches!(&*response, CallToolResponse::Complete(r) if r.is_error == Some(true));
                 record.is_error = Some(is_error);
+                // The attribute's parameter was extracted but the body never ran: a later parameter, the
+                // arguments, failed to deserialize, which rmcp answers with an error result.
+                let rejected_arguments = annotations.probed && !annotations.started;
                 if is_error {
                     record.error = typed_error.or_else(|| match &*response {
+                        CallToolResponse::Complete(result) if rejected_arguments => {
+                            Some(invalid_arguments(result))
+                        }
                         CallToolResponse::Complete(result) => Some(result_error(result)),
                         _ => None,
                     });
@@ -1043,6 +1224,15 @@ pub(crate) fn result_error(result: &CallToolResult) -> ErrorInfo {
     }
 }
 
+/// Arguments that did not fit the tool's parameters: a JSON-RPC `InvalidParams`, whatever rmcp answered with.
+fn invalid_arguments(result: &CallToolResult) -> ErrorInfo {
+    ErrorInfo {
+        type_name: "InvalidParams".into(),
+        synthetic: false,
+        ..result_error(result)
+    }
+}
+
 /// A panic payload as an error (§7.3).
 pub(crate) fn panic_error(payload: &(dyn std::any::Any + Send)) -> ErrorInfo {
     let message = payload
@@ -1152,13 +1342,34 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
         }
         let requested = request.protocol_version.to_string();
         let client = request.client_info.clone();
+        let incoming = Incoming::from_context(&context);
+        // §4.5: a stateless HTTP transport keeps no session, so the crate mints one and the HTTP layer returns it
+        // to the client as a token in `mcp-session-id`. An `initialize` belongs to the legacy era whatever version
+        // it requests (the 2026-07-28 revision has no handshake; rmcp's client requests 2026-07-28 and settles
+        // for the server's version), so the requested version does not decide.
+        let mint = incoming.mint.clone().filter(|_| {
+            incoming.transport_session.is_none()
+                && incoming.peer.is_none()
+                && first_header(incoming.headers.as_deref(), "mcp-session-id").is_none()
+        });
+        match &mint {
+            Some(_) => {
+                self.connection
+                    .start_token_session(self.server.analytics.inner.clock.elapsed());
+            }
+            None => {
+                if let Some(slot) = &incoming.mint {
+                    slot.fill(None);
+                }
+            }
+        }
         let scope = self
             .server
             .begin(
                 &self.connection,
                 names::INITIALIZE,
                 "initialize",
-                &Incoming::from_context(&context),
+                &incoming,
                 &request,
                 BeginOptions {
                     handshake: Some((&client, &requested)),
@@ -1173,6 +1384,9 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
             .await;
         // A failing or panicking initialize emits nothing (§2.1).
         let Ok(Ok(result)) = outcome else {
+            if let Some(mint) = &mint {
+                mint.fill(None);
+            }
             return match outcome {
                 Ok(result) => result,
                 Err(panic) => std::panic::resume_unwind(panic),
@@ -1180,6 +1394,26 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
         };
         if peer.peer_info().is_none() {
             peer.set_peer_info(fallback);
+        }
+        if let Some(mint) = &mint {
+            let negotiated = result.protocol_version.to_string();
+            let token = SessionToken {
+                sid: scope.record.session_id.to_string(),
+                client_name: Some(client.name.clone()),
+                client_version: Some(client.version.clone()),
+                protocol_version: Some(if negotiated.is_empty() {
+                    requested.clone()
+                } else {
+                    negotiated
+                }),
+            }
+            .encode();
+            if token.is_err() {
+                tracing::debug!(
+                    "posthog-mcp: no session token could be minted for this initialize"
+                );
+            }
+            mint.fill(token.ok());
         }
         self.server
             .initialized(&self.connection, scope, &client, requested, &result);
@@ -1437,13 +1671,16 @@ pub(crate) fn capture_unwrapped(analytics: &Analytics, call: UnwrappedToolCall) 
         return;
     }
     let context = &call.context;
-    let headers = header_pairs(context);
+    let headers = context
+        .extensions
+        .get::<http::request::Parts>()
+        .map(header_pairs);
     let session_header = first_header(headers.as_deref(), "mcp-session-id");
     let connection = unwrapped_connection();
     let snapshot = connection.resolve(
         SessionSignals {
             session_header,
-            transport_id: None,
+            ..SessionSignals::default()
         },
         analytics.inner.clock.elapsed(),
     );

@@ -41,6 +41,10 @@ pub struct ToolAnnotations {
     pub is_error: bool,
     /// Whether the tool body panicked; [`ToolAnnotations::error`] then describes the panic (type `Panic`).
     pub panicked: bool,
+    /// Whether rmcp extracted the attribute's hidden parameter, the first of the tool's parameters.
+    pub probed: bool,
+    /// Whether the tool body started: rmcp extracted every parameter, the arguments included.
+    pub started: bool,
 }
 
 /// The slot the wrapper puts into the request's extensions; the attribute inside the tool fills it.
@@ -147,6 +151,9 @@ impl<S> FromContextPart<ToolCallContext<'_, S>> for ToolCallProbe {
     fn from_context_part(context: &mut ToolCallContext<'_, S>) -> Result<Self, ErrorData> {
         let extensions = &context.request_context.extensions;
         let slot = extensions.get::<ToolCallSlot>().cloned();
+        if let Some(slot) = &slot {
+            slot.with(|annotations| annotations.probed = true);
+        }
         if slot.is_none()
             && (extensions.get::<CaptureOff>().is_some()
                 || !crate::analytics::global().is_enabled())
@@ -228,6 +235,9 @@ pub struct ToolCall {
 impl ToolCall {
     /// Starts a call of the tool described by `spec`.
     pub fn start(spec: &'static ToolSpec, probe: ToolCallProbe) -> Self {
+        if let Some(slot) = &probe.slot {
+            slot.with(|annotations| annotations.started = true);
+        }
         Self {
             spec,
             probe,

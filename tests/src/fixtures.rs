@@ -196,8 +196,20 @@ pub fn call(name: &'static str, arguments: serde_json::Value) -> CallToolRequest
 }
 
 /// Serves `factory`'s handlers over rmcp's streamable HTTP service at `http://127.0.0.1:<port>/mcp`, stateful
-/// (one handler per session) or stateless (one per request). Returns the URL.
+/// (one handler per session) or stateless (one per request), set up as the README recommends: the session
+/// manager wrapped by `posthog_mcp::http::track_sessions` and the router behind `posthog_mcp::http::SessionLayer`.
+/// Returns the URL.
 pub async fn serve_http<S, F>(factory: F, stateful: bool) -> String
+where
+    S: ServerHandler,
+    F: Fn() -> S + Send + Sync + 'static,
+{
+    serve_http_with(factory, stateful, true).await
+}
+
+/// As [`serve_http`]; `recommended: false` leaves out both HTTP pieces of posthog-mcp (what a server that never
+/// added them sees).
+pub async fn serve_http_with<S, F>(factory: F, stateful: bool, recommended: bool) -> String
 where
     S: ServerHandler,
     F: Fn() -> S + Send + Sync + 'static,
@@ -211,12 +223,25 @@ where
     if !stateful {
         config.json_response = true;
     }
-    let service = StreamableHttpService::new(
-        move || Ok(factory()),
-        std::sync::Arc::new(LocalSessionManager::default()),
-        config,
-    );
-    let router = axum::Router::new().nest_service("/mcp", service);
+    let router = if recommended {
+        let service = StreamableHttpService::new(
+            move || Ok(factory()),
+            std::sync::Arc::new(posthog_mcp::http::track_sessions(
+                LocalSessionManager::default(),
+            )),
+            config,
+        );
+        axum::Router::new()
+            .nest_service("/mcp", service)
+            .layer(posthog_mcp::http::SessionLayer::new())
+    } else {
+        let service = StreamableHttpService::new(
+            move || Ok(factory()),
+            std::sync::Arc::new(LocalSessionManager::default()),
+            config,
+        );
+        axum::Router::new().nest_service("/mcp", service)
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a loopback port");
@@ -227,14 +252,56 @@ where
     format!("http://{address}/mcp")
 }
 
-/// Connects a client named `http-client` 2.0.0 to `url`, sending `Authorization: Bearer <bearer>` when given,
-/// plus `extra` headers on every request.
-pub async fn connect_http(
+/// Connects a 2026-07-28 client named `modern-client` 7.0.0 to `url` (no `initialize`, no session header of its
+/// own; client info in each request's `_meta`), with the same header options as [`connect_http`].
+pub async fn connect_http_modern(
     url: &str,
     bearer: Option<&str>,
     extra: &[(&'static str, &str)],
 ) -> Client {
+    connect_http_as(url, bearer, extra, "modern-client", "7.0.0", true).await
+}
+
+/// Connects a client named `name` `version` to `url`, legacy (with `initialize`) or 2026-07-28 (`modern`).
+pub async fn connect_http_as(
+    url: &str,
+    bearer: Option<&str>,
+    extra: &[(&'static str, &str)],
+    name: &str,
+    version: &str,
+    modern: bool,
+) -> Client {
     use rmcp::transport::StreamableHttpClientTransport;
+    use rmcp::{ClientLifecycleMode, ClientServiceExt};
+    let transport =
+        StreamableHttpClientTransport::from_config(http_client_config(url, bearer, extra));
+    let client = ClientConfig::new(
+        ClientCapabilities::default(),
+        Implementation::new(name, version),
+    );
+    if modern {
+        client
+            .serve_with_lifecycle(
+                transport,
+                ClientLifecycleMode::Discover {
+                    preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+                },
+            )
+            .await
+            .expect("the 2026-07-28 HTTP client connects")
+    } else {
+        client
+            .serve(transport)
+            .await
+            .expect("the HTTP client connects")
+    }
+}
+
+fn http_client_config(
+    url: &str,
+    bearer: Option<&str>,
+    extra: &[(&'static str, &str)],
+) -> rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig {
     use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
     let mut config = StreamableHttpClientTransportConfig::with_uri(url.to_owned());
     if let Some(bearer) = bearer {
@@ -249,15 +316,17 @@ pub async fn connect_http(
             )
         })
         .collect();
-    config = config.custom_headers(headers);
-    let transport = StreamableHttpClientTransport::from_config(config);
-    ClientConfig::new(
-        ClientCapabilities::default(),
-        Implementation::new("http-client", "2.0.0"),
-    )
-    .serve(transport)
-    .await
-    .expect("the HTTP client connects")
+    config.custom_headers(headers)
+}
+
+/// Connects a client named `http-client` 2.0.0 to `url`, sending `Authorization: Bearer <bearer>` when given,
+/// plus `extra` headers on every request.
+pub async fn connect_http(
+    url: &str,
+    bearer: Option<&str>,
+    extra: &[(&'static str, &str)],
+) -> Client {
+    connect_http_as(url, bearer, extra, "http-client", "2.0.0", false).await
 }
 
 /// An analytics builder whose events go over HTTP to `ingest`, the local ingestion server.
