@@ -18,7 +18,7 @@
 //!     Arc::new(posthog_mcp::http::track_sessions(LocalSessionManager::default())),
 //!     StreamableHttpServerConfig::default(),
 //! );
-//! let router = axum::Router::new()
+//! let router: axum::Router = axum::Router::new()
 //!     .nest_service("/mcp", service)
 //!     .layer(posthog_mcp::http::SessionLayer::new());
 //! ```

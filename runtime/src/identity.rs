@@ -534,7 +534,7 @@ mod tests {
         let h = harness(1000, |_| Some(Identity::new("  ")));
         assert!(
             h.resolver
-                .resolve(&view("s1", None))
+                .resolve_view(&view("s1", None))
                 .await
                 .identity
                 .is_none()
