@@ -1,3 +1,4 @@
 //! Shared pieces of the runnable examples.
 
 pub mod calculator;
+pub mod http;

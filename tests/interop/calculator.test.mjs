@@ -139,8 +139,22 @@ function summary(events) {
 }
 
 /**
+ * One client session as PostHog shows it: every event carries the same `$session_id`, and each `$identify`
+ * merges exactly that id into the person. Returns the session id.
+ */
+function assertOneSession(events) {
+  const sessions = new Set(events.map((e) => e.properties.$session_id));
+  assert.equal(sessions.size, 1, `one session on every event, $mcp_initialize included: ${[...sessions]}`);
+  const [session] = sessions;
+  for (const announced of named(events, '$identify')) {
+    assert.equal(announced.properties.$anon_distinct_id, session, 'the $identify merges this session');
+  }
+  return session;
+}
+
+/**
  * The events every run must report, attributed to `user` with `plan` and `organization`; `announcements` is how
- * many `$identify` events the identity gets (one per session id it is seen on).
+ * many `$identify` events the identity gets (one per session).
  */
 function assertReported(events, { user, plan, organization, name, announcements = 1 }) {
   const init = named(events, '$mcp_initialize');
@@ -306,22 +320,14 @@ test('streamable HTTP (stateful): Bearer alice-token is alice; flushed on SIGTER
 
   const events = ingest.events;
   t.diagnostic(`http events: ${summary(events)}`);
-  // Over stateful HTTP, `initialize` arrives before the transport session exists, so it gets its own session id;
-  // every later request uses the id derived from the session. alice is announced once on each, and each
-  // `$identify` merges that session's anonymous id into her.
+  // One HTTP session is one PostHog session from `initialize` on, and alice is announced once.
   assertReported(events, {
     user: 'alice',
     name: 'Alice Liddell',
     plan: 'pro',
     organization: 'wonderland',
-    announcements: 2,
   });
-  const sessions = new Set(named(events, '$mcp_tool_call').map((e) => e.properties.$session_id));
-  assert.equal(sessions.size, 1, 'every tool call in one HTTP session');
-  const [session] = sessions;
-  const identify = named(events, '$identify');
-  assert.ok(identify.some((e) => e.properties.$session_id === session && e.properties.$anon_distinct_id === session));
-  assert.ok(identify.every((e) => e.properties.$anon_distinct_id), 'each $identify names the anonymous id');
+  assertOneSession(events);
 });
 
 test('streamable HTTP (stateless): bob and an anonymous caller', { timeout: 60_000 }, async (t) => {
@@ -338,8 +344,10 @@ test('streamable HTTP (stateless): bob and an anonymous caller', { timeout: 60_0
     return { client, transport };
   };
   const bob = await connect({ Authorization: 'Bearer bob-token' });
-  assert.equal(bob.transport.sessionId, undefined, 'no session when stateless');
+  assert.ok(bob.transport.sessionId, 'a stateless server hands out a session token');
   assert.equal(text(await bob.client.callTool({ name: 'add', arguments: { a: 40, b: 2 } })), '42');
+  assert.equal(text(await bob.client.callTool({ name: 'add', arguments: { a: 40, b: 3 } })), '43');
+  await bob.client.listTools();
   await bob.client.close();
   const stranger = await connect({ Authorization: 'Bearer unknown-token' });
   assert.equal(text(await stranger.client.callTool({ name: 'add', arguments: { a: 1, b: 1 } })), '2');
@@ -351,10 +359,21 @@ test('streamable HTTP (stateless): bob and an anonymous caller', { timeout: 60_0
 
   const events = ingest.events;
   t.diagnostic(`stateless events: ${summary(events)}`);
+  for (const e of events) {
+    assert.equal(e.properties.$mcp_client_name, CLIENT.name, `${e.event}: the real client, on every request`);
+  }
   const bobs = toolCall(events, 'add', (e) => e.properties.$mcp_parameters?.request?.params?.arguments?.a === 40);
   assert.equal(bobs.distinct_id, 'bob');
   assert.deepEqual(bobs.properties.$groups, { organization: 'fixit' });
+  const bobSession = bobs.properties.$session_id;
+  const bobEvents = events.filter((e) => e.properties.$session_id === bobSession);
+  // bob's initialize, two calls and a listing, all on his one session, plus one $identify.
+  assert.equal(bobEvents.filter((e) => e.event !== '$identify').length, 4, summary(bobEvents));
+  assert.equal(named(bobEvents, '$identify').length, 1, summary(bobEvents));
+  assertOneSession(bobEvents);
   const anonymous = toolCall(events, 'add', (e) => e.properties.$mcp_parameters?.request?.params?.arguments?.a === 1);
-  assert.notEqual(anonymous.distinct_id, 'bob');
+  assert.notEqual(anonymous.properties.$session_id, bobSession, 'another client, another session');
+  assert.equal(anonymous.distinct_id, anonymous.properties.$session_id);
   assert.equal(anonymous.properties.$process_person_profile, false);
+  assert.equal(named(events, '$identify').length, 1, 'only bob is announced');
 });

@@ -9,83 +9,26 @@
 //! Configuration comes from the environment only: `POSTHOG_API_KEY` and `POSTHOG_HOST` (without a key, events
 //! are written as JSON lines to stderr), `CALCULATOR_USER` to identify the stdio caller, `RUST_LOG` for logs.
 //!
-//! Identity: over HTTP, `Authorization: Bearer <token>` is looked up in a small in-memory table (`alice-token`,
-//! `bob-token`); over stdio, `CALCULATOR_USER=<name>` makes every call come from distinct id `<name>`.
+//! Identity: over HTTP, an auth middleware verifies `Authorization: Bearer <token>` against a small in-memory
+//! table (`alice-token`, `bob-token`) and puts the caller's claims into the request; identify reads them. Over
+//! stdio, `CALCULATOR_USER=<name>` makes every call come from distinct id `<name>`.
 //!
 //! stdout carries JSON-RPC on stdio, so nothing else is ever written there: logs go to stderr.
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
+use axum::serve::{Listener as _, ListenerExt as _};
 use examples::calculator::Calculator;
 use posthog_mcp::{Identity, RequestView, posthog_identify};
 use rmcp::ServiceExt;
-use rmcp::transport::streamable_http_server::{
-    StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
-};
+use rmcp::transport::streamable_http_server::StreamableHttpServerConfig;
 
-/// One known user.
-struct User {
-    /// The bearer token that authenticates them over HTTP.
-    token: &'static str,
-    /// Their PostHog distinct id.
-    id: &'static str,
-    name: &'static str,
-    plan: &'static str,
-    organization: &'static str,
-}
-
-/// The user table. A real server would ask its auth service instead.
-const USERS: &[User] = &[
-    User {
-        token: "alice-token",
-        id: "alice",
-        name: "Alice Liddell",
-        plan: "pro",
-        organization: "wonderland",
-    },
-    User {
-        token: "bob-token",
-        id: "bob",
-        name: "Bob Builder",
-        plan: "free",
-        organization: "fixit",
-    },
-];
-
-fn identity_of(user: &User) -> Identity {
-    Identity::new(user.id)
-        .with_property("name", user.name)
-        .with_property("plan", user.plan)
-        .with_group("organization", user.organization)
-}
-
-/// Who is calling. Over HTTP: the bearer token's user, or anonymous when the token is missing or unknown. Over
-/// stdio: `CALCULATOR_USER`.
+/// Who is calling: over HTTP, the claims the auth middleware verified (see `examples::http`); over stdio,
+/// `CALCULATOR_USER`.
 #[posthog_identify]
 async fn identify(request: &RequestView) -> Option<Identity> {
-    resolve(request, std::env::var("CALCULATOR_USER").ok().as_deref())
-}
-
-/// The identify logic, with the stdio user passed in. A stdio user found in the table gets its properties; any
-/// other name gets defaults, so every identified caller has person properties and an organization.
-fn resolve(request: &RequestView, stdio_user: Option<&str>) -> Option<Identity> {
-    if request.is_http() {
-        let token = request.bearer_token()?;
-        return USERS.iter().find(|u| u.token == token).map(identity_of);
-    }
-    let name = stdio_user?.trim();
-    if name.is_empty() {
-        return None;
-    }
-    Some(match USERS.iter().find(|u| u.id == name) {
-        Some(user) => identity_of(user),
-        None => Identity::new(name)
-            .with_property("name", name)
-            .with_property("plan", "free")
-            .with_group("organization", "local"),
-    })
+    examples::http::identify(request, std::env::var("CALCULATOR_USER").ok().as_deref())
 }
 
 /// How to serve, from the command line.
@@ -177,22 +120,18 @@ async fn serve_http(
     address: SocketAddr,
     stateless: bool,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let mut config = StreamableHttpServerConfig::default()
-        .with_legacy_session_mode(!stateless)
-        .with_json_response(stateless);
-    // Requests naming the bound address in `Host` are accepted too, besides the loopback names.
-    if !address.ip().is_unspecified() {
-        config.allowed_hosts.push(address.ip().to_string());
-    }
+    let config = StreamableHttpServerConfig::default();
     // Cancelling the service's token ends open sessions and their event streams, so the server can stop.
     let sessions = config.cancellation_token.clone();
-    let service = StreamableHttpService::new(
-        || Ok(posthog_mcp::instrument(Calculator::new())),
-        Arc::new(LocalSessionManager::default()),
-        config,
-    );
-    let router = axum::Router::new().nest_service("/mcp", service);
-    let listener = tokio::net::TcpListener::bind(address).await?;
+    // One instrumented server, cloned for every session: one identity cache and one session table for all.
+    let server = posthog_mcp::instrument(Calculator::new());
+    // Requests naming the bound address in `Host` are accepted too, besides the loopback names.
+    let extra_host = (!address.ip().is_unspecified()).then(|| address.ip().to_string());
+    let router = examples::http::router(server, stateless, extra_host, config);
+    // Small JSON-RPC replies must not wait for Nagle's algorithm (about 40 ms per request without this).
+    let listener = tokio::net::TcpListener::bind(address).await?.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let bound = listener.local_addr()?;
     tracing::info!(
         "calculator: serving streamable HTTP ({}) at http://{bound}/mcp",
@@ -277,47 +216,5 @@ mod tests {
         assert!(parse(&["--http", "nowhere"]).is_err());
         assert!(parse(&["--stateless"]).is_err());
         assert!(parse(&["--verbose"]).is_err());
-    }
-
-    fn view(headers: Option<&[(&str, &str)]>) -> RequestView {
-        let view = RequestView::new("tools/call", serde_json::Value::Null, "session");
-        match headers {
-            Some(headers) => view.with_headers(headers.iter().copied()),
-            None => view,
-        }
-    }
-
-    #[test]
-    fn bearer_tokens_resolve_through_the_table() {
-        let alice = resolve(
-            &view(Some(&[("Authorization", "Bearer alice-token")])),
-            None,
-        )
-        .unwrap();
-        assert_eq!(alice.distinct_id, "alice");
-        assert_eq!(alice.properties["plan"], "pro");
-        assert_eq!(alice.groups["organization"], "wonderland");
-        let bob = resolve(&view(Some(&[("authorization", "Bearer bob-token")])), None).unwrap();
-        assert_eq!(bob.distinct_id, "bob");
-        // Unknown or missing tokens are anonymous, and the stdio variable never applies over HTTP.
-        assert_eq!(
-            resolve(&view(Some(&[("authorization", "Bearer nope")])), None),
-            None
-        );
-        assert_eq!(resolve(&view(Some(&[])), Some("alice")), None);
-    }
-
-    #[test]
-    fn the_stdio_user_comes_from_the_variable() {
-        assert_eq!(resolve(&view(None), None), None);
-        assert_eq!(resolve(&view(None), Some("  ")), None);
-        let carol = resolve(&view(None), Some("carol")).unwrap();
-        assert_eq!(carol.distinct_id, "carol");
-        assert_eq!(carol.properties["name"], "carol");
-        assert_eq!(carol.groups["organization"], "local");
-        assert_eq!(
-            resolve(&view(None), Some("alice")).unwrap().properties["plan"],
-            "pro"
-        );
     }
 }
