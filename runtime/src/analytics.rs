@@ -11,7 +11,9 @@ use crate::clock::Clock;
 use crate::config::{AgentOptions, Builder, ConfigError, EventPropertiesFn};
 use crate::delivery::{Delivery, DeliveryStats, LocalTarget, SinkKind};
 use crate::event::Payload;
-use crate::identity::{CredentialSource, Identity, IdentityResolver, SharedIdentify};
+use crate::identity::{
+    CacheSettings, CredentialSource, Identity, IdentityResolver, SharedIdentify,
+};
 use crate::pipeline::{self, Attribution, PipelineSettings, RequestRecord};
 use crate::server::{ServerKey, ServerState};
 use crate::session::SessionStats;
@@ -37,6 +39,7 @@ pub(crate) struct Inner {
     cache_capacity: NonZeroUsize,
     cache_ttl: Duration,
     identify_timeout: Duration,
+    identify_failure_ttl: Duration,
     credential: CredentialSource,
     /// The state of each server this instance instruments (identity cache, caller sessions), by server.
     pub(crate) servers: dashmap::DashMap<ServerKey, Arc<ServerState>>,
@@ -138,6 +141,7 @@ impl Analytics {
                 cache_capacity,
                 cache_ttl: builder.cache_ttl,
                 identify_timeout: builder.identify_timeout,
+                identify_failure_ttl: builder.identify_failure_ttl,
                 credential: builder.credential.clone(),
                 servers: dashmap::DashMap::new(),
                 session_capacity: NonZeroUsize::new(builder.session_capacity)
@@ -156,9 +160,12 @@ impl Analytics {
         let inner = &self.inner;
         IdentityResolver::new(
             inner.identify.clone(),
-            inner.cache_capacity,
-            inner.cache_ttl,
-            inner.identify_timeout,
+            CacheSettings {
+                capacity: inner.cache_capacity,
+                ttl: inner.cache_ttl,
+                failure_ttl: inner.identify_failure_ttl,
+                timeout: inner.identify_timeout,
+            },
             inner.credential.clone(),
             inner.clock.clone(),
         )

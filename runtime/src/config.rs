@@ -190,6 +190,7 @@ pub struct Builder {
     pub(crate) session_capacity: usize,
     pub(crate) cache_ttl: Duration,
     pub(crate) identify_timeout: Duration,
+    pub(crate) identify_failure_ttl: Duration,
     pub(crate) event_properties_timeout: Duration,
     pub(crate) exception_autocapture: bool,
     pub(crate) before_send: Option<BeforeSend>,
@@ -212,6 +213,7 @@ impl Default for Builder {
             session_capacity: 10_000,
             cache_ttl: Duration::from_secs(600),
             identify_timeout: Duration::from_secs(2),
+            identify_failure_ttl: Duration::from_secs(30),
             event_properties_timeout: Duration::from_secs(2),
             exception_autocapture: true,
             before_send: None,
@@ -325,6 +327,14 @@ impl Builder {
     /// Identity cache capacity in entries (default 1,000); also bounds the session records.
     pub fn identity_cache_capacity(mut self, capacity: usize) -> Self {
         self.cache_capacity = capacity;
+        self
+    }
+
+    /// How long identify is not called again for a caller after it failed for them (an error, a panic or a
+    /// timeout; default 30 s), so a broken identify costs one timeout per caller per interval instead of one per
+    /// request. Meanwhile that caller's requests are anonymous. Zero retries on every request.
+    pub fn identify_failure_ttl(mut self, ttl: Duration) -> Self {
+        self.identify_failure_ttl = ttl;
         self
     }
 

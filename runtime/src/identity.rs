@@ -217,6 +217,17 @@ struct CacheEntry {
 struct IdentityState {
     cache: LruCache<(Arc<str>, Fingerprint), CacheEntry>,
     records: LruCache<Arc<str>, Arc<Identity>>,
+    /// When identify last failed (error, panic, timeout) for a key: it is not called again for that key until
+    /// the failure TTL has passed, so a broken identify costs one timeout per caller per interval.
+    failures: LruCache<(Arc<str>, Fingerprint), Duration>,
+}
+
+/// Why a call of the identify function gave no identity.
+enum NoIdentity {
+    /// It answered nobody (or a blank distinct id): an anonymous caller, nothing to remember.
+    Nobody,
+    /// It failed; the words never include the function's own output.
+    Failed(&'static str),
 }
 
 /// The identity cache, the session records and the identify function of one instrumented server (§3.2–§3.4).
@@ -224,29 +235,39 @@ pub(crate) struct IdentityResolver {
     identify: Option<SharedIdentify>,
     timeout: Duration,
     ttl: Duration,
+    failure_ttl: Duration,
     credential: CredentialSource,
     clock: Arc<dyn Clock>,
     state: Mutex<IdentityState>,
 }
 
+/// How an [`IdentityResolver`] caches: capacity, TTL of identities, TTL of failures, and the call timeout.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CacheSettings {
+    pub capacity: NonZeroUsize,
+    pub ttl: Duration,
+    pub failure_ttl: Duration,
+    pub timeout: Duration,
+}
+
 impl IdentityResolver {
     pub(crate) fn new(
         identify: Option<SharedIdentify>,
-        capacity: NonZeroUsize,
-        ttl: Duration,
-        timeout: Duration,
+        settings: CacheSettings,
         credential: CredentialSource,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             identify,
-            timeout,
-            ttl,
+            timeout: settings.timeout,
+            ttl: settings.ttl,
+            failure_ttl: settings.failure_ttl,
             credential,
             clock,
             state: Mutex::new(IdentityState {
-                cache: LruCache::new(capacity),
-                records: LruCache::new(capacity),
+                cache: LruCache::new(settings.capacity),
+                records: LruCache::new(settings.capacity),
+                failures: LruCache::new(settings.capacity),
             }),
         }
     }
@@ -311,11 +332,20 @@ impl IdentityResolver {
             Arc::from(view.session_id()),
             fingerprint.unwrap_or_else(|| self.credential.fingerprint(view)),
         );
-        if let Some(identity) = self.cached(&mut self.lock(), &key) {
-            return Resolution {
-                identity: Some(identity),
-                announce: None,
-            };
+        {
+            let mut state = self.lock();
+            if let Some(identity) = self.cached(&mut state, &key) {
+                return Resolution {
+                    identity: Some(identity),
+                    announce: None,
+                };
+            }
+            if let Some(failed) = state.failures.get(&key).copied() {
+                if self.clock.elapsed().saturating_sub(failed) < self.failure_ttl {
+                    return Resolution::default();
+                }
+                state.failures.pop(&key);
+            }
         }
         let started = self.clock.elapsed();
         let outcome = self.call(identify, view).await;
@@ -350,13 +380,28 @@ impl IdentityResolver {
                     }),
                 }
             }
-            Err(reason) => {
-                tracing::warn!(
-                    method = view.method(),
-                    session_id = view.session_id(),
-                    "posthog-mcp: {reason}; the request is attributed without a new identity"
-                );
-                let identity = self.cached(&mut self.lock(), &key);
+            Err(outcome) => {
+                let mut state = self.lock();
+                match outcome {
+                    // An anonymous caller is a normal answer, not worth a warning per request.
+                    NoIdentity::Nobody => tracing::debug!(
+                        method = view.method(),
+                        session_id = view.session_id(),
+                        "posthog-mcp: the identify function returned no identity; the request is anonymous"
+                    ),
+                    NoIdentity::Failed(reason) => {
+                        tracing::warn!(
+                            method = view.method(),
+                            session_id = view.session_id(),
+                            retry_after_s = self.failure_ttl.as_secs(),
+                            "posthog-mcp: {reason}; this caller is anonymous until identify is tried again"
+                        );
+                        if !self.failure_ttl.is_zero() {
+                            state.failures.put(key.clone(), self.clock.elapsed());
+                        }
+                    }
+                }
+                let identity = self.cached(&mut state, &key);
                 Resolution {
                     identity,
                     announce: None,
@@ -371,10 +416,10 @@ impl IdentityResolver {
         &self,
         identify: &SharedIdentify,
         view: &RequestView,
-    ) -> Result<Identity, &'static str> {
+    ) -> Result<Identity, NoIdentity> {
         let future = match catch_unwind(AssertUnwindSafe(|| identify(view.clone()))) {
             Ok(future) => future,
-            Err(_) => return Err("the identify function panicked"),
+            Err(_) => return Err(NoIdentity::Failed("the identify function panicked")),
         };
         let guarded = AssertUnwindSafe(future).catch_unwind();
         let timeout = self.clock.sleep(self.timeout);
@@ -384,10 +429,12 @@ impl IdentityResolver {
             {
                 Ok(identity)
             }
-            Either::Left((Ok(Ok(_)), _)) => Err("the identify function returned no identity"),
-            Either::Left((Ok(Err(_)), _)) => Err("the identify function returned an error"),
-            Either::Left((Err(_), _)) => Err("the identify function panicked"),
-            Either::Right(_) => Err("the identify function timed out"),
+            Either::Left((Ok(Ok(_)), _)) => Err(NoIdentity::Nobody),
+            Either::Left((Ok(Err(_)), _)) => Err(NoIdentity::Failed(
+                "the identify function returned an error",
+            )),
+            Either::Left((Err(_), _)) => Err(NoIdentity::Failed("the identify function panicked")),
+            Either::Right(_) => Err(NoIdentity::Failed("the identify function timed out")),
         }
     }
 }
@@ -441,9 +488,12 @@ mod tests {
         });
         let resolver = IdentityResolver::new(
             Some(identify),
-            NonZeroUsize::new(capacity).unwrap(),
-            10 * MINUTE,
-            Duration::from_secs(2),
+            CacheSettings {
+                capacity: NonZeroUsize::new(capacity).unwrap(),
+                ttl: 10 * MINUTE,
+                failure_ttl: Duration::from_secs(30),
+                timeout: Duration::from_secs(2),
+            },
             CredentialSource::default(),
             Arc::new(clock.clone()),
         );
@@ -527,6 +577,55 @@ mod tests {
             h.resolver.resolve_view(&view(session, Some("a"))).await;
         }
         assert_eq!(h.calls.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test]
+    async fn a_failing_identify_is_not_retried_for_that_caller_until_the_failure_ttl_passes() {
+        let clock = ManualClock::default();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counter = calls.clone();
+        let identify: SharedIdentify = Arc::new(move |view: RequestView| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let fails = view.bearer_token() == Some("broken");
+            Box::pin(async move {
+                if fails {
+                    Err("backend down".to_owned())
+                } else {
+                    Ok(None)
+                }
+            })
+        });
+        let resolver = IdentityResolver::new(
+            Some(identify),
+            CacheSettings {
+                capacity: NonZeroUsize::new(10).unwrap(),
+                ttl: 10 * MINUTE,
+                failure_ttl: Duration::from_secs(30),
+                timeout: Duration::from_secs(2),
+            },
+            CredentialSource::default(),
+            Arc::new(clock.clone()),
+        );
+        for _ in 0..5 {
+            assert!(
+                resolver
+                    .resolve_view(&view("s1", Some("broken")))
+                    .await
+                    .identity
+                    .is_none()
+            );
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "one failure per interval");
+        resolver.resolve_view(&view("s1", Some("other"))).await;
+        resolver.resolve_view(&view("s1", Some("other"))).await;
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            3,
+            "another caller is not held back, and `nobody` is not remembered"
+        );
+        clock.advance(Duration::from_secs(30));
+        resolver.resolve_view(&view("s1", Some("broken"))).await;
+        assert_eq!(calls.load(Ordering::SeqCst), 4, "tried again after the TTL");
     }
 
     #[tokio::test]
