@@ -112,6 +112,10 @@ fn parse_options(
         seen.push(name.clone());
         match value {
             Some(value) => accept(&key, &value, errors),
+            // A flag written alone means `flag = true`.
+            None if FLAGS.contains(&name.as_str()) => {
+                accept(&key, &syn::parse_quote!(true), errors);
+            }
             None => errors.push(syn::Error::new(
                 key.span(),
                 format!(
@@ -123,11 +127,15 @@ fn parse_options(
     }
 }
 
+/// Options that may be written alone, meaning `= true`.
+const FLAGS: &[&str] = &["standalone"];
+
 /// How each option is written, for error messages.
 fn example(key: &str) -> &'static str {
     match key {
         "category" => "\"orders\"",
         "capture_args" | "capture_response" => "false",
+        "standalone" => "true",
         "redact" => "[\"password\", \"card_number\"]",
         "crate" => "\"posthog_mcp\"",
         "intent_description" => {
@@ -195,6 +203,8 @@ pub(crate) struct ToolOptions {
     pub(crate) capture_response: Option<bool>,
     pub(crate) redact: Vec<LitStr>,
     pub(crate) intent_description: Option<LitStr>,
+    /// Capture without `posthog_mcp::instrument`: the attribute then takes a hidden parameter of its own.
+    pub(crate) standalone: bool,
     pub(crate) krate: Option<syn::Path>,
 }
 
@@ -204,6 +214,7 @@ pub(crate) const TOOL_OPTIONS: &[&str] = &[
     "capture_response",
     "redact",
     "intent_description",
+    "standalone",
     "crate",
 ];
 
@@ -231,6 +242,9 @@ impl ToolOptions {
                 "redact" => options.redact = redact_value(key, value, errors),
                 "intent_description" => {
                     options.intent_description = intent_description_value(key, value, errors);
+                }
+                "standalone" => {
+                    options.standalone = bool_value(key, value, errors).unwrap_or(false);
                 }
                 "crate" => options.krate = crate_value(key, value, errors),
                 _ => {}

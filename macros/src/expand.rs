@@ -12,8 +12,8 @@ use crate::attr::{Errors, ToolOptions, runtime_path};
 
 /// rmcp implements its tool-handler trait for at most this many extractor parameters (`impl_for!(T0 … T15)`).
 const RMCP_MAX_EXTRACTORS: usize = 16;
-/// How many extractors the attribute inserts (one `ToolCallProbe`).
-const INJECTED_EXTRACTORS: usize = 1;
+/// How many extractors the attribute inserts in `standalone` mode (one `ToolCallProbe`); none otherwise.
+const STANDALONE_EXTRACTORS: usize = 1;
 
 /// The three shapes a tool method can have when the attribute sees it.
 enum Shape {
@@ -46,7 +46,7 @@ pub(crate) fn posthog_tool(args: TokenStream, item: TokenStream) -> TokenStream 
             "`#[posthog_tool]` cannot instrument a `const fn`: a tool runs at request time; remove `const`",
         ));
     }
-    if func.sig.inputs.iter().any(is_probe_argument) {
+    if func.attrs.iter().any(is_posthog_tool) || func.sig.inputs.iter().any(is_probe_argument) {
         errors.push(syn::Error::new(
             func.sig.ident.span(),
             "`#[posthog_tool]` is applied to this fn more than once; keep one",
@@ -68,15 +68,20 @@ pub(crate) fn posthog_tool(args: TokenStream, item: TokenStream) -> TokenStream 
         .iter()
         .filter(|arg| matches!(arg, FnArg::Typed(_)))
         .count();
-    let allowed = RMCP_MAX_EXTRACTORS - INJECTED_EXTRACTORS;
+    let injected = if options.standalone {
+        STANDALONE_EXTRACTORS
+    } else {
+        0
+    };
+    let allowed = RMCP_MAX_EXTRACTORS - injected;
     if user_params > allowed {
         errors.push(syn::Error::new(
             func.sig.ident.span(),
             format!(
                 "this tool takes {user_params} parameters besides `&self`, but rmcp accepts at most \
-                 {RMCP_MAX_EXTRACTORS} extractors per tool and `#[posthog_tool]` adds {INJECTED_EXTRACTORS}, so an \
-                 instrumented tool may keep at most {allowed}; combine some of them (for example into one \
-                 `Parameters<T>` struct)"
+                 {RMCP_MAX_EXTRACTORS} extractors per tool and `#[posthog_tool(standalone)]` adds {injected}, so a \
+                 standalone tool may keep at most {allowed}; combine some of them (for example into one \
+                 `Parameters<T>` struct), or drop `standalone` and serve the tool through `posthog_mcp::instrument`"
             ),
         ));
     }
@@ -90,15 +95,21 @@ pub(crate) fn posthog_tool(args: TokenStream, item: TokenStream) -> TokenStream 
     let probe = Ident::new("__posthog_probe", Span::mixed_site());
     let spec = Ident::new("__POSTHOG_TOOL_SPEC", Span::mixed_site());
 
-    // The hidden extractor goes right after `&self` (first when there is no receiver), ahead of every user
-    // extractor: it must see `_meta` before a `RequestMetaObject` takes it and the arguments before `Parameters`.
-    let position = usize::from(func.sig.receiver().is_some());
-    func.sig
-        .inputs
-        .insert(position, syn::parse_quote!(#probe: #v1::ToolCallProbe));
-
+    // Under `posthog_mcp::instrument` the call reaches the wrapper's per-call slot through a task-local, so the
+    // signature stays the user's and the method can be called from a plain unit test. Standalone capture needs
+    // the request itself: a hidden extractor right after `&self` (first when there is no receiver), ahead of
+    // every user extractor, so it sees `_meta` before a `RequestMetaObject` takes it and the arguments before
+    // `Parameters` does.
+    let start = if options.standalone {
+        let position = usize::from(func.sig.receiver().is_some());
+        func.sig
+            .inputs
+            .insert(position, syn::parse_quote!(#probe: #v1::ToolCallProbe));
+        quote!(#v1::ToolCall::standalone(&#spec, #probe))
+    } else {
+        quote!(#v1::ToolCall::start(&#spec))
+    };
     let spec_item = spec_static(&spec, &v1, &tool_name, &options);
-    let start = quote!(#v1::ToolCall::start(&#spec, #probe));
 
     func.block = match shape {
         Shape::Async { output } => {
@@ -159,6 +170,14 @@ pub(crate) fn item_span(item: &TokenStream) -> Span {
         Ok(syn::Item::Impl(item)) => item.self_ty.span(),
         _ => Span::call_site(),
     }
+}
+
+/// A second `#[posthog_tool]` still waiting on the fn (the attribute was written twice).
+fn is_posthog_tool(attr: &syn::Attribute) -> bool {
+    attr.path()
+        .segments
+        .last()
+        .is_some_and(|segment| segment.ident == "posthog_tool")
 }
 
 fn is_probe_argument(arg: &FnArg) -> bool {

@@ -42,6 +42,7 @@ use proc_macro::TokenStream;
 /// | `capture_response = false` | `true` | the tool's result is not captured (`$mcp_response`) |
 /// | `redact = ["field", …]` | `[]` | these argument or response fields become `[redacted]` before anything else sees them |
 /// | `intent_description = "…"` | the builder's, else the crate's | the description of the `context` argument injected into this tool's input schema in `tools/list` |
+/// | `standalone` | off | capture even without `posthog_mcp::instrument` (adds one hidden parameter, see below) |
 /// | `crate = "…"` | found from `Cargo.toml` | the path of the `posthog-mcp` crate, when it is renamed or re-exported |
 ///
 /// An unknown option, an option given twice, a value of the wrong type or a blank `category` or
@@ -96,9 +97,9 @@ use proc_macro::TokenStream;
 ///
 /// # What it does
 ///
-/// * It inserts one hidden extractor, `ToolCallProbe`, right after `&self`: it reads the request context, the
-///   tool name the call arrived with and (without a wrapper) the arguments, before any of the tool's own
-///   extractors runs. rmcp accepts 16 extractors, so an instrumented tool keeps 15.
+/// * The signature stays exactly as written: no parameter is added, and an instrumented method can be called
+///   directly, for example from a unit test (nothing is captured there). Behind `posthog_mcp::instrument`, the
+///   call reaches the wrapper's per-call slot through a task-local that the wrapper sets around the handler.
 /// * The `Parameters<T>` argument and the return type are left exactly as written, so rmcp's input and output
 ///   schema detection is unaffected.
 /// * The tool's future is wrapped, not its statements: `?` and `return` keep their meaning. Inside it,
@@ -108,12 +109,13 @@ use proc_macro::TokenStream;
 ///   `source()` chain, `Ok(CallToolResult { is_error: Some(true), .. })` is an error result. A panic is recorded
 ///   as type `Panic` and then resumed with its original payload.
 /// * Behind `posthog_mcp::instrument`, the attribute writes what it learned into the wrapper's per-call slot
-///   and the wrapper sends the one event. Without the wrapper, the attribute reports the call itself through
-///   the global runtime. A call is never counted twice.
+///   and the wrapper sends the one event. A call is never counted twice.
+/// * Without the wrapper nothing is captured, unless you choose `standalone`: the attribute then inserts one
+///   hidden extractor, `ToolCallProbe`, right after `&self` (rmcp accepts 16 extractors, so a standalone tool
+///   keeps 15), reads the request context, the tool name and the arguments, and reports the call itself through
+///   the global runtime. A standalone method can only be called through rmcp (`ToolRouter::call` or a client).
 /// * Sync tools work, and the attribute adds no `Send` bound of its own (so `#[tool(local)]` and rmcp's `local`
 ///   feature keep their meaning).
-/// * Because of the hidden parameter, Rust code cannot call an instrumented method directly (for example from a
-///   unit test); call the tool through rmcp (`ToolRouter::call` or a client) instead.
 ///
 /// [`posthog_mcp::set_property`]: https://docs.rs/posthog-mcp/latest/posthog_mcp/fn.set_property.html
 #[proc_macro_attribute]

@@ -1,23 +1,25 @@
 //! The analytics instance: configuration, the delivery queue and the hooks shared by every server it
 //! instruments, the process-wide instance that zero-config use starts lazily, and custom events (§9.3).
 
+use std::any::TypeId;
+use std::collections::HashSet;
 use std::num::NonZeroUsize;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value};
 
 use crate::clock::Clock;
-use crate::config::{AgentOptions, Builder, ConfigError, EventPropertiesFn};
+use crate::config::{AgentOptions, Builder, ConfigError};
 use crate::delivery::{Delivery, DeliveryStats, LocalTarget, SinkKind};
 use crate::event::Payload;
+use crate::hooks::EventPropertiesFn;
 use crate::identity::{
     CacheSettings, CredentialSource, Identity, IdentityResolver, SharedIdentify,
 };
 use crate::pipeline::{self, Attribution, PipelineSettings, RequestRecord};
-use crate::server::{ServerKey, ServerState};
-use crate::session::SessionStats;
-use crate::tool::UnwrappedToolCall;
+use crate::session::{Callers, SessionStats};
+use crate::tool::KnownTool;
 
 /// One analytics instance: where events go and how they are built. Cheap to clone; clones share everything.
 ///
@@ -42,7 +44,7 @@ pub(crate) struct Inner {
     identify_failure_ttl: Duration,
     credential: CredentialSource,
     /// The state of each server this instance instruments (identity cache, caller sessions), by server.
-    pub(crate) servers: dashmap::DashMap<ServerKey, Arc<ServerState>>,
+    servers: dashmap::DashMap<ServerKey, Arc<ServerState>>,
     pub(crate) session_capacity: NonZeroUsize,
 }
 
@@ -80,6 +82,24 @@ impl CallerContext {
     pub fn of(context: &rmcp::service::RequestContext<rmcp::RoleServer>) -> Option<Arc<Self>> {
         context.extensions.get::<Arc<Self>>().cloned()
     }
+}
+
+/// Which server a [`ServerState`] belongs to: the handler's type and the name and version it reports.
+type ServerKey = (TypeId, Option<Arc<str>>, Option<Arc<str>>);
+
+/// The state of one server, kept by its analytics instance so that every `instrument` call for the same server
+/// (one per HTTP session or request, as rmcp's session factories are often written) shares it: the identity
+/// cache, the caller table of sessionless requests, what it learned about the host's tools, and whether the
+/// host's first listing page used a virtual name.
+pub(crate) struct ServerState {
+    pub(crate) identity: IdentityResolver,
+    pub(crate) callers: Callers,
+    /// Facts about each known tool, read once from the host's `get_tool` or its listing.
+    pub(crate) tools: dashmap::DashMap<String, Arc<KnownTool>>,
+    /// The tool names of the host's last first listing page (L4); `None` until one succeeded.
+    pub(crate) first_page: Mutex<Option<HashSet<String>>>,
+    /// Skip warnings already logged, so a listing repeated per request warns once per tool and argument.
+    pub(crate) warned: dashmap::DashMap<(String, &'static str), ()>,
 }
 
 /// A custom event could not be captured.
@@ -155,8 +175,30 @@ impl Analytics {
         self.inner.delivery.is_some()
     }
 
-    /// A fresh identity cache and session-record store for one instrumented server (C1).
-    pub(crate) fn new_resolver(&self) -> IdentityResolver {
+    /// The state of server `kind` reporting `name` and `version`: the one this instance keeps, or a new one.
+    pub(crate) fn server_state(
+        &self,
+        kind: TypeId,
+        name: Option<Arc<str>>,
+        version: Option<Arc<str>>,
+    ) -> Arc<ServerState> {
+        self.inner
+            .servers
+            .entry((kind, name, version))
+            .or_insert_with(|| {
+                Arc::new(ServerState {
+                    identity: self.new_resolver(),
+                    callers: Callers::new(self.inner.session_capacity),
+                    tools: dashmap::DashMap::new(),
+                    first_page: Mutex::new(None),
+                    warned: dashmap::DashMap::new(),
+                })
+            })
+            .clone()
+    }
+
+    /// A fresh identity cache and session-record store for one server (C1).
+    fn new_resolver(&self) -> IdentityResolver {
         let inner = &self.inner;
         IdentityResolver::new(
             inner.identify.clone(),
@@ -266,7 +308,7 @@ impl Analytics {
     pub fn session_stats(&self) -> SessionStats {
         let mut total = SessionStats::default();
         for server in self.inner.servers.iter() {
-            let stats = server.session_stats();
+            let stats = server.callers.stats();
             total.callers += stats.callers;
             total.evicted += stats.evicted;
             total.expired += stats.expired;
@@ -340,9 +382,4 @@ pub fn capture_in(
     properties: Map<String, Value>,
 ) -> Result<(), CaptureError> {
     global().capture_in(context, name, properties)
-}
-
-/// Reports a tool call that `#[posthog_tool]` saw without a wrapper, through the global runtime.
-pub(crate) fn capture_unwrapped_tool_call(call: UnwrappedToolCall) {
-    crate::server::capture_unwrapped(global(), call);
 }

@@ -14,30 +14,13 @@ use crate::analytics::Analytics;
 use crate::clock::{Clock, SystemClock};
 use crate::delivery::{DeliveryOptions, LocalTarget, MemorySink, SinkKind};
 use crate::event::Payload;
+use crate::hooks::{EventPropertiesFn, FeedbackHandlerFn, IntentFallbackFn};
 use crate::identity::{CredentialSource, IdentifyRegistration, IntoIdentifyResult, SharedIdentify};
 use crate::pipeline::BeforeSend;
 use crate::request::RequestView;
 
 /// The default ingestion host, as in PostHog's other SDKs.
 pub const DEFAULT_HOST: &str = "https://us.i.posthog.com";
-
-/// A host function from the request view to extra event properties (§9.2).
-pub(crate) type EventPropertiesFn = Arc<
-    dyn Fn(RequestView) -> futures::future::BoxFuture<'static, Option<Map<String, Value>>>
-        + Send
-        + Sync,
->;
-
-/// A host function from the request view to an inferred intent (§8.2 step 2).
-pub(crate) type IntentFallbackFn =
-    Arc<dyn Fn(RequestView) -> futures::future::BoxFuture<'static, Option<String>> + Send + Sync>;
-
-/// A host function that receives each `send_feedback` report and may word the reply (§8.6).
-pub(crate) type FeedbackHandlerFn = Arc<
-    dyn Fn(crate::virtual_tools::Feedback) -> futures::future::BoxFuture<'static, Option<String>>
-        + Send
-        + Sync,
->;
 
 /// The agent-facing options of CONTRACT §8: which arguments the crate owns and which virtual tools it answers.
 #[derive(Clone)]
@@ -562,7 +545,7 @@ impl Builder {
                 option: "send_feedback_name",
             });
         }
-        crate::virtual_tools::check_extras(
+        check_extras(
             &agent.feedback_extra_properties,
             &agent.feedback_extra_required,
         )
@@ -656,9 +639,49 @@ impl Builder {
     }
 }
 
+/// Build-time check of the feedback extras (§8.6): no reserved key, every required key declared.
+pub(crate) fn check_extras(
+    properties: &Map<String, Value>,
+    required: &[String],
+) -> Result<(), ConfigError> {
+    if let Some(field) = properties
+        .keys()
+        .find(|k| crate::virtual_tools::RESERVED.contains(&k.as_str()))
+    {
+        return Err(ConfigError::ReservedFeedbackField {
+            field: field.clone(),
+        });
+    }
+    if let Some(field) = required.iter().find(|k| !properties.contains_key(*k)) {
+        return Err(ConfigError::UndeclaredFeedbackField {
+            field: field.clone(),
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reserved_and_undeclared_extras_are_configuration_errors() {
+        let extras = serde_json::json!({"summary": {"type": "string"}});
+        assert_eq!(
+            check_extras(extras.as_object().unwrap(), &[]),
+            Err(ConfigError::ReservedFeedbackField {
+                field: "summary".into()
+            })
+        );
+        let extras = serde_json::json!({"ticket": {"type": "string"}});
+        assert_eq!(
+            check_extras(extras.as_object().unwrap(), &["severity".into()]),
+            Err(ConfigError::UndeclaredFeedbackField {
+                field: "severity".into()
+            })
+        );
+        assert!(check_extras(extras.as_object().unwrap(), &["ticket".into()]).is_ok());
+    }
 
     #[test]
     fn an_unparsable_host_names_the_option() {

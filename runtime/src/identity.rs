@@ -10,12 +10,11 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
-use futures::FutureExt as _;
-use futures::future::Either;
 use lru::LruCache;
 use serde_json::{Map, Value};
 
 use crate::clock::Clock;
+use crate::hooks::Guarded;
 use crate::request::RequestView;
 
 /// The person (and groups) behind a request, as returned by the identify function (CONTRACT §3.1 I3).
@@ -417,24 +416,16 @@ impl IdentityResolver {
         identify: &SharedIdentify,
         view: &RequestView,
     ) -> Result<Identity, NoIdentity> {
-        let future = match catch_unwind(AssertUnwindSafe(|| identify(view.clone()))) {
-            Ok(future) => future,
-            Err(_) => return Err(NoIdentity::Failed("the identify function panicked")),
-        };
-        let guarded = AssertUnwindSafe(future).catch_unwind();
-        let timeout = self.clock.sleep(self.timeout);
-        match futures::future::select(Box::pin(guarded), timeout).await {
-            Either::Left((Ok(Ok(Some(identity))), _))
-                if !identity.distinct_id.trim().is_empty() =>
-            {
+        match crate::hooks::guard(|| identify(view.clone()), self.timeout, &self.clock).await {
+            Guarded::Done(Ok(Some(identity))) if !identity.distinct_id.trim().is_empty() => {
                 Ok(identity)
             }
-            Either::Left((Ok(Ok(_)), _)) => Err(NoIdentity::Nobody),
-            Either::Left((Ok(Err(_)), _)) => Err(NoIdentity::Failed(
+            Guarded::Done(Ok(_)) => Err(NoIdentity::Nobody),
+            Guarded::Done(Err(_)) => Err(NoIdentity::Failed(
                 "the identify function returned an error",
             )),
-            Either::Left((Err(_), _)) => Err(NoIdentity::Failed("the identify function panicked")),
-            Either::Right(_) => Err(NoIdentity::Failed("the identify function timed out")),
+            Guarded::Panicked => Err(NoIdentity::Failed("the identify function panicked")),
+            Guarded::TimedOut => Err(NoIdentity::Failed("the identify function timed out")),
         }
     }
 }

@@ -8,11 +8,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::FutureExt as _;
 use serde_json::{Map, Value, json};
 
 use crate::clock::Clock;
-use crate::config::IntentFallbackFn;
+use crate::hooks::IntentFallbackFn;
 use crate::request::RequestView;
 
 /// The injected intent argument.
@@ -263,44 +262,6 @@ pub(crate) fn handle_block(handle: &str) -> rmcp::model::ContentBlock {
     rmcp::model::ContentBlock::text(json!({ CONVERSATION_ID: handle }).to_string())
 }
 
-/// Runs a host hook's future under `timeout` with panics caught: `None` after a panic or a timeout. `what`
-/// names the hook in the warning; nothing the hook returned is logged.
-pub(crate) async fn run_guarded<T>(
-    make: impl FnOnce() -> futures::future::BoxFuture<'static, T>,
-    timeout: Duration,
-    clock: &Arc<dyn Clock>,
-    what: &'static str,
-) -> Option<T> {
-    let future = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(make)) {
-        Ok(future) => future,
-        Err(_) => {
-            tracing::warn!(
-                hook = what,
-                "posthog-mcp: a hook panicked; its result is ignored"
-            );
-            return None;
-        }
-    };
-    let guarded = std::panic::AssertUnwindSafe(future).catch_unwind();
-    match futures::future::select(Box::pin(guarded), clock.sleep(timeout)).await {
-        futures::future::Either::Left((Ok(value), _)) => Some(value),
-        futures::future::Either::Left((Err(_), _)) => {
-            tracing::warn!(
-                hook = what,
-                "posthog-mcp: a hook panicked; its result is ignored"
-            );
-            None
-        }
-        futures::future::Either::Right(_) => {
-            tracing::warn!(
-                hook = what,
-                "posthog-mcp: a hook timed out; its result is ignored"
-            );
-            None
-        }
-    }
-}
-
 /// Runs the intent fallback (§8.2 step 2); a panic, timeout or blank answer is no intent.
 pub(crate) async fn run_fallback(
     fallback: &IntentFallbackFn,
@@ -308,7 +269,7 @@ pub(crate) async fn run_fallback(
     timeout: Duration,
     clock: &Arc<dyn Clock>,
 ) -> Option<String> {
-    let text = run_guarded(|| fallback(view), timeout, clock, "intent_fallback")
+    let text = crate::hooks::run(|| fallback(view), timeout, clock, "intent_fallback")
         .await
         .flatten()?;
     let text = text.trim();

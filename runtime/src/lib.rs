@@ -6,10 +6,13 @@
 extern crate self as posthog_mcp;
 
 pub mod analytics;
+mod attribute;
+mod capture;
 pub mod clock;
 pub mod config;
 pub mod delivery;
 pub mod event;
+mod hooks;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod identity;
@@ -26,6 +29,7 @@ mod virtual_tools;
 pub use analytics::{
     Analytics, CallerContext, CaptureError, InitError, capture, capture_in, global, init, shutdown,
 };
+pub use attribute::set_property;
 pub use config::{Builder, ConfigError};
 pub use delivery::{DeliveryOptions, DeliveryStats, LocalTarget, MemorySink};
 pub use event::Payload;
@@ -34,7 +38,6 @@ pub use pipeline::BeforeSend;
 pub use request::RequestView;
 pub use server::{Instrumented, instrument};
 pub use session::SessionStats;
-pub use tool::set_property;
 pub use virtual_tools::Feedback;
 
 #[cfg(feature = "macros")]
@@ -45,12 +48,10 @@ pub use posthog_mcp_macros::{posthog_identify, posthog_tool};
 #[doc(hidden)]
 pub mod __private {
     pub mod v1 {
+        pub use crate::attribute::{Outcome, ToolCall, ToolCallProbe, classify, respond};
         pub use crate::identity::{IdentifyFuture, IdentifyRegistration, IntoIdentifyResult};
         pub use crate::request::RequestView;
-        pub use crate::tool::{
-            Outcome, ToolCall, ToolCallProbe, ToolCallSlot, ToolRegistration, ToolSpec, classify,
-            respond,
-        };
+        pub use crate::tool::{ToolRegistration, ToolSpec};
         pub use inventory;
         pub use rmcp;
     }

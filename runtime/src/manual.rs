@@ -34,10 +34,10 @@ use rmcp::model::{
 use serde_json::Value;
 
 use crate::analytics::{Analytics, CallerContext};
+use crate::capture::{BeginOptions, CallOutcome, Incoming, PreparedCall, ServerShared};
 use crate::event::names;
-use crate::server::{BeginOptions, CallOutcome, Incoming, PreparedCall, ServerShared};
 use crate::session::Connection;
-use crate::tool::ToolAnnotations;
+use crate::tool::CallAnnotations;
 
 impl Analytics {
     /// A server for the manual API, attributed to `server_info` (`$mcp_server_name`, `$mcp_server_version`).
@@ -199,24 +199,11 @@ impl ManualServer {
         if !self.shared.analytics.is_enabled() {
             return;
         }
-        let requested = params.protocol_version.to_string();
-        let client = params.client_info.clone();
-        let scope = self
+        let handshake = self
             .shared
-            .begin(
-                &connection.0,
-                names::INITIALIZE,
-                "initialize",
-                &request.incoming(),
-                params,
-                BeginOptions {
-                    handshake: Some((&client, &requested)),
-                    ..BeginOptions::default()
-                },
-            )
+            .begin_initialize(&connection.0, &request.incoming(), params)
             .await;
-        self.shared
-            .initialized(&connection.0, scope, &client, requested, result);
+        self.shared.initialized(&connection.0, handshake, result);
     }
 
     /// Decorates the host's `tools/list` outcome for the agent (§8.7) and captures `$mcp_tools_list`. Send
@@ -281,7 +268,7 @@ impl ManualServer {
         prepared: Box<PreparedToolCall>,
         outcome: Result<CallToolResult, ErrorData>,
     ) -> Result<CallToolResult, ErrorData> {
-        let annotations = ToolAnnotations::default();
+        let annotations = CallAnnotations::default();
         match outcome {
             Ok(result) => {
                 let mut response = CallToolResponse::Complete(result);

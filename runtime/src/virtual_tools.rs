@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use crate::config::ConfigError;
 use crate::privacy;
 
 /// The default name of the missing-capability tool.
@@ -17,7 +16,7 @@ pub const GET_MORE_TOOLS: &str = "get_more_tools";
 pub const SEND_FEEDBACK: &str = "send_feedback";
 
 /// Keys a feedback extra may not use (§8.6).
-const RESERVED: [&str; 13] = [
+pub(crate) const RESERVED: [&str; 13] = [
     "feedback_type",
     "summary",
     "details",
@@ -152,24 +151,6 @@ pub(crate) fn feedback_tool(
         Arc::new(schema),
     )
     .annotate(annotations(FEEDBACK_TITLE))
-}
-
-/// Build-time check of the feedback extras (§8.6): no reserved key, every required key declared.
-pub(crate) fn check_extras(
-    properties: &Map<String, Value>,
-    required: &[String],
-) -> Result<(), ConfigError> {
-    if let Some(field) = properties.keys().find(|k| RESERVED.contains(&k.as_str())) {
-        return Err(ConfigError::ReservedFeedbackField {
-            field: field.clone(),
-        });
-    }
-    if let Some(field) = required.iter().find(|k| !properties.contains_key(*k)) {
-        return Err(ConfigError::UndeclaredFeedbackField {
-            field: field.clone(),
-        });
-    }
-    Ok(())
 }
 
 /// One `send_feedback` report as the agent sent it, parsed leniently (§8.6). Texts are as written (not
@@ -349,25 +330,6 @@ fn sensitive_key(key: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reserved_and_undeclared_extras_are_configuration_errors() {
-        let extras = json!({"summary": {"type": "string"}});
-        assert_eq!(
-            check_extras(extras.as_object().unwrap(), &[]),
-            Err(ConfigError::ReservedFeedbackField {
-                field: "summary".into()
-            })
-        );
-        let extras = json!({"ticket": {"type": "string"}});
-        assert_eq!(
-            check_extras(extras.as_object().unwrap(), &["severity".into()]),
-            Err(ConfigError::UndeclaredFeedbackField {
-                field: "severity".into()
-            })
-        );
-        assert!(check_extras(extras.as_object().unwrap(), &["ticket".into()]).is_ok());
-    }
 
     #[test]
     fn parsing_is_lenient() {

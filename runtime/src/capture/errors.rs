@@ -1,0 +1,185 @@
+//! The one error classifier (CONTRACT §7): what `$mcp_error_type` and `$mcp_error_message` say for a JSON-RPC
+//! error, an `is_error` result, arguments that did not fit the tool, a panic, or a typed error the attribute saw.
+//! The wrapper and the attribute both describe errors through these functions only.
+
+use std::any::Any;
+
+use rmcp::ErrorData;
+use rmcp::model::{CallToolResult, ErrorCode};
+
+use crate::event::ErrorInfo;
+
+/// The fixed `$mcp_error_message` of a panic whose payload is not a string.
+pub(crate) const NON_STRING_PANIC_MESSAGE: &str =
+    "the handler panicked with a payload that is not a string";
+
+/// The most entries an exception list holds (§7.2): the error and 9 sources.
+const MAX_CHAIN: usize = 9;
+
+/// A JSON-RPC error, by its category (`InvalidParams`, `JsonRpcError(-32042)`, …) (§7.3).
+pub(crate) fn protocol_error(error: &ErrorData) -> ErrorInfo {
+    let type_name = match error.code {
+        ErrorCode::PARSE_ERROR => "ParseError".to_owned(),
+        ErrorCode::INVALID_REQUEST => "InvalidRequest".to_owned(),
+        ErrorCode::METHOD_NOT_FOUND => "MethodNotFound".to_owned(),
+        ErrorCode::INVALID_PARAMS => "InvalidParams".to_owned(),
+        ErrorCode::INTERNAL_ERROR => "InternalError".to_owned(),
+        ErrorCode::RESOURCE_NOT_FOUND => "ResourceNotFound".to_owned(),
+        ErrorCode(code) => format!("JsonRpcError({code})"),
+    };
+    ErrorInfo {
+        type_name,
+        message: error.message.to_string(),
+        synthetic: false,
+        chain: Vec::new(),
+    }
+}
+
+/// An `is_error` result (§7.1): its text parts joined with single spaces, trimmed, else `Unknown error`.
+pub(crate) fn result_error(result: &CallToolResult) -> ErrorInfo {
+    let joined = result
+        .content
+        .iter()
+        .filter_map(|block| block.as_text().map(|text| text.text.as_str()))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let message = joined.trim();
+    ErrorInfo {
+        type_name: "Error".into(),
+        message: if message.is_empty() {
+            "Unknown error".into()
+        } else {
+            message.to_owned()
+        },
+        synthetic: true,
+        chain: Vec::new(),
+    }
+}
+
+/// Arguments that did not fit the tool's parameters: a JSON-RPC `InvalidParams`, although rmcp answers them with
+/// an error result.
+pub(crate) fn invalid_arguments(result: &CallToolResult) -> ErrorInfo {
+    ErrorInfo {
+        type_name: "InvalidParams".into(),
+        synthetic: false,
+        ..result_error(result)
+    }
+}
+
+/// A panic payload: type `Panic`, its text when it is a string.
+pub(crate) fn panic_error(payload: &(dyn Any + Send)) -> ErrorInfo {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| NON_STRING_PANIC_MESSAGE.to_owned());
+    ErrorInfo {
+        type_name: "Panic".into(),
+        message,
+        synthetic: false,
+        chain: Vec::new(),
+    }
+}
+
+/// A typed error `E` the attribute saw: its type name without generic arguments, `message`, its source chain.
+pub(crate) fn typed_error<E: ?Sized>(message: String, chain: Vec<String>) -> ErrorInfo {
+    ErrorInfo {
+        type_name: type_name_without_generics::<E>(),
+        message,
+        synthetic: false,
+        chain,
+    }
+}
+
+/// The `source()` chain of `error`, at most [`MAX_CHAIN`] entries.
+pub(crate) fn source_chain(error: &(dyn std::error::Error + 'static)) -> Vec<String> {
+    let mut chain = Vec::new();
+    let mut next = error.source();
+    while let Some(source) = next {
+        if chain.len() == MAX_CHAIN {
+            break;
+        }
+        chain.push(source.to_string());
+        next = source.source();
+    }
+    chain
+}
+
+/// `std::any::type_name::<T>()` without generic arguments: `my_crate::Error<u8>` becomes `my_crate::Error`.
+fn type_name_without_generics<T: ?Sized>() -> String {
+    let full = std::any::type_name::<T>();
+    full.split_once('<')
+        .map_or(full, |(head, _)| head)
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rmcp::model::ContentBlock;
+
+    #[test]
+    fn json_rpc_errors_are_named_by_their_category() {
+        let cases = [
+            (ErrorData::invalid_params("x", None), "InvalidParams"),
+            (ErrorData::internal_error("x", None), "InternalError"),
+            (ErrorData::resource_not_found("x", None), "ResourceNotFound"),
+            (
+                ErrorData::method_not_found::<rmcp::model::PingRequestMethod>(),
+                "MethodNotFound",
+            ),
+            (
+                ErrorData::new(ErrorCode(-32042), "custom", None),
+                "JsonRpcError(-32042)",
+            ),
+        ];
+        for (error, expected) in cases {
+            let info = protocol_error(&error);
+            assert_eq!(info.type_name, expected);
+            assert!(!info.synthetic);
+        }
+    }
+
+    #[test]
+    fn an_error_result_joins_its_texts_and_is_synthetic() {
+        let result = CallToolResult::error(vec![
+            ContentBlock::text(" the thing failed"),
+            ContentBlock::text("badly "),
+        ]);
+        let info = result_error(&result);
+        assert_eq!(info.type_name, "Error");
+        assert_eq!(info.message, "the thing failed badly");
+        assert!(info.synthetic);
+        assert_eq!(
+            result_error(&CallToolResult::error(vec![])).message,
+            "Unknown error"
+        );
+    }
+
+    #[test]
+    fn rejected_arguments_are_invalid_params_with_rmcp_s_message() {
+        let result = CallToolResult::error(vec![ContentBlock::text(
+            "failed to deserialize parameters: invalid type",
+        )]);
+        let info = invalid_arguments(&result);
+        assert_eq!(info.type_name, "InvalidParams");
+        assert!(info.message.starts_with("failed to deserialize"));
+        assert!(!info.synthetic);
+    }
+
+    #[test]
+    fn panics_keep_a_string_payload_and_name_any_other() {
+        assert_eq!(panic_error(&"kaboom").message, "kaboom");
+        assert_eq!(panic_error(&String::from("owned")).message, "owned");
+        assert_eq!(panic_error(&42_u8).message, NON_STRING_PANIC_MESSAGE);
+        assert_eq!(panic_error(&"x").type_name, "Panic");
+    }
+
+    #[test]
+    fn a_typed_error_is_named_without_generic_arguments() {
+        struct Failure<T>(T);
+        let info = typed_error::<Failure<u8>>("m".into(), vec![]);
+        assert!(info.type_name.ends_with("Failure"), "{}", info.type_name);
+        let _ = Failure(0_u8).0;
+    }
+}

@@ -1,0 +1,244 @@
+//! `tools/list` (CONTRACT §8.7): what the crate learns from the host's listing (its tools, the first page's
+//! names that decide virtual routing), and the listing as the agent sees it, decorated with the owned arguments
+//! and the virtual tools. Schemas are edited copy-on-write, so the host's own values are never mutated; with
+//! every option off the listing is returned as it came.
+
+use std::collections::HashSet;
+use std::sync::{Arc, MutexGuard};
+
+use rmcp::ErrorData;
+use rmcp::model::{ListToolsResult, Tool};
+
+use super::{Scope, ServerShared, errors};
+use crate::intent;
+use crate::pipeline::Encoded;
+use crate::tool::{KnownTool, registered_tool};
+use crate::virtual_tools::{self, VirtualKind};
+
+impl ServerShared {
+    /// A `tools/list` outcome: decorated on success, captured either way.
+    pub(crate) fn listed(
+        &self,
+        mut scope: Scope,
+        outcome: Result<ListToolsResult, ErrorData>,
+        first_page: bool,
+    ) -> Result<ListToolsResult, ErrorData> {
+        match outcome {
+            Ok(listing) => {
+                let listing = self.decorate_listing(listing, first_page);
+                scope.record.is_error = Some(false);
+                scope.record.response = Some(Encoded::of(&listing));
+                self.finish(scope);
+                Ok(listing)
+            }
+            Err(error) => {
+                scope.record.is_error = Some(true);
+                scope.record.error = Some(errors::protocol_error(&error));
+                self.finish(scope);
+                Err(error)
+            }
+        }
+    }
+
+    fn first_page(&self) -> MutexGuard<'_, Option<HashSet<String>>> {
+        self.state
+            .first_page
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A call is answered virtually only when the host's first listing page lacked the name (L4).
+    pub(crate) fn virtual_route(&self, name: &str) -> Option<VirtualKind> {
+        let agent = &self.agent;
+        let kind = if agent.get_more_tools.as_deref() == Some(name) {
+            VirtualKind::MoreTools
+        } else if agent.send_feedback.as_deref() == Some(name) {
+            VirtualKind::Feedback
+        } else {
+            return None;
+        };
+        match &*self.first_page() {
+            Some(names) if !names.contains(name) => Some(kind),
+            _ => None,
+        }
+    }
+
+    /// What the crate knows about tool `name`: cached, else read from `lookup` (the host's `get_tool`).
+    pub(crate) fn known_tool(
+        &self,
+        name: &str,
+        lookup: &(dyn Fn(&str) -> Option<Tool> + Sync),
+    ) -> Option<Arc<KnownTool>> {
+        if let Some(known) = self.state.tools.get(name) {
+            return Some(known.clone());
+        }
+        let known = Arc::new(KnownTool::from_tool(&lookup(name)?));
+        self.state.tools.insert(name.to_owned(), known.clone());
+        Some(known)
+    }
+
+    pub(crate) fn warn_once(&self, tool: &str, what: &'static str) {
+        if self
+            .state
+            .warned
+            .insert((tool.to_owned(), what), ())
+            .is_none()
+        {
+            tracing::warn!(
+                tool,
+                argument = what,
+                "posthog-mcp: the tool's schema already declares this argument or is composed; it was left unchanged"
+            );
+        }
+    }
+
+    /// §8.7 L2: the host's listing decorated for the agent.
+    pub(crate) fn decorate_listing(
+        &self,
+        mut listing: ListToolsResult,
+        first_page: bool,
+    ) -> ListToolsResult {
+        self.learn(&listing, first_page);
+        if !self.agent.decorates() {
+            return listing;
+        }
+        if self.agent.intent {
+            self.inject_context(&mut listing);
+        }
+        if first_page {
+            self.add_virtual_tools(&mut listing);
+        }
+        self.inject_agent_arguments(&mut listing);
+        if self.agent.conversation_id {
+            self.advertise_instructions(&mut listing);
+        }
+        listing
+    }
+
+    /// Remembers the listed tools and, for a first page, its names (L4); warns about a later page's tool that
+    /// a virtual tool shadows (L5).
+    fn learn(&self, listing: &ListToolsResult, first_page: bool) {
+        for tool in &listing.tools {
+            if !self.state.tools.contains_key(&*tool.name) {
+                self.state
+                    .tools
+                    .insert(tool.name.to_string(), Arc::new(KnownTool::from_tool(tool)));
+            }
+        }
+        if first_page {
+            *self.first_page() = Some(listing.tools.iter().map(|t| t.name.to_string()).collect());
+            return;
+        }
+        let virtual_names = [&self.agent.get_more_tools, &self.agent.send_feedback];
+        let first = self.first_page();
+        for tool in &listing.tools {
+            let shadowed = virtual_names
+                .iter()
+                .any(|v| v.as_deref() == Some(&*tool.name))
+                && first.as_ref().is_some_and(|f| !f.contains(&*tool.name));
+            if shadowed {
+                tracing::warn!(
+                    tool = %tool.name,
+                    "posthog-mcp: a tool on a later listing page uses a virtual tool's name; calls to it are answered by the virtual tool"
+                );
+            }
+        }
+    }
+
+    /// The `context` argument on instrumented tools. Precedence of its description: the tool's own
+    /// `#[posthog_tool(intent_description = "…")]`, then the builder's, then ours.
+    fn inject_context(&self, listing: &mut ListToolsResult) {
+        let default = self
+            .agent
+            .intent_description
+            .as_deref()
+            .unwrap_or(intent::CONTEXT_DESCRIPTION);
+        for tool in &mut listing.tools {
+            let Some(spec) = registered_tool(&tool.name) else {
+                continue;
+            };
+            if intent::can_own(&tool.input_schema, intent::CONTEXT) {
+                let description = spec.intent_description.unwrap_or(default);
+                let schema = Arc::make_mut(&mut tool.input_schema);
+                intent::inject(schema, intent::CONTEXT, description, true);
+            } else {
+                self.warn_once(&tool.name, intent::CONTEXT);
+            }
+        }
+    }
+
+    /// The enabled virtual tools, unless the host has a tool of the same name (which wins).
+    fn add_virtual_tools(&self, listing: &mut ListToolsResult) {
+        let agent = &self.agent;
+        for (name, kind) in [
+            (&agent.get_more_tools, VirtualKind::MoreTools),
+            (&agent.send_feedback, VirtualKind::Feedback),
+        ] {
+            let Some(name) = name else { continue };
+            if listing.tools.iter().any(|t| *t.name == **name) {
+                tracing::warn!(
+                    tool = %name,
+                    "posthog-mcp: the server has its own tool with a virtual tool's name; the server's tool wins"
+                );
+                continue;
+            }
+            listing.tools.push(match kind {
+                VirtualKind::MoreTools => virtual_tools::more_tools_tool(name),
+                VirtualKind::Feedback => virtual_tools::feedback_tool(
+                    name,
+                    agent.feedback_description.as_deref(),
+                    &agent.feedback_extra_properties,
+                    &agent.feedback_extra_required,
+                ),
+            });
+        }
+    }
+
+    /// `llm_model` and `conversation_id` on every tool whose schema allows them.
+    fn inject_agent_arguments(&self, listing: &mut ListToolsResult) {
+        let agent = &self.agent;
+        let model_description = agent
+            .llm_model_description
+            .as_deref()
+            .unwrap_or(intent::LLM_MODEL_DESCRIPTION);
+        for (enabled, key, description, required) in [
+            (agent.llm_model, intent::LLM_MODEL, model_description, true),
+            (
+                agent.conversation_id,
+                intent::CONVERSATION_ID,
+                intent::CONVERSATION_ID_DESCRIPTION,
+                false,
+            ),
+        ] {
+            if !enabled {
+                continue;
+            }
+            for tool in &mut listing.tools {
+                if intent::can_own(&tool.input_schema, key) {
+                    let schema = Arc::make_mut(&mut tool.input_schema);
+                    intent::inject(schema, key, description, required);
+                } else {
+                    self.warn_once(&tool.name, key);
+                }
+            }
+        }
+    }
+
+    /// `_mcp_instructions` in the output schema of instrumented tools that declare one.
+    fn advertise_instructions(&self, listing: &mut ListToolsResult) {
+        for tool in &mut listing.tools {
+            if registered_tool(&tool.name).is_none() {
+                continue;
+            }
+            let Some(output) = tool.output_schema.as_mut() else {
+                continue;
+            };
+            let mut copy = (**output).clone();
+            if intent::inject_instructions(&mut copy) {
+                *output = Arc::new(copy);
+            } else {
+                self.warn_once(&tool.name, intent::INSTRUCTIONS);
+            }
+        }
+    }
+}

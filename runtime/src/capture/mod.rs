@@ -1,0 +1,407 @@
+//! One request's life between the adapters (the rmcp wrapper in `server.rs`, the manual API in `manual.rs`, the
+//! attribute's standalone report) and the analytics instance: its session and attribution, its identity and
+//! hooks, the tool-call, listing, handshake and virtual-tool paths, and the classification of how it ended. The
+//! adapters only translate; every fact about a request is decided here, once.
+//!
+//! A request goes through [`ServerShared::begin`] (synchronous work first, so attribution is fixed before
+//! anything is awaited), then the host's handler, then one of the `finish` paths, which hands an owned record to
+//! the delivery worker.
+
+mod attribution;
+pub(crate) mod errors;
+mod initialize;
+mod listing;
+mod tool_call;
+mod unwrapped;
+mod virtual_call;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rmcp::ErrorData;
+use rmcp::RoleServer;
+use rmcp::model::{Implementation, InitializeRequestParams, NumberOrString, RequestMetaObject};
+use rmcp::service::RequestContext;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::analytics::{Analytics, CallerContext, ServerState};
+use crate::config::AgentOptions;
+use crate::identity::Fingerprint;
+use crate::pipeline::{Attribution, Captured, Encoded, RequestRecord};
+use crate::request::{LazyParams, RequestView, ViewInner};
+use crate::session::{Connection, MintSlot, SessionSignals, SessionSnapshot, TransportSession};
+
+pub(crate) use attribution::first_header;
+pub(crate) use tool_call::{CallOutcome, PreparedCall};
+pub(crate) use unwrapped::{UnwrappedToolCall, capture_unwrapped};
+
+use attribution::{ClientSources, arc_str, attribute, caller_key, header_pairs, is_stand_in};
+
+/// What one instrumented server shares across its connections: the analytics instance, the server's own state
+/// (kept by the analytics instance per kind of server) and its attribution.
+pub(crate) struct ServerShared {
+    pub(crate) analytics: Analytics,
+    state: Arc<ServerState>,
+    /// The server's name and version; the rest is filled per request.
+    server: Attribution,
+    agent: Arc<AgentOptions>,
+}
+
+/// Where a request comes from: what the wrapper reads from rmcp's request context, or what a manual
+/// dispatcher supplies.
+#[derive(Default)]
+pub(crate) struct Incoming {
+    pub(crate) id: Option<Value>,
+    pub(crate) meta: RequestMetaObject,
+    pub(crate) headers: Option<Vec<(String, String)>>,
+    /// The HTTP request's extensions (what an auth middleware put there), for the hooks' view.
+    pub(crate) extensions: Option<http::Extensions>,
+    pub(crate) peer: Option<Arc<InitializeRequestParams>>,
+    /// The id a stateful HTTP transport assigned at `initialize` (`http::track_sessions`).
+    pub(crate) transport_session: Option<Arc<str>>,
+    /// Where a minted session token goes (`http::SessionLayer`).
+    pub(crate) mint: Option<MintSlot>,
+}
+
+impl Incoming {
+    /// What rmcp's request context says about the request.
+    pub(crate) fn from_context(context: &RequestContext<RoleServer>) -> Self {
+        let parts = context.extensions.get::<http::request::Parts>();
+        Self {
+            id: Some(request_id(&context.id)),
+            meta: context.meta.clone(),
+            headers: parts.map(header_pairs),
+            extensions: parts.map(|parts| parts.extensions.clone()),
+            peer: context.peer.peer_info().filter(|peer| !is_stand_in(peer)),
+            transport_session: context
+                .extensions
+                .get::<TransportSession>()
+                .map(|session| session.0.clone()),
+            mint: parts.and_then(|parts| parts.extensions.get::<MintSlot>().cloned()),
+        }
+    }
+}
+
+pub(crate) fn request_id(id: &NumberOrString) -> Value {
+    match id {
+        NumberOrString::Number(n) => Value::from(*n),
+        NumberOrString::String(s) => Value::from(&**s),
+    }
+}
+
+/// Per-request choices for [`ServerShared::begin`].
+#[derive(Default)]
+pub(crate) struct BeginOptions<'a> {
+    /// `initialize`: the client from the params and the requested protocol version.
+    pub(crate) handshake: Option<(&'a Implementation, &'a str)>,
+    /// Keep a request view for a hook that runs after `begin` (the intent fallback).
+    pub(crate) want_view: bool,
+    /// A session id that replaces the connection's (a conversation handle, §8.4).
+    pub(crate) session: Option<Arc<str>>,
+}
+
+/// Request params and the request's `_meta`, as the hooks' [`RequestView`] sees them (serialized on demand).
+struct ParamsWithMeta<P> {
+    params: P,
+    meta: RequestMetaObject,
+}
+
+impl<P: Serialize + Send + 'static> Captured for ParamsWithMeta<P> {
+    fn to_json(&self) -> Value {
+        let value = serde_json::to_value(&self.params).unwrap_or(Value::Null);
+        if self.meta.is_empty() {
+            return value;
+        }
+        let meta = serde_json::to_value(&self.meta).unwrap_or(Value::Null);
+        crate::pipeline::with_request_meta(value, meta)
+    }
+}
+
+/// The request-path state of one captured request, between resolution and the handler's return.
+pub(crate) struct Scope {
+    pub(crate) record: RequestRecord,
+    started: Duration,
+    view: Option<RequestView>,
+}
+
+impl Scope {
+    /// Who the request is attributed to, for custom events captured inside the handler.
+    pub(crate) fn caller(&self) -> Arc<CallerContext> {
+        Arc::new(CallerContext {
+            session_id: self.record.session_id.clone(),
+            attribution: self.record.attribution.clone(),
+            identity: self.record.resolution.identity.clone(),
+        })
+    }
+}
+
+/// The session a request resolved to, and what the credential and caller table said on the way.
+struct ResolvedSession {
+    snapshot: SessionSnapshot,
+    fingerprint: Option<Fingerprint>,
+    from_caller_table: bool,
+}
+
+impl ServerShared {
+    /// The shared part of server `kind` (the handler's type) reporting `server_info`: the state the analytics
+    /// instance already keeps for it, or a new one.
+    pub(crate) fn new(
+        analytics: &Analytics,
+        kind: std::any::TypeId,
+        server_info: &Implementation,
+    ) -> Self {
+        let server = Attribution {
+            server_name: arc_str(&server_info.name),
+            server_version: arc_str(&server_info.version),
+            ..Attribution::default()
+        };
+        let state = analytics.server_state(
+            kind,
+            server.server_name.clone(),
+            server.server_version.clone(),
+        );
+        Self {
+            analytics: analytics.clone(),
+            state,
+            server,
+            agent: analytics.inner.agent.clone(),
+        }
+    }
+
+    /// Step 1 of the pipeline: session, attribution, identity and `event_properties`, before the handler runs.
+    pub(crate) async fn begin<P: Serialize + Clone + Send + Sync + 'static>(
+        &self,
+        connection: &Connection,
+        event: &'static str,
+        method: &'static str,
+        incoming: &Incoming,
+        params: &P,
+        options: BeginOptions<'_>,
+    ) -> Scope {
+        let started_at = self.analytics.now();
+        let started = self.analytics.inner.clock.elapsed();
+        if options.handshake.is_none()
+            && let Some(mint) = &incoming.mint
+        {
+            // Only an `initialize` mints: release the HTTP layer at once.
+            mint.fill(None);
+        }
+        let resolved =
+            self.resolve_session(connection, method, incoming, params, &options, started);
+        let attribution = attribute(
+            &self.server,
+            ClientSources {
+                handshake: options.handshake,
+                meta: Some(&incoming.meta),
+                snapshot: Some(&resolved.snapshot),
+                peer: incoming.peer.as_deref(),
+                headers: incoming.headers.as_deref(),
+            },
+        );
+        if let Some(fingerprint) = resolved.fingerprint
+            && !resolved.from_caller_table
+            && options.session.is_none()
+        {
+            // A request with a session of its own: its caller keeps that session if it later sends requests
+            // without one (a client that moves to the sessionless protocol mid-flight).
+            let key = caller_key(
+                fingerprint,
+                attribution.client_name.clone(),
+                attribution.client_version.clone(),
+                incoming.headers.as_deref(),
+            );
+            self.state
+                .callers
+                .remember(&key, &resolved.snapshot.session_id, started);
+        }
+
+        let session_id = resolved.snapshot.session_id;
+        let mut record = RequestRecord::new(event, method, session_id.clone(), started_at);
+        record.request_id = incoming.id.clone();
+        record.params = Some(Encoded::with_meta(
+            params,
+            (!incoming.meta.is_empty()).then_some(&incoming.meta),
+        ));
+        let needs_view = self.state.identity.has_identify()
+            || self.analytics.inner.event_properties.is_some()
+            || options.want_view;
+        let mut view = None;
+        if needs_view {
+            // Only the hooks' view needs its own copy of the params (serialized if a hook asks for them).
+            let hooks_view = hooks_view(method, incoming, params, session_id, &attribution);
+            record.resolution = self
+                .state
+                .identity
+                .resolve(&hooks_view, resolved.fingerprint)
+                .await;
+            record.event_properties = self.event_properties(hooks_view.clone()).await;
+            view = options.want_view.then_some(hooks_view);
+        }
+        record.attribution = attribution;
+        Scope {
+            record,
+            started,
+            view,
+        }
+    }
+
+    /// The session of one request (`docs/sessions.md`): a conversation handle, a token, the transport's session,
+    /// the connection's own, or for a sessionless HTTP request the caller table's.
+    fn resolve_session<P: Serialize + Clone + Send + Sync + 'static>(
+        &self,
+        connection: &Connection,
+        method: &'static str,
+        incoming: &Incoming,
+        params: &P,
+        options: &BeginOptions<'_>,
+        now: Duration,
+    ) -> ResolvedSession {
+        let headers = incoming.headers.as_deref();
+        let session_header = first_header(headers, "mcp-session-id");
+        // Over HTTP the credential is read once: it keys the caller table here and the identity cache later.
+        let fingerprint = headers
+            .is_some()
+            .then(|| self.http_fingerprint(method, incoming, params));
+        let transport_id = incoming.transport_session.as_deref();
+        let sessionless = session_header.is_none()
+            && transport_id.is_none()
+            && options.session.is_none()
+            && !connection.has_own_session();
+        let caller_session = match (sessionless, fingerprint) {
+            (true, Some(fingerprint)) => {
+                // Only a client that names itself on every request (in `_meta`) is part of the key: a legacy
+                // client without a session header names itself at `initialize` only.
+                let client = incoming.meta.client_info();
+                let key = caller_key(
+                    fingerprint,
+                    client.as_ref().and_then(|c| arc_str(&c.name)),
+                    client.as_ref().and_then(|c| arc_str(&c.version)),
+                    headers,
+                );
+                Some(self.state.callers.session(&key, now))
+            }
+            _ => None,
+        };
+        let from_caller_table = caller_session.is_some();
+        let mut snapshot = connection.resolve(
+            SessionSignals {
+                session_header,
+                transport_id,
+                caller_session,
+            },
+            now,
+        );
+        if let Some(session) = options.session.clone() {
+            snapshot.session_id = session;
+        }
+        ResolvedSession {
+            snapshot,
+            fingerprint,
+            from_caller_table,
+        }
+    }
+
+    /// The keyed fingerprint of an HTTP request's credential, read before its session is resolved (a credential
+    /// function sees the request with an empty session id).
+    fn http_fingerprint<P: Serialize + Clone + Send + Sync + 'static>(
+        &self,
+        method: &'static str,
+        incoming: &Incoming,
+        params: &P,
+    ) -> Fingerprint {
+        let identity = &self.state.identity;
+        if !identity.credential_needs_view() {
+            return identity.header_fingerprint(incoming.headers.as_deref());
+        }
+        identity.fingerprint(&hooks_view(
+            method,
+            incoming,
+            params,
+            Arc::from(""),
+            &Attribution::default(),
+        ))
+    }
+
+    async fn event_properties(&self, view: RequestView) -> Option<Map<String, Value>> {
+        let inner = &self.analytics.inner;
+        let hook = inner.event_properties.as_ref()?;
+        crate::hooks::run(
+            || hook(view),
+            inner.event_properties_timeout,
+            &inner.clock,
+            "event_properties",
+        )
+        .await
+        .flatten()
+    }
+
+    /// Steps 2–3: timing, then the record goes to the worker.
+    pub(crate) fn finish(&self, mut scope: Scope) {
+        let elapsed = self
+            .analytics
+            .inner
+            .clock
+            .elapsed()
+            .saturating_sub(scope.started);
+        scope.record.duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+        self.analytics.submit(scope.record);
+    }
+
+    /// Records how a handler ended and returns its result unchanged; a panic is recorded, then resumed.
+    /// `capture` picks what of a successful result becomes `$mcp_response`.
+    pub(crate) fn complete<R>(
+        &self,
+        mut scope: Scope,
+        outcome: std::thread::Result<Result<R, ErrorData>>,
+        capture: impl FnOnce(&R) -> Option<Box<dyn Captured>>,
+    ) -> Result<R, ErrorData> {
+        match outcome {
+            Ok(Ok(result)) => {
+                scope.record.is_error = Some(false);
+                scope.record.response = capture(&result);
+                self.finish(scope);
+                Ok(result)
+            }
+            Ok(Err(error)) => {
+                scope.record.is_error = Some(true);
+                scope.record.error = Some(errors::protocol_error(&error));
+                self.finish(scope);
+                Err(error)
+            }
+            Err(panic) => {
+                scope.record.is_error = Some(true);
+                scope.record.error = Some(errors::panic_error(&*panic));
+                self.finish(scope);
+                std::panic::resume_unwind(panic)
+            }
+        }
+    }
+}
+
+/// The read-only view the hooks receive.
+fn hooks_view<P: Serialize + Clone + Send + Sync + 'static>(
+    method: &'static str,
+    incoming: &Incoming,
+    params: &P,
+    session_id: Arc<str>,
+    attribution: &Attribution,
+) -> RequestView {
+    let view_params = ParamsWithMeta {
+        params: params.clone(),
+        meta: incoming.meta.clone(),
+    };
+    RequestView::from_inner(ViewInner {
+        method,
+        params: LazyParams::new(move || view_params.to_json()),
+        headers: incoming.headers.clone(),
+        extensions: incoming.extensions.clone(),
+        session_id,
+        client_name: attribution.client_name.clone(),
+        client_version: attribution.client_version.clone(),
+        protocol_version: attribution.protocol_version.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,140 @@
+//! The request layer without an rmcp client: sessions, attribution and identity decided from what an adapter
+//! hands over.
+
+use std::any::TypeId;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rmcp::model::{ClientCapabilities, Implementation, InitializeRequestParams};
+use serde_json::Value;
+
+use super::*;
+use crate::{Identity, MemorySink};
+
+fn server(identify_calls: Arc<AtomicUsize>) -> ServerShared {
+    let analytics = crate::Analytics::builder()
+        .memory_sink(MemorySink::new())
+        .without_registered_identify()
+        .identify(move |view: RequestView| {
+            identify_calls.fetch_add(1, Ordering::SeqCst);
+            let user = view
+                .bearer_token()
+                .map(|token| Identity::new(format!("user-{token}")));
+            async move { user }
+        })
+        .build()
+        .unwrap();
+    ServerShared::new(
+        &analytics,
+        TypeId::of::<()>(),
+        &Implementation::new("srv", "1"),
+    )
+}
+
+fn over_http(headers: &[(&str, &str)]) -> Incoming {
+    Incoming {
+        headers: Some(
+            headers
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        ),
+        ..Incoming::default()
+    }
+}
+
+async fn begin(server: &ServerShared, connection: &Connection, incoming: &Incoming) -> Scope {
+    server
+        .begin(
+            connection,
+            "$mcp_tool_call",
+            "tools/call",
+            incoming,
+            &Value::Null,
+            BeginOptions::default(),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn sessionless_http_requests_of_one_caller_share_a_session_and_one_identify() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let server = server(calls.clone());
+    let alice = over_http(&[("authorization", "Bearer a")]);
+    // Each request on a fresh connection, as rmcp's stateless transport builds one handler per request.
+    let first = begin(&server, &Connection::new(), &alice).await;
+    let second = begin(&server, &Connection::new(), &alice).await;
+    assert_eq!(first.record.session_id, second.record.session_id);
+    assert!(first.record.resolution.announce.is_some());
+    assert!(second.record.resolution.announce.is_none());
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    let bob = begin(
+        &server,
+        &Connection::new(),
+        &over_http(&[("authorization", "Bearer b")]),
+    )
+    .await;
+    assert_ne!(bob.record.session_id, first.record.session_id);
+    assert_eq!(
+        bob.record.resolution.identity.unwrap().distinct_id,
+        "user-b",
+        "another credential is another caller"
+    );
+}
+
+#[tokio::test]
+async fn stdio_requests_never_use_the_caller_table() {
+    let server = server(Arc::default());
+    let one = begin(&server, &Connection::new(), &Incoming::default()).await;
+    let other = begin(&server, &Connection::new(), &Incoming::default()).await;
+    assert_ne!(
+        one.record.session_id, other.record.session_id,
+        "two connections are two sessions"
+    );
+    assert_eq!(server.state.callers.stats().callers, 0);
+}
+
+#[tokio::test]
+async fn a_transport_session_is_derived_and_remembered_for_its_caller() {
+    let server = server(Arc::default());
+    let mut handshake = over_http(&[("authorization", "Bearer a")]);
+    handshake.transport_session = Some(Arc::from("transport-1"));
+    let connection = Connection::new();
+    let client = Implementation::new("cli", "2");
+    let scope = server
+        .begin(
+            &connection,
+            "$mcp_initialize",
+            "initialize",
+            &handshake,
+            &Value::Null,
+            BeginOptions {
+                handshake: Some((&client, "2025-11-25")),
+                ..BeginOptions::default()
+            },
+        )
+        .await;
+    assert_eq!(
+        &*scope.record.session_id,
+        crate::session::derive_session_id("transport-1")
+    );
+    assert_eq!(server.state.callers.stats().callers, 1);
+}
+
+#[tokio::test]
+async fn the_peer_rmcp_recorded_names_the_client_when_nothing_else_does() {
+    let server = server(Arc::default());
+    let real = Incoming {
+        peer: Some(Arc::new(InitializeRequestParams::new(
+            ClientCapabilities::default(),
+            Implementation::new("real", "3"),
+        ))),
+        ..Incoming::default()
+    };
+    let scope = begin(&server, &Connection::new(), &real).await;
+    assert_eq!(
+        scope.record.attribution.client_name.as_deref(),
+        Some("real")
+    );
+    assert_eq!(scope.record.attribution.server_name.as_deref(), Some("srv"));
+}

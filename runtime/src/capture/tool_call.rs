@@ -1,0 +1,346 @@
+//! `tools/call`: the arguments the crate owns taken out of the request (CONTRACT §8.2–§8.4: intent, model,
+//! conversation handle), the call's event from the handler's outcome and what the attribute reported through the
+//! per-call slot, and the conversation handle delivered to the agent.
+
+use std::sync::Arc;
+
+use rmcp::ErrorData;
+use rmcp::model::{CallToolRequestParams, CallToolResponse, CallToolResult, Tool};
+use serde_json::Value;
+
+use super::{BeginOptions, Incoming, Scope, ServerShared, errors};
+use crate::analytics::CallerContext;
+use crate::event::names;
+use crate::intent::{self, Owned};
+use crate::pipeline::{CaptureOptions, Encoded, ToolFacts};
+use crate::session::Connection;
+use crate::tool::{CallAnnotations, KnownTool, registered_tool};
+
+/// A `tools/call` between resolution and the handler's return (§1.3 steps 1–2).
+pub(crate) struct PreparedCall {
+    scope: Scope,
+    name: String,
+    known: Option<Arc<KnownTool>>,
+    conversation: Option<(Arc<str>, bool)>,
+    instructions: bool,
+}
+
+impl PreparedCall {
+    /// Who the call is attributed to, for custom events captured inside the handler.
+    pub(crate) fn caller(&self) -> Arc<CallerContext> {
+        self.scope.caller()
+    }
+
+    /// The resolved intent, before sanitization.
+    pub(crate) fn intent(&self) -> Option<&str> {
+        self.scope
+            .record
+            .intent
+            .as_ref()
+            .map(|(text, _)| text.as_str())
+    }
+
+    /// The resolved model.
+    pub(crate) fn llm_model(&self) -> Option<&str> {
+        self.scope
+            .record
+            .llm_model
+            .as_ref()
+            .map(|(model, _)| model.as_str())
+    }
+
+    /// The conversation handle the call is anchored to.
+    pub(crate) fn conversation_id(&self) -> Option<&str> {
+        self.conversation.as_ref().map(|(handle, _)| &**handle)
+    }
+}
+
+/// How the handler of a prepared call ended.
+pub(crate) enum CallOutcome<'a> {
+    Response(&'a mut CallToolResponse),
+    Error(&'a ErrorData),
+    Panic(&'a (dyn std::any::Any + Send)),
+}
+
+/// What a `tools/call` carried for the crate, taken out of its arguments.
+pub(super) struct AgentArguments {
+    /// The `context` argument, when owned.
+    pub context: Option<Value>,
+    /// The resolved model (§8.3).
+    pub model: Option<(String, &'static str)>,
+    /// The conversation handle and whether the crate minted it (§8.4).
+    pub conversation: Option<(Arc<str>, bool)>,
+}
+
+impl ServerShared {
+    /// Removes the owned arguments from `request` (before the handler and before `$mcp_parameters`).
+    pub(super) fn take_agent_arguments(
+        &self,
+        incoming: &Incoming,
+        request: &mut CallToolRequestParams,
+        owned: Owned,
+    ) -> AgentArguments {
+        let taken = intent::take_owned(&mut request.arguments, owned);
+        AgentArguments {
+            model: self.model(incoming, request, taken.llm_model.as_ref()),
+            conversation: owned
+                .conversation_id
+                .then(|| intent::conversation_handle(taken.conversation_id.as_ref())),
+            context: taken.context,
+        }
+    }
+
+    /// Step 1 of any `tools/call` (answered by the host or virtually): resolution on the conversation's session
+    /// when there is a handle, then the intent (`explicit`, else the fallback's) and the model.
+    pub(super) async fn begin_call(
+        &self,
+        connection: &Connection,
+        incoming: &Incoming,
+        event: &'static str,
+        request: &CallToolRequestParams,
+        explicit: Option<String>,
+        arguments: &AgentArguments,
+    ) -> Scope {
+        let mut scope = self
+            .begin(
+                connection,
+                event,
+                "tools/call",
+                incoming,
+                request,
+                BeginOptions {
+                    want_view: explicit.is_none() && self.agent.intent_fallback.is_some(),
+                    session: arguments
+                        .conversation
+                        .as_ref()
+                        .map(|(handle, _)| Arc::from(crate::session::derive_session_id(handle))),
+                    ..BeginOptions::default()
+                },
+            )
+            .await;
+        scope.record.intent = self.intent(explicit, &mut scope).await;
+        scope.record.llm_model = arguments.model.clone();
+        scope.record.conversation_id = arguments
+            .conversation
+            .as_ref()
+            .map(|(handle, _)| handle.clone());
+        scope
+    }
+
+    /// Step 1 for a `tools/call` the host answers.
+    pub(crate) async fn prepare_call(
+        &self,
+        connection: &Connection,
+        incoming: Incoming,
+        request: &mut CallToolRequestParams,
+        lookup: &(dyn Fn(&str) -> Option<Tool> + Sync),
+    ) -> PreparedCall {
+        let name = request.name.to_string();
+        let known = self.known_tool(&name, lookup);
+        let owned = self.ownership(&name, known.as_deref());
+        let arguments = self.take_agent_arguments(&incoming, request, owned);
+        let explicit = intent::explicit_intent(arguments.context.as_ref());
+        let instructions = arguments.conversation.is_some()
+            && known
+                .as_ref()
+                .and_then(|k| k.output.as_deref())
+                .is_some_and(|output| {
+                    let declared = output
+                        .get("properties")
+                        .and_then(Value::as_object)
+                        .is_some_and(|p| p.contains_key(intent::INSTRUCTIONS));
+                    declared
+                        || (registered_tool(&name).is_some()
+                            && intent::advertises_instructions(output))
+                });
+        let scope = self
+            .begin_call(
+                connection,
+                &incoming,
+                names::TOOL_CALL,
+                request,
+                explicit,
+                &arguments,
+            )
+            .await;
+        PreparedCall {
+            scope,
+            name,
+            known,
+            conversation: arguments.conversation,
+            instructions,
+        }
+    }
+
+    /// Which arguments of tool `name` the crate owns (§8.2): `context` on instrumented tools, `llm_model` and
+    /// `conversation_id` on every tool whose schema is known, each unless the schema declares it or is composed.
+    fn ownership(&self, name: &str, known: Option<&KnownTool>) -> Owned {
+        let agent = &self.agent;
+        if !(agent.intent || agent.llm_model || agent.conversation_id) {
+            return Owned::default();
+        }
+        let registered = registered_tool(name).is_some();
+        let empty = serde_json::Map::new();
+        let schema = match known {
+            Some(known) => &*known.input,
+            None if registered => &empty,
+            None => return Owned::default(),
+        };
+        Owned {
+            context: agent.intent && registered && intent::can_own(schema, intent::CONTEXT),
+            llm_model: agent.llm_model && intent::can_own(schema, intent::LLM_MODEL),
+            conversation_id: agent.conversation_id
+                && intent::can_own(schema, intent::CONVERSATION_ID),
+        }
+    }
+
+    /// §8.3: client metadata first, else the owned `llm_model` argument; nothing when the option is off.
+    fn model(
+        &self,
+        incoming: &Incoming,
+        request: &CallToolRequestParams,
+        owned: Option<&Value>,
+    ) -> Option<(String, &'static str)> {
+        if !self.agent.llm_model {
+            return None;
+        }
+        let meta = if incoming.meta.is_empty() {
+            request.meta.as_ref().map(|m| &m.0.0)
+        } else {
+            Some(&incoming.meta.0.0)
+        };
+        intent::resolve_model(meta, owned)
+    }
+
+    /// §8.2 resolution: the explicit text, else the fallback's.
+    async fn intent(
+        &self,
+        explicit: Option<String>,
+        scope: &mut Scope,
+    ) -> Option<(String, &'static str)> {
+        if let Some(text) = explicit {
+            return Some((text, intent::SOURCE_CONTEXT));
+        }
+        let fallback = self.agent.intent_fallback.as_ref()?;
+        let view = scope.view.take()?;
+        intent::run_fallback(
+            fallback,
+            view,
+            self.agent.intent_fallback_timeout,
+            &self.analytics.inner.clock,
+        )
+        .await
+        .map(|text| (text, intent::SOURCE_INFERRED))
+    }
+
+    /// Steps 2–3 for a prepared call: the outcome is classified (§7.1), the conversation handle delivered
+    /// (§8.4, which may add to `response`), and the record handed to the worker.
+    pub(crate) fn finish_call(
+        &self,
+        prepared: PreparedCall,
+        mut annotations: CallAnnotations,
+        outcome: CallOutcome<'_>,
+    ) {
+        let PreparedCall {
+            mut scope,
+            name,
+            known,
+            conversation,
+            instructions,
+        } = prepared;
+        // The attribute reports its spec from inside the handler; the link-time registry covers a handler the
+        // attribute did not reach (and the manual API, which runs no handler of ours).
+        let spec = annotations.spec.or_else(|| registered_tool(&name));
+        let record = &mut scope.record;
+        let mut facts = ToolFacts {
+            name,
+            ..ToolFacts::default()
+        };
+        if let Some(spec) = spec {
+            let (description, category) = known
+                .as_ref()
+                .map(|k| (k.description.clone(), k.category.clone()))
+                .unwrap_or_default();
+            facts.description = description;
+            facts.category = spec.category.and_then(super::arc_str).or(category);
+            record.capture = CaptureOptions {
+                args: spec.capture_args,
+                response: spec.capture_response,
+                redact: spec.redact,
+            };
+        }
+        record.tool = Some(facts);
+        record.tool_properties = std::mem::take(&mut annotations.properties);
+        let typed_error = annotations.error.take();
+        let mut delivered = false;
+        match outcome {
+            CallOutcome::Response(response) => {
+                let is_error =
+                    matches!(&*response, CallToolResponse::Complete(r) if r.is_error == Some(true));
+                record.is_error = Some(is_error);
+                // An instrumented tool whose body never started: rmcp could not extract its parameters, the
+                // arguments, and answered with an error result.
+                let rejected_arguments =
+                    annotations.watched && spec.is_some() && !annotations.started;
+                if is_error {
+                    record.error = typed_error.or_else(|| match &*response {
+                        CallToolResponse::Complete(result) if rejected_arguments => {
+                            Some(errors::invalid_arguments(result))
+                        }
+                        CallToolResponse::Complete(result) => Some(errors::result_error(result)),
+                        _ => None,
+                    });
+                }
+                if let (Some((handle, minted)), CallToolResponse::Complete(result)) =
+                    (&conversation, &mut *response)
+                {
+                    delivered = deliver_handle(result, handle, *minted, instructions);
+                }
+                record.response = match &*response {
+                    CallToolResponse::Complete(result) => Some(Encoded::of(result)),
+                    CallToolResponse::InputRequired(result) => Some(Encoded::of(result)),
+                    CallToolResponse::Task(task) => Some(Encoded::of(task)),
+                    _ => None,
+                };
+            }
+            CallOutcome::Error(error) => {
+                record.is_error = Some(true);
+                record.error = Some(typed_error.unwrap_or_else(|| errors::protocol_error(error)));
+            }
+            CallOutcome::Panic(panic) => {
+                record.is_error = Some(true);
+                record.error = Some(errors::panic_error(panic));
+            }
+        }
+        if conversation.is_some_and(|(_, minted)| minted) && !delivered {
+            record.conversation_id = None;
+        }
+        self.finish(scope);
+    }
+}
+
+/// §8.4 delivery: `_mcp_instructions` into object structured content when the tool advertises it, and for a
+/// minted handle a data block appended to the content. Returns whether the handle reached the agent.
+pub(super) fn deliver_handle(
+    result: &mut CallToolResult,
+    handle: &str,
+    minted: bool,
+    instructions: bool,
+) -> bool {
+    let mut delivered = false;
+    if instructions
+        && let Some(Value::Object(structured)) = result.structured_content.as_mut()
+        && !structured.contains_key(intent::INSTRUCTIONS)
+    {
+        structured.insert(
+            intent::INSTRUCTIONS.to_owned(),
+            serde_json::json!({ intent::CONVERSATION_ID: handle }),
+        );
+        delivered = true;
+    }
+    if minted {
+        result.content.push(intent::handle_block(handle));
+        delivered = true;
+    }
+    delivered
+}
