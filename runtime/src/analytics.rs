@@ -321,6 +321,47 @@ impl Analytics {
     }
 }
 
+impl Builder {
+    /// Checks every value and starts the delivery worker.
+    pub fn build(self) -> Result<Analytics, ConfigError> {
+        let sink = self.resolve_sink()?;
+        if self.cache_capacity == 0 {
+            return Err(ConfigError::ZeroCapacity {
+                option: "identity_cache_capacity",
+            });
+        }
+        if self.session_capacity == 0 {
+            return Err(ConfigError::ZeroCapacity {
+                option: "session_capacity",
+            });
+        }
+        if self.delivery.capacity == 0 {
+            return Err(ConfigError::ZeroCapacity {
+                option: "delivery.capacity",
+            });
+        }
+        if self.delivery.batch_size == 0 {
+            return Err(ConfigError::ZeroCapacity {
+                option: "delivery.batch_size",
+            });
+        }
+        if self.identify_timeout.is_zero() {
+            return Err(ConfigError::ZeroTimeout {
+                option: "identify_timeout",
+            });
+        }
+        if self.event_properties_timeout.is_zero() {
+            return Err(ConfigError::ZeroTimeout {
+                option: "event_properties_timeout",
+            });
+        }
+        self.check_agent()?;
+        let identify = self.resolve_identify()?;
+        let capacity = NonZeroUsize::new(self.cache_capacity).expect("checked above");
+        Ok(Analytics::start(self, sink, identify, capacity))
+    }
+}
+
 static GLOBAL: OnceLock<Analytics> = OnceLock::new();
 
 /// The process-wide instance, started on first use from the environment. A configuration error is logged

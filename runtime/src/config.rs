@@ -2,7 +2,6 @@
 //! for every value the contract makes configurable. An invalid value is an error that names the option.
 
 use std::future::Future;
-use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +9,6 @@ use std::time::Duration;
 use futures::FutureExt as _;
 use serde_json::{Map, Value};
 
-use crate::analytics::Analytics;
 use crate::clock::{Clock, SystemClock};
 use crate::delivery::{DeliveryOptions, LocalTarget, MemorySink, SinkKind};
 use crate::event::Payload;
@@ -520,7 +518,7 @@ impl Builder {
         self
     }
 
-    fn check_agent(&self) -> Result<(), ConfigError> {
+    pub(crate) fn check_agent(&self) -> Result<(), ConfigError> {
         let agent = &self.agent;
         if agent.intent_fallback_timeout.is_zero() {
             return Err(ConfigError::ZeroTimeout {
@@ -551,7 +549,7 @@ impl Builder {
         )
     }
 
-    fn resolve_sink(&self) -> Result<Option<SinkKind>, ConfigError> {
+    pub(crate) fn resolve_sink(&self) -> Result<Option<SinkKind>, ConfigError> {
         let (host, option) = self
             .host
             .clone()
@@ -599,44 +597,6 @@ impl Builder {
         Ok(Some(Arc::new(move |view| func(view))))
     }
 
-    /// Checks every value and starts the delivery worker.
-    pub fn build(self) -> Result<Analytics, ConfigError> {
-        let sink = self.resolve_sink()?;
-        if self.cache_capacity == 0 {
-            return Err(ConfigError::ZeroCapacity {
-                option: "identity_cache_capacity",
-            });
-        }
-        if self.session_capacity == 0 {
-            return Err(ConfigError::ZeroCapacity {
-                option: "session_capacity",
-            });
-        }
-        if self.delivery.capacity == 0 {
-            return Err(ConfigError::ZeroCapacity {
-                option: "delivery.capacity",
-            });
-        }
-        if self.delivery.batch_size == 0 {
-            return Err(ConfigError::ZeroCapacity {
-                option: "delivery.batch_size",
-            });
-        }
-        if self.identify_timeout.is_zero() {
-            return Err(ConfigError::ZeroTimeout {
-                option: "identify_timeout",
-            });
-        }
-        if self.event_properties_timeout.is_zero() {
-            return Err(ConfigError::ZeroTimeout {
-                option: "event_properties_timeout",
-            });
-        }
-        self.check_agent()?;
-        let identify = self.resolve_identify()?;
-        let capacity = NonZeroUsize::new(self.cache_capacity).expect("checked above");
-        Ok(Analytics::start(self, sink, identify, capacity))
-    }
 }
 
 /// Build-time check of the feedback extras (§8.6): no reserved key, every required key declared.
