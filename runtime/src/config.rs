@@ -148,7 +148,7 @@ enum SinkChoice {
     Off,
 }
 
-/// Builds an [`Analytics`] instance.
+/// Builds an [`Analytics`](crate::Analytics) instance.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), posthog_mcp::ConfigError> {
@@ -321,7 +321,7 @@ impl Builder {
 
     /// How many callers of sessionless HTTP requests (2026-07-28 clients, stateless servers without the session
     /// layer) keep a session at once (default 10,000). The least recently seen caller is dropped first, and its
-    /// next request starts a new session; drops are counted in [`Analytics::session_stats`].
+    /// next request starts a new session; drops are counted in [`Analytics::session_stats`](crate::Analytics::session_stats).
     pub fn session_capacity(mut self, capacity: usize) -> Self {
         self.session_capacity = capacity;
         self

@@ -5,35 +5,44 @@
 // Lets the macros' generated `::posthog_mcp::…` paths resolve inside this crate's own tests and doctests.
 extern crate self as posthog_mcp;
 
-pub mod analytics;
+// Internal modules. The `__internals` feature (never for users: tests, fuzz targets and benchmarks) makes them
+// reachable as `posthog_mcp::<module>`, hidden from the docs; the public API is the re-exports below.
+macro_rules! internal {
+    ($($module:ident),* $(,)?) => {$(
+        #[cfg(feature = "__internals")]
+        #[doc(hidden)]
+        pub mod $module;
+        // Items that exist for the tests only are unused in a user's build; the workspace build (which enables
+        // the feature) still reports dead code.
+        #[cfg(not(feature = "__internals"))]
+        #[allow(dead_code, unused_imports)]
+        mod $module;
+    )*};
+}
+
+internal!(
+    analytics, clock, config, delivery, event, identity, privacy, request, session, tool
+);
 mod attribute;
 mod capture;
-pub mod clock;
-pub mod config;
-pub mod delivery;
-pub mod event;
 mod hooks;
 #[cfg(feature = "http")]
 pub mod http;
-pub mod identity;
 mod intent;
 pub mod manual;
 mod pipeline;
-pub mod privacy;
-pub mod request;
 mod server;
-pub mod session;
-pub mod tool;
 mod virtual_tools;
 
 pub use analytics::{
     Analytics, CallerContext, CaptureError, InitError, capture, capture_in, global, init, shutdown,
 };
 pub use attribute::set_property;
-pub use config::{Builder, ConfigError};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{Builder, ConfigError, DEFAULT_HOST};
 pub use delivery::{DeliveryOptions, DeliveryStats, LocalTarget, MemorySink};
 pub use event::Payload;
-pub use identity::Identity;
+pub use identity::{Identity, IntoIdentifyResult};
 pub use pipeline::BeforeSend;
 pub use request::RequestView;
 pub use server::{Instrumented, instrument};

@@ -100,7 +100,7 @@ tokio::task_local! {
 
 /// Runs `handler` (the host's `call_tool`) with `slot` as the current call's slot. rmcp awaits a tool's future on
 /// the task that called `call_tool`, so the attribute inside finds the slot with [`current_call`].
-pub(crate) async fn with_call_slot<F: std::future::Future>(
+pub async fn with_call_slot<F: std::future::Future>(
     slot: ToolCallSlot,
     handler: F,
 ) -> F::Output {

@@ -9,7 +9,9 @@ use std::path::Path;
 
 /// Lowest first. A module may use modules of its own layer and of the layers before it.
 const LAYERS: &[&[&str]] = &[
-    &["clock", "event", "request", "session", "privacy", "delivery", "tool"],
+    &[
+        "clock", "event", "request", "session", "privacy", "delivery", "tool",
+    ],
     &["hooks", "identity", "intent", "virtual_tools"],
     &["config", "pipeline"],
     &["analytics"],
@@ -21,7 +23,9 @@ fn layer_of(module: &str) -> usize {
     LAYERS
         .iter()
         .position(|layer| layer.contains(&module))
-        .unwrap_or_else(|| panic!("module `{module}` is in no layer: add it to LAYERS and to ARCHITECTURE.md"))
+        .unwrap_or_else(|| {
+            panic!("module `{module}` is in no layer: add it to LAYERS and to ARCHITECTURE.md")
+        })
 }
 
 /// Every module's imports, from the sources under `runtime/src`.
@@ -60,14 +64,18 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
                     .chars()
                     .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
                     .collect();
-                if !name.is_empty() && name != module && name.chars().next().unwrap().is_lowercase() {
+                if !name.is_empty() && name != module && name.chars().next().unwrap().is_lowercase()
+                {
                     imports.insert(name);
                 }
             }
             // `use crate::{a, b}` lists.
             if let Some(list) = code.trim().strip_prefix("use crate::{") {
                 for name in list.split([',', '}', ':']).map(str::trim) {
-                    if !name.is_empty() && name != module && name.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                    if !name.is_empty()
+                        && name != module
+                        && name.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                    {
                         imports.insert(name.to_owned());
                     }
                 }
@@ -120,7 +128,11 @@ fn no_modules_import_each_other_in_a_circle() {
     let mut done = BTreeSet::new();
     for module in graph.keys() {
         let cycle = visit(module, &graph, &mut Vec::new(), &mut done);
-        assert!(cycle.is_none(), "an import cycle: {}", cycle.unwrap().join(" -> "));
+        assert!(
+            cycle.is_none(),
+            "an import cycle: {}",
+            cycle.unwrap().join(" -> ")
+        );
     }
 }
 

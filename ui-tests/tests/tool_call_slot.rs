@@ -1,5 +1,5 @@
 //! `#[posthog_tool]` at run time, through a real rmcp client over an in-process duplex: a hand-written handler
-//! plays the wrapper's part (it puts a `ToolCallSlot` into the request's extensions before routing the call) and
+//! plays the wrapper's part (it routes the call with a `ToolCallSlot` as the task's current call) and
 //! the test reads what the attribute wrote into the slot. The end-to-end event tests through
 //! `posthog_mcp::instrument` live in the `tests` crate.
 
@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use futures::FutureExt as _;
 use posthog_mcp::posthog_tool;
-use posthog_mcp::tool::{ToolAnnotations, ToolCallSlot};
+use posthog_mcp::tool::{CallAnnotations, ToolCallSlot};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::handler::server::wrapper::Parameters;
@@ -62,7 +62,7 @@ struct Demo {
     /// Whether to play the wrapper (insert a slot) at all.
     with_slot: bool,
     /// What each call left in its slot.
-    seen: Arc<Mutex<Vec<ToolAnnotations>>>,
+    seen: Arc<Mutex<Vec<CallAnnotations>>>,
 }
 
 async fn helper_that_tags() {
@@ -144,16 +144,19 @@ impl ServerHandler for Demo {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        mut context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let slot = ToolCallSlot::default();
-        if self.with_slot {
-            context.extensions.insert(slot.clone());
-        }
-        let routed = self
-            .tool_router
-            .call(ToolCallContext::new(self, request, context));
-        let outcome = std::panic::AssertUnwindSafe(routed).catch_unwind().await;
+        let routed = std::panic::AssertUnwindSafe(
+            self.tool_router
+                .call(ToolCallContext::new(self, request, context)),
+        )
+        .catch_unwind();
+        let outcome = if self.with_slot {
+            posthog_mcp::tool::with_call_slot(slot.clone(), routed).await
+        } else {
+            routed.await
+        };
         self.seen.lock().unwrap().push(slot.take());
         outcome.unwrap_or_else(|_| Err(ErrorData::internal_error("the tool panicked", None)))
     }
@@ -163,7 +166,7 @@ async fn connect(
     with_slot: bool,
 ) -> (
     RunningService<RoleClient, ClientConfig>,
-    Arc<Mutex<Vec<ToolAnnotations>>>,
+    Arc<Mutex<Vec<CallAnnotations>>>,
 ) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let server = Demo {
@@ -195,7 +198,7 @@ fn call(name: &'static str, arguments: serde_json::Value) -> CallToolRequestPara
     }
 }
 
-fn last(seen: &Arc<Mutex<Vec<ToolAnnotations>>>) -> ToolAnnotations {
+fn last(seen: &Arc<Mutex<Vec<CallAnnotations>>>) -> CallAnnotations {
     seen.lock()
         .unwrap()
         .pop()
@@ -361,7 +364,20 @@ async fn without_a_slot_the_result_is_unchanged_and_nothing_is_written() {
     client.cancel().await.unwrap();
 }
 
-#[test]
-fn set_property_outside_a_tool_call_does_nothing() {
+#[tokio::test]
+async fn set_property_outside_a_tool_call_reaches_no_event() {
     posthog_mcp::set_property("ignored", 1);
+    let (client, seen) = connect(true).await;
+    client
+        .call_tool(call("math.add", json!({"a": 1, "b": 1})))
+        .await
+        .unwrap();
+    let annotations = last(&seen);
+    assert!(annotations.spec.is_some(), "the call itself was seen");
+    assert!(
+        !annotations.properties.contains_key("ignored"),
+        "a property set outside the call is not carried into it: {:?}",
+        annotations.properties
+    );
+    client.cancel().await.unwrap();
 }

@@ -1,5 +1,6 @@
-//! Without the wrapper, `#[posthog_tool]` reports each call itself through the global runtime: one
+//! Without the wrapper, `#[posthog_tool(standalone)]` reports each call itself through the global runtime: one
 //! `$mcp_tool_call` per call, with the typed error, the tool's properties and the response the client received.
+//! A tool without `standalone` captures nothing outside the wrapper.
 
 use posthog_mcp::{MemorySink, Payload, posthog_tool};
 use rmcp::handler::server::wrapper::{Json, Parameters};
@@ -32,7 +33,7 @@ struct Plain;
 
 #[tool_router(server_handler)]
 impl Plain {
-    #[posthog_tool(category = "orders")]
+    #[posthog_tool(standalone, category = "orders")]
     #[tool(name = "orders.get")]
     async fn get(
         &self,
@@ -46,13 +47,19 @@ impl Plain {
         }
     }
 
-    #[posthog_tool(capture_args = false)]
+    #[posthog_tool(standalone, capture_args = false)]
     #[tool]
     async fn structured(&self, Parameters(OrderId { id }): Parameters<OrderId>) -> Json<Order> {
         Json(Order { id })
     }
 
     #[posthog_tool]
+    #[tool]
+    async fn needs_the_wrapper(&self) -> String {
+        "not captured outside the wrapper".into()
+    }
+
+    #[posthog_tool(standalone)]
     #[tool]
     async fn invalid(&self) -> Result<CallToolResult, ErrorData> {
         Err(ErrorData::invalid_params("bad input", None))
@@ -110,12 +117,24 @@ async fn each_call_is_reported_once_by_the_attribute() {
         .call_tool(call("invalid", json!({})))
         .await
         .unwrap_err();
+    let bare = client
+        .call_tool(call("needs_the_wrapper", json!({})))
+        .await
+        .unwrap();
+    assert_eq!(
+        bare.content[0].as_text().unwrap().text,
+        "not captured outside the wrapper"
+    );
     client.cancel().await.unwrap();
     assert!(analytics.flush(std::time::Duration::from_secs(5)).await);
 
     let payloads = sink.payloads();
     let calls = tool_calls(&payloads);
-    assert_eq!(calls.len(), 4, "one event per call: {payloads:#?}");
+    assert_eq!(
+        calls.len(),
+        4,
+        "one event per standalone call, none for the tool without `standalone`: {payloads:#?}"
+    );
 
     let first = &calls[0].properties;
     assert_eq!(first["$mcp_tool_name"], "orders.get");

@@ -45,7 +45,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     builder = match &api_key {
         Some(key) => {
             let host = std::env::var("POSTHOG_HOST")
-                .unwrap_or_else(|_| posthog_mcp::config::DEFAULT_HOST.to_owned());
+                .unwrap_or_else(|_| posthog_mcp::DEFAULT_HOST.to_owned());
             println!("POSTHOG_API_KEY is set: events go to PostHog at {host}.");
             builder.api_key(key.clone()).host(host)
         }

@@ -122,7 +122,7 @@ pub struct DeliveryOptions {
     pub max_backoff: Duration,
     /// Timeout of one HTTP request (real time; whole seconds, at least 1).
     pub request_timeout: Duration,
-    /// How long dropping the last [`Delivery`] handle without [`Delivery::shutdown`] may block to drain.
+    /// How long dropping the last delivery handle without shutting it down may block to drain.
     pub drop_timeout: Duration,
 }
 

@@ -4,7 +4,7 @@ use rmcp::handler::server::tool::ToolName;
 struct Server;
 
 impl Server {
-    #[posthog_tool]
+    #[posthog_tool(standalone)]
     #[allow(clippy::too_many_arguments)]
     async fn wide(
         &self,
