@@ -214,7 +214,8 @@ impl ManualServer {
             .initialized(&connection.0, scope, &client, requested, result);
     }
 
-    /// Decorates the host's `tools/list` outcome for the agent (§8.7) and captures `$mcp_tools_list`. Send
+    /// Decorates the host's `tools/list` outcome for the agent (the injected
+    /// arguments and the enabled virtual tools) and captures `$mcp_tools_list`. Send
     /// the returned listing to the client.
     pub async fn prepare_list(
         &self,
