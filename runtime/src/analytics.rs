@@ -1,5 +1,5 @@
 //! The analytics instance: configuration, the delivery queue and the hooks shared by every server it
-//! instruments, the process-wide instance that zero-config use starts lazily, and custom events (§9.3).
+//! instruments, the process-wide instance that zero-config use starts lazily, and custom events.
 
 use std::any::TypeId;
 use std::collections::HashSet;
@@ -106,7 +106,7 @@ pub(crate) struct ServerState {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CaptureError {
-    /// B8: the name was empty or only whitespace.
+    /// The name was empty or only whitespace; nothing was sent.
     #[error("a custom event needs a name: pass a non-empty event name to capture()")]
     EmptyName,
     /// The queue was full; the event was dropped and counted.
@@ -221,13 +221,13 @@ impl Analytics {
         }
     }
 
-    /// Captures a custom event (§9.3) outside any request: anonymous, `distinct_id` `anonymous`. The name is
+    /// Captures a custom event outside any request: anonymous, `distinct_id` `anonymous`. The name is
     /// sent as given; the properties are spread last and not sanitized. Returns once the event is queued.
     pub fn capture(&self, name: &str, properties: Map<String, Value>) -> Result<(), CaptureError> {
         self.capture_for(None, name, properties)
     }
 
-    /// Captures a custom event attributed to the request `context` belongs to (§9.3 B9): its `$session_id`,
+    /// Captures a custom event attributed to the request `context` belongs to: its `$session_id`,
     /// client, server and protocol attribution, and identity (`$set`, `$groups`). Outside an instrumented
     /// request it is captured as by [`Analytics::capture`].
     pub fn capture_in(
@@ -410,7 +410,7 @@ pub async fn shutdown() {
     }
 }
 
-/// Captures a custom event on the process-wide instance (§9.3), anonymously. See [`Analytics::capture`].
+/// Captures a custom event on the process-wide instance, anonymously. See [`Analytics::capture`].
 pub fn capture(name: &str, properties: Map<String, Value>) -> Result<(), CaptureError> {
     global().capture(name, properties)
 }

@@ -114,7 +114,7 @@ pub enum ConfigError {
         /// Where it is.
         second_location: String,
     },
-    /// A `send_feedback` extra property uses a key the crate reserves for its own fields (§8.6).
+    /// A `send_feedback` extra property uses a key the crate reserves for its own fields.
     #[error(
         "send_feedback extra property `{field}` uses a reserved name (the core feedback fields and \
          context, conversation_id, llm_model, type, tool are reserved); rename it"
@@ -123,7 +123,7 @@ pub enum ConfigError {
         /// The extra property at fault.
         field: String,
     },
-    /// A `send_feedback` extra required key has no matching extra property (§8.6).
+    /// A `send_feedback` extra required key has no matching extra property.
     #[error(
         "send_feedback lists `{field}` as a required extra field but declares no extra property of that name"
     )]
@@ -351,7 +351,7 @@ impl Builder {
         self
     }
 
-    /// A hook that sees every payload before it is queued; returning `None` drops it (§9.1).
+    /// A hook that sees every payload before it is queued; returning `None` drops it.
     pub fn before_send(
         mut self,
         hook: impl Fn(Payload) -> Option<Payload> + Send + Sync + 'static,
@@ -360,7 +360,8 @@ impl Builder {
         self
     }
 
-    /// Extra properties for every request's events, from the request view (§9.2).
+    /// Extra properties for every request's events, from the request view: spread last onto the request's
+    /// event and its `$exception`, so they may override the crate's keys.
     pub fn event_properties<F, Fut>(mut self, hook: F) -> Self
     where
         F: Fn(RequestView) -> Fut + Send + Sync + 'static,
@@ -411,8 +412,8 @@ impl Builder {
         self
     }
 
-    /// Whether instrumented tools get a required `context` argument whose text becomes `$mcp_intent` (§8.2;
-    /// default on).
+    /// Whether instrumented tools get a required `context` argument whose text becomes `$mcp_intent`
+    /// (default on).
     pub fn intent(mut self, enabled: bool) -> Self {
         self.agent.intent = enabled;
         self
@@ -425,7 +426,7 @@ impl Builder {
         self
     }
 
-    /// Infers an intent when a tool call carries no `context` (§8.2 step 2). Runs before the handler, under
+    /// Infers an intent when a tool call carries no `context`. Runs before the handler, under
     /// [`Builder::intent_fallback_timeout`] (default 2 s); a panic, timeout or blank text records no intent.
     pub fn intent_fallback<F, Fut>(mut self, fallback: F) -> Self
     where
@@ -443,7 +444,7 @@ impl Builder {
     }
 
     /// Whether the model is captured as `$mcp_llm_model`: from client metadata, else an injected `llm_model`
-    /// argument (§8.3; default off).
+    /// argument (default off).
     pub fn llm_model(mut self, enabled: bool) -> Self {
         self.agent.llm_model = enabled;
         self
@@ -456,13 +457,14 @@ impl Builder {
     }
 
     /// Whether the server hands out a conversation handle the agent echoes in an optional `conversation_id`
-    /// argument (§8.4; default off).
+    /// argument (default off).
     pub fn conversation_id(mut self, enabled: bool) -> Self {
         self.agent.conversation_id = enabled;
         self
     }
 
-    /// Whether the virtual `get_more_tools` tool is advertised and answered (§8.5; default off).
+    /// Whether the virtual `get_more_tools` tool is advertised and answered (default off); its calls
+    /// become `$mcp_missing_capability` events.
     pub fn get_more_tools(mut self, enabled: bool) -> Self {
         self.agent.get_more_tools =
             enabled.then(|| Arc::from(crate::virtual_tools::GET_MORE_TOOLS));
@@ -475,7 +477,8 @@ impl Builder {
         self
     }
 
-    /// Whether the virtual `send_feedback` tool is advertised and answered (§8.6; default off).
+    /// Whether the virtual `send_feedback` tool is advertised and answered (default off); its calls become
+    /// `$mcp_feedback` events.
     pub fn send_feedback(mut self, enabled: bool) -> Self {
         self.agent.send_feedback = enabled.then(|| Arc::from(crate::virtual_tools::SEND_FEEDBACK));
         self

@@ -206,7 +206,8 @@ impl ManualServer {
         self.shared.initialized(&connection.0, handshake, result);
     }
 
-    /// Decorates the host's `tools/list` outcome for the agent (§8.7) and captures `$mcp_tools_list`. Send
+    /// Decorates the host's `tools/list` outcome for the agent (the injected
+    /// arguments and the enabled virtual tools) and captures `$mcp_tools_list`. Send
     /// the returned listing to the client.
     pub async fn prepare_list(
         &self,

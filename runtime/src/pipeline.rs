@@ -16,7 +16,7 @@ use crate::event::{ErrorInfo, LIB_NAME, LIB_VERSION, MCP_SOURCE, Payload, names}
 use crate::identity::{Identity, Resolution};
 use crate::privacy;
 
-/// A host hook that sees every payload before it is labelled and queued; `None` drops that payload (§9.1).
+/// A host hook that sees every payload before it is labelled and queued; `None` drops that payload.
 pub type BeforeSend = Arc<dyn Fn(Payload) -> Option<Payload> + Send + Sync>;
 
 /// A value captured on the request path and turned into JSON only on the worker.

@@ -37,8 +37,8 @@ pub struct CallAnnotations {
     /// Properties the tool added to its own event.
     pub properties: Map<String, Value>,
     /// Whether the attribute saw the call fail: an `Err` of any type (protocol errors included), an `is_error`
-    /// result, or a panic. The wrapper still classifies protocol errors and `is_error` results itself (CONTRACT
-    /// §7.1); for those the attribute leaves [`ToolAnnotations::error`] empty.
+    /// result, or a panic. The wrapper still classifies protocol errors and `is_error` results itself;
+    /// for those the attribute leaves [`ToolAnnotations::error`] empty.
     pub is_error: bool,
     /// Whether the tool body panicked; [`ToolAnnotations::error`] then describes the panic (type `Panic`).
     pub panicked: bool,
@@ -76,7 +76,7 @@ impl ToolCallSlot {
 }
 
 /// What `#[posthog_tool]` registers at link time, so the wrapper knows at `tools/list` time which tools are
-/// instrumented (CONTRACT §8.2 ownership) without any configuration.
+/// instrumented, and so which arguments the crate may add to their schemas, without any configuration.
 #[derive(Debug)]
 pub struct ToolRegistration {
     /// The tool's spec.

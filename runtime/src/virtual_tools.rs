@@ -153,7 +153,7 @@ pub(crate) fn feedback_tool(
     .annotate(annotations(FEEDBACK_TITLE))
 }
 
-/// One `send_feedback` report as the agent sent it, parsed leniently (§8.6). Texts are as written (not
+/// One `send_feedback` report as the agent sent it, parsed leniently. Texts are as written (not
 /// sanitized): this is what the feedback handler receives for the host's own backend.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]

@@ -6,3 +6,8 @@ pub mod fixtures;
 pub mod ingest;
 
 pub use ingest::{Answer, IngestServer, RecordedRequest};
+
+/// The repository README's examples, compiled as doctests (the runtime crate's own README is its crate page).
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct RepositoryReadme;

@@ -8,7 +8,7 @@ use super::retry::{Outcome, PauseCause};
 use super::sink::Sink;
 use super::sink::tests_support::ScriptedSink;
 use super::*;
-use crate::clock::{Clock, ManualClock};
+use crate::clock::ManualClock;
 
 fn payload(n: usize) -> Payload {
     let mut payload = Payload::new("$mcp_tool_call", format!("user-{n}"), chrono::Utc::now());
@@ -440,20 +440,27 @@ fn posthog_errors_map_onto_the_policy() {
 
 #[test]
 fn the_clock_is_only_used_for_waits() {
-    // A sanity check that ManualClock is what drives the worker's waits: without advancing it, a lone payload
-    // stays queued.
+    // The worker's waits run on the injected clock, not on real time: with a 10 ms interval, a lone payload is
+    // still queued after 20 intervals of real time, and leaves once the manual clock moves by one interval.
     let clock = ManualClock::default();
     let memory = MemorySink::new();
+    let interval = Duration::from_millis(10);
     let delivery = Delivery::start(
-        options(),
+        DeliveryOptions {
+            flush_interval: interval,
+            ..options()
+        },
         SinkKind::Memory(memory.clone()),
         Arc::new(clock.clone()),
     );
     delivery.enqueue(job(1));
     wait_until("queued", || delivery.stats().queued == 1);
-    std::thread::sleep(Duration::from_millis(50));
-    assert!(memory.is_empty());
-    assert_eq!(clock.elapsed(), Duration::ZERO);
+    wait_until("the sender sleeps on the clock", || clock.sleepers() > 0);
+    std::thread::sleep(interval * 20);
+    assert!(memory.is_empty(), "real time alone sent the batch");
+    assert_eq!(delivery.stats().queued, 1);
+    clock.advance(interval);
+    wait_until("the batch leaves on the manual clock", || memory.len() == 1);
 }
 
 #[test]
