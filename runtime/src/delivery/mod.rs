@@ -106,9 +106,11 @@ pub enum LocalTarget {
 /// Tunables of the queue and worker.
 #[derive(Debug, Clone)]
 pub struct DeliveryOptions {
-    /// Most payloads held at once (built and waiting, plus jobs not yet run), not counting the in-flight batch.
+    /// Most payloads held at once (built and waiting, plus jobs not yet run), not counting the batches in flight
+    /// (at most [`DeliveryOptions::max_in_flight`] × [`DeliveryOptions::batch_size`] more).
     pub capacity: usize,
-    /// Most bytes of built payloads held at once (each estimated as the length of its JSON, without encoding it).
+    /// Most bytes of built payloads held at once, in flight included (each estimated as the length of its JSON,
+    /// without encoding it).
     pub max_bytes: usize,
     /// A batch is sent at this many payloads...
     pub batch_size: usize,
@@ -116,6 +118,14 @@ pub struct DeliveryOptions {
     pub flush_interval: Duration,
     /// gzip request bodies.
     pub gzip: bool,
+    /// Most batches sent at once to PostHog (the local sinks send one at a time). More than one is used only
+    /// while delivery is healthy: after any failure, one batch probes until a batch goes through cleanly.
+    pub max_in_flight: usize,
+    /// How many times one batch is resent after a transient failure or a rate limit before it is dropped and
+    /// counted in [`DeliveryStats::dropped_retries_exhausted`]. `None` (the default) resends until it goes
+    /// through, while new payloads queue up to [`DeliveryOptions::capacity`]. Probes while delivery is paused
+    /// (401/402) do not count.
+    pub max_retries: Option<u32>,
     /// First retry backoff (before jitter); doubles per failed attempt.
     pub initial_backoff: Duration,
     /// Longest backoff, also the cap on `Retry-After` and the interval between probes while paused.
@@ -134,6 +144,8 @@ impl Default for DeliveryOptions {
             batch_size: 100,
             flush_interval: Duration::from_secs(1),
             gzip: true,
+            max_in_flight: 16,
+            max_retries: None,
             initial_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(30),
             request_timeout: Duration::from_secs(10),
@@ -153,8 +165,13 @@ pub struct DeliveryStats {
     pub retried: u64,
     /// Payloads dropped because the queue was full (count or bytes).
     pub dropped_queue_full: u64,
-    /// Payloads PostHog rejected, isolated by splitting their batch.
+    /// Payloads PostHog rejected (400/413), isolated by splitting their batch.
     pub dropped_rejected: u64,
+    /// Payloads of batches PostHog refused with a 4xx that no resend can fix (403, 404, …: every 4xx other than
+    /// 400, 401, 402, 408, 413 and 429).
+    pub dropped_refused: u64,
+    /// Payloads of batches dropped after [`DeliveryOptions::max_retries`] resends.
+    pub dropped_retries_exhausted: u64,
     /// Payloads handed over after shutdown began, or left unbuilt when the worker stopped.
     pub dropped_closed: u64,
     /// Payloads waiting for a batch.
@@ -173,7 +190,11 @@ pub struct DeliveryStats {
 impl DeliveryStats {
     /// Every payload dropped, for whatever reason.
     pub fn dropped(&self) -> u64 {
-        self.dropped_queue_full + self.dropped_rejected + self.dropped_closed
+        self.dropped_queue_full
+            + self.dropped_rejected
+            + self.dropped_refused
+            + self.dropped_retries_exhausted
+            + self.dropped_closed
     }
     /// `enqueued == sent + dropped + queued + in_flight`.
     pub fn is_balanced(&self) -> bool {
@@ -294,6 +315,7 @@ impl Delivery {
         shared.lock().closing = true;
         let drained = self.flush(timeout).await;
         shared.signal_stop();
+        log_summary(shared);
         if !worker::on_worker_thread() {
             // The worker stops at its next await; give it until the deadline (and a little) to wind down.
             let mut exited = shared.exited.subscribe();
@@ -340,6 +362,51 @@ impl Drop for Inner {
             }
         }
         shared.signal_stop();
+        log_summary(shared);
+    }
+}
+
+/// The one line that sums up delivery, logged once when delivery stops: what was sent, and what was dropped,
+/// by reason. `info` when everything handed over was sent, `warn` otherwise.
+fn log_summary(shared: &Shared) {
+    if shared
+        .summarized
+        .swap(true, std::sync::atomic::Ordering::Relaxed)
+    {
+        return;
+    }
+    let stats = shared.lock().stats();
+    let undelivered = stats.queued + stats.in_flight + stats.jobs_pending;
+    macro_rules! summary {
+        ($level:ident) => {
+            tracing::$level!(
+                sent = stats.sent,
+                dropped = stats.dropped(),
+                dropped_queue_full = stats.dropped_queue_full,
+                dropped_rejected = stats.dropped_rejected,
+                dropped_refused = stats.dropped_refused,
+                dropped_retries_exhausted = stats.dropped_retries_exhausted,
+                dropped_closed = stats.dropped_closed,
+                undelivered,
+                jobs_failed = stats.jobs_failed,
+                retried = stats.retried,
+                "posthog-mcp: delivery stopped: {} sent, {} dropped ({} queue full, {} rejected, {} refused, \
+                 {} out of retries, {} after shutdown), {} undelivered",
+                stats.sent,
+                stats.dropped(),
+                stats.dropped_queue_full,
+                stats.dropped_rejected,
+                stats.dropped_refused,
+                stats.dropped_retries_exhausted,
+                stats.dropped_closed,
+                undelivered,
+            )
+        };
+    }
+    if stats.dropped() == 0 && undelivered == 0 {
+        summary!(info);
+    } else {
+        summary!(warn);
     }
 }
 
