@@ -117,7 +117,9 @@ impl Serialize for Timestamp {
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` for years 0–9999 (`None` otherwise).
 fn timestamp_bytes(timestamp: DateTime<Utc>) -> Option<[u8; 24]> {
-    let year = u32::try_from(timestamp.year()).ok().filter(|y| *y <= 9999)?;
+    let year = u32::try_from(timestamp.year())
+        .ok()
+        .filter(|y| *y <= 9999)?;
     let millis = (timestamp.nanosecond() % 1_000_000_000) / 1_000_000;
     let mut out = *b"0000-00-00T00:00:00.000Z";
     let mut put = |at: usize, digits: usize, mut value: u32| {
@@ -248,7 +250,9 @@ mod tests {
             "2026-02-28T23:59:59.999999Z",
             "9999-12-31T23:59:59.5Z",
         ] {
-            let at = DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc);
+            let at = DateTime::parse_from_rfc3339(text)
+                .unwrap()
+                .with_timezone(&Utc);
             let fast = timestamp_bytes(at).unwrap();
             assert_eq!(std::str::from_utf8(&fast).unwrap(), format_timestamp(at));
         }

@@ -44,7 +44,9 @@ pub fn payload(n: usize) -> Payload {
         ("$lib_version__minor", posthog_mcp::event::LIB_VERSION_MINOR),
         ("$lib_version__patch", posthog_mcp::event::LIB_VERSION_PATCH),
     ] {
-        payload.properties.insert(key.into(), serde_json::json!(value));
+        payload
+            .properties
+            .insert(key.into(), serde_json::json!(value));
     }
     payload
 }

@@ -681,9 +681,18 @@ pub fn check_wire(request: &RecordedRequest, body: bool) -> Vec<String> {
         let expected = [
             ("$lib", Value::from(labels::LIB_NAME)),
             ("$lib_version", Value::from(labels::LIB_VERSION)),
-            ("$lib_version__major", Value::from(labels::LIB_VERSION_MAJOR)),
-            ("$lib_version__minor", Value::from(labels::LIB_VERSION_MINOR)),
-            ("$lib_version__patch", Value::from(labels::LIB_VERSION_PATCH)),
+            (
+                "$lib_version__major",
+                Value::from(labels::LIB_VERSION_MAJOR),
+            ),
+            (
+                "$lib_version__minor",
+                Value::from(labels::LIB_VERSION_MINOR),
+            ),
+            (
+                "$lib_version__patch",
+                Value::from(labels::LIB_VERSION_PATCH),
+            ),
         ];
         for (key, value) in expected {
             if props.get(key) != Some(&value) {

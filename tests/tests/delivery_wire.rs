@@ -207,9 +207,22 @@ async fn every_key_order_is_the_same_from_event_to_event() {
         .cloned()
         .collect();
     for item in request.batch() {
-        let keys: Vec<&str> = item.as_object().unwrap().keys().map(String::as_str).collect();
-        assert_eq!(keys, ["event", "distinct_id", "properties", "timestamp", "uuid"]);
-        let props: Vec<String> = item["properties"].as_object().unwrap().keys().cloned().collect();
+        let keys: Vec<&str> = item
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            ["event", "distinct_id", "properties", "timestamp", "uuid"]
+        );
+        let props: Vec<String> = item["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
         assert_eq!(props, first_props);
     }
     assert!(text.starts_with(r#"{"api_key":"#), "{}", &text[..40]);
@@ -250,6 +263,9 @@ async fn the_ingestion_server_flags_what_breaks_the_wire_conventions() {
         "$os was sent",
         "$os_version was sent",
     ] {
-        assert!(violations.contains(expected), "{expected} not flagged in:\n{violations}");
+        assert!(
+            violations.contains(expected),
+            "{expected} not flagged in:\n{violations}"
+        );
     }
 }

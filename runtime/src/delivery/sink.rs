@@ -135,13 +135,19 @@ pub(crate) const GZIP_LEVEL: u32 = 1;
 const MAX_RESPONSE_BODY: usize = 64 * 1024;
 
 impl PostHogSink {
-    fn build(api_key: String, host: String, options: &DeliveryOptions, clock: Arc<dyn Clock>) -> Self {
+    fn build(
+        api_key: String,
+        host: String,
+        options: &DeliveryOptions,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         if api_key.trim().is_empty() {
             tracing::error!(
                 "posthog-mcp: the PostHog API key is empty; PostHog will not receive events"
             );
         }
-        let url = posthog_rs::EndpointManager::new(host.clone()).build_url(posthog_rs::Endpoint::Batch);
+        let url =
+            posthog_rs::EndpointManager::new(host.clone()).build_url(posthog_rs::Endpoint::Batch);
         let client = reqwest::Client::builder()
             .user_agent(crate::event::USER_AGENT)
             .timeout(options.request_timeout.max(Duration::from_millis(1)))
@@ -150,7 +156,9 @@ impl PostHogSink {
         let client = match client {
             Ok(client) => Some(client),
             Err(_) => {
-                tracing::error!("posthog-mcp: cannot build the HTTP client; events will be dropped");
+                tracing::error!(
+                    "posthog-mcp: cannot build the HTTP client; events will be dropped"
+                );
                 None
             }
         };
@@ -217,8 +225,15 @@ impl PostHogSink {
 
 /// The `/batch/` body: `{"api_key": …, "batch": [ … ], "sent_at": …}` (CONTRACT §10 W2). `historical_migration`
 /// is left out (PostHog reads its absence as `false`).
-pub(crate) fn encode_batch(api_key: &str, batch: &[&Payload], sent_at: chrono::DateTime<Utc>) -> Vec<u8> {
-    let estimate: usize = batch.iter().map(|p| super::worker::estimated_len(p) + 1).sum();
+pub(crate) fn encode_batch(
+    api_key: &str,
+    batch: &[&Payload],
+    sent_at: chrono::DateTime<Utc>,
+) -> Vec<u8> {
+    let estimate: usize = batch
+        .iter()
+        .map(|p| super::worker::estimated_len(p) + 1)
+        .sum();
     let mut out = Vec::with_capacity(estimate + api_key.len() + 64);
     out.extend_from_slice(b"{\"api_key\":");
     let _ = serde_json::to_writer(&mut out, api_key);
@@ -252,7 +267,11 @@ fn parse_retry_after(value: &str, now: chrono::DateTime<Utc>) -> Option<Duration
         return Some(Duration::from_secs(seconds));
     }
     let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    Some((at.with_timezone(&Utc) - now).to_std().unwrap_or(Duration::ZERO))
+    Some(
+        (at.with_timezone(&Utc) - now)
+            .to_std()
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 /// What an HTTP status means for the batch (the table in `docs/delivery.md`). PostHog's server SDKs never retry
@@ -334,9 +353,7 @@ impl LocalSink {
         let result = match &mut *out {
             LocalOut::Stderr => {
                 let mut stderr = std::io::stderr().lock();
-                stderr
-                    .write_all(&text)
-                    .and_then(|_| stderr.flush())
+                stderr.write_all(&text).and_then(|_| stderr.flush())
             }
             LocalOut::File(file) => file.write_all(&text).and_then(|_| file.flush()),
         };

@@ -395,12 +395,20 @@ fn http_statuses_map_onto_the_policy() {
             retry_after: Some(Duration::from_secs(3))
         }
     );
-    assert!(matches!(classify_status(408, None), Outcome::Transient { .. }));
+    assert!(matches!(
+        classify_status(408, None),
+        Outcome::Transient { .. }
+    ));
     for status in [500, 502, 503, 504, 599] {
-        assert!(matches!(classify_status(status, None), Outcome::Transient { reason } if reason == format!("HTTP {status}")));
+        assert!(
+            matches!(classify_status(status, None), Outcome::Transient { reason } if reason == format!("HTTP {status}"))
+        );
     }
     for status in [400, 413] {
-        assert!(matches!(classify_status(status, None), Outcome::Rejected { .. }));
+        assert!(matches!(
+            classify_status(status, None),
+            Outcome::Rejected { .. }
+        ));
     }
     assert_eq!(
         classify_status(401, None),
@@ -576,7 +584,12 @@ fn a_refused_batch_is_dropped_without_a_retry_and_counted() {
     assert_eq!(attempts(&sink), 1, "no resend, no split");
     let stats = delivery.stats();
     assert_eq!(
-        (stats.dropped_refused, stats.dropped(), stats.retried, stats.sent),
+        (
+            stats.dropped_refused,
+            stats.dropped(),
+            stats.retried,
+            stats.sent
+        ),
         (5, 5, 0, 0)
     );
     assert!(stats.is_balanced());

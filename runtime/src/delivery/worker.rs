@@ -383,7 +383,12 @@ impl Health {
 /// Delivers one batch: resends it on transient failures and rate limits (up to `max_retries` times), splits it
 /// on rejections until the offending payloads are isolated, drops it on other refusals, holds it while paused.
 /// Returns `false` when the worker must stop.
-async fn deliver(shared: &Shared, sink: &Sink, batch: Vec<Entry>, health: &RefCell<Health>) -> bool {
+async fn deliver(
+    shared: &Shared,
+    sink: &Sink,
+    batch: Vec<Entry>,
+    health: &RefCell<Health>,
+) -> bool {
     let options = &shared.options;
     let mut stop = shared.stop.subscribe();
     let mut backoff = Backoff::new(options.initial_backoff, options.max_backoff);
