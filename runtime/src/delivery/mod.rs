@@ -19,35 +19,38 @@
 //!   and queued, bounded by [`DeliveryOptions::capacity`] payloads and [`DeliveryOptions::max_bytes`] bytes; when
 //!   either bound is reached the newest payloads are dropped;
 //! - batches of up to [`DeliveryOptions::batch_size`] leave when full, when their oldest payload has waited
-//!   [`DeliveryOptions::flush_interval`], or at once during a flush; at most one request is in flight;
-//! - the retry policy (`retry.rs`) decides what a failure means: connection errors, timeouts, 5xx and 408 are resent
-//!   with exponential backoff and jitter (200 ms initial, 30 s cap); 429 is resent after `Retry-After`, or after a
-//!   backoff when there is none — never dropped; 400 and 413 split the batch in halves until the offending payloads
-//!   are alone, and only those are dropped (counted, logged by uuid without content) — when the split isolated
-//!   nobody, the refusal was about size and later batches use the largest size that went through (doubling again
-//!   after 50 full batches); 401 and 402 pause delivery with one error naming the cause while new payloads keep
-//!   queueing up to capacity. A resent batch carries the same payloads, hence the same uuids (W4).
+//!   [`DeliveryOptions::flush_interval`], or at once during a flush; up to [`DeliveryOptions::max_in_flight`]
+//!   batches are in flight at once while delivery is healthy, one while it fails or before a first batch went
+//!   through;
+//! - the retry policy (`retry.rs`) decides what an answer means (the table in `docs/delivery.md`): connection
+//!   errors, timeouts, 5xx and 408 are resent with exponential backoff and jitter (200 ms initial, 30 s cap);
+//!   429 is resent after `Retry-After`, or after a backoff when there is none; 400 and 413 split the batch in
+//!   halves until the offending payloads are alone, and only those are dropped (counted, logged by uuid without
+//!   content) — when the split isolated nobody, the refusal was about size and later batches use the largest
+//!   size that went through (doubling again after 50 full batches); 401 and 402 pause delivery with one error
+//!   naming the cause while new payloads keep queueing up to capacity; every other 4xx drops the batch at once
+//!   (PostHog's server SDKs never retry a 4xx other than 408 and 429). With [`DeliveryOptions::max_retries`] a
+//!   batch still failing after that many resends is dropped and counted. A resent batch carries the same
+//!   payloads, hence the same uuids (W4).
 //!
-//! All waits of the worker (batch interval, backoff, pause probes) go through the injected [`Clock`], so tests
-//! drive them with [`crate::clock::ManualClock`]. Flush and shutdown deadlines are real time: they bound how long
-//! the host waits.
+//! All waits of the worker (batch interval, backoff, `Retry-After`, pause probes) go through the injected
+//! [`Clock`], so tests drive them with [`crate::clock::ManualClock`]; so does `sent_at`. Flush and shutdown
+//! deadlines are real time: they bound how long the host waits.
 //!
-//! # PostHog and posthog-rs
+//! # The request to PostHog
 //!
-//! Batches go through posthog-rs `Client::capture_batch_immediate` (gzip on by default,
-//! `historical_migration = false`), so the body is PostHog's own `/batch/` format. posthog-rs classifies failures
-//! itself and its `Error::RateLimit` does not carry the `Retry-After` value. We therefore let posthog-rs make
-//! **two** attempts per call: a 429 *with* `Retry-After` is then waited out and retried by posthog-rs itself (it
-//! treats the header as a minimum, clamped to our 30 s cap), while a 429 without it, a second 429, and every other
-//! failure come back to the worker, whose own policy (above) takes over. The cost is a quick second attempt
-//! (100 ms later, real time) inside posthog-rs after a transient failure, before the worker's own backoff starts,
-//! and that a `Retry-After` wait runs on real time rather than the injected clock. The policy itself understands
-//! `Retry-After` (`Outcome::RateLimited` in `retry.rs`), so a sink that can read it gets virtual-time behaviour.
+//! The sink writes the `/batch/` body itself, straight from the payloads (no intermediate JSON tree, no copy of
+//! the property maps; keys in one fixed order, so gzip sees the same key sequence event after event), gzips it
+//! at a level chosen by measurement, and POSTs it with reqwest, the HTTP client posthog-rs depends on (so no
+//! other HTTP or TLS stack is compiled in). The request carries `User-Agent: posthog-mcp-rs/<version>`.
+//! posthog-rs still provides the endpoint (`EndpointManager`: app hosts such as `https://us.posthog.com` map to
+//! ingestion hosts, plus the `/batch/` path). Its `Client` is not used: its `Event` keeps properties in a
+//! `HashMap` (a second copy of every property tree, and a key order that changes from event to event, which
+//! doubles gzip's work), it stamps its own `User-Agent`, `$lib_version__*` and `$os`, formats timestamps with
+//! nine digits, hides `Retry-After`, and reports unexpected 4xx as connection errors.
 //!
-//! posthog-rs sets its own `User-Agent` (`posthog-rs/<version>`; CONTRACT §10 W1 asks for
-//! `posthog-mcp-rs/<version>`, which posthog-rs 0.30 offers no way to set) and adds
-//! `$lib_version__major`/`__minor`/`__patch`, `$os` and `$os_version` when absent; `$lib` and `$lib_version` are
-//! set by the pipeline and win. Its client also starts an idle background transport thread of its own.
+//! When delivery stops (shutdown, or the last handle dropped) one log line sums it up: sent, dropped by reason,
+//! anything left undelivered.
 //!
 //! # Accounting
 //!
@@ -79,7 +82,7 @@ pub type Job = Box<dyn FnOnce() -> Vec<Payload> + Send + 'static>;
 /// Where payloads go.
 #[derive(Debug, Clone)]
 pub enum SinkKind {
-    /// PostHog's `/batch/` endpoint, through posthog-rs.
+    /// PostHog's `/batch/` endpoint over HTTP.
     PostHog {
         /// Project API key.
         api_key: String,

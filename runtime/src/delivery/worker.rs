@@ -4,8 +4,10 @@
 //!   request path (catching panics), measures each payload and moves it into the bounded buffer, and registers
 //!   flush markers; the HTTP client's connection tasks share its thread, so it yields every few jobs;
 //! - *sender* (on `posthog-mcp-delivery` itself) forms batches (at `batch_size` payloads, or when the oldest
-//!   payload has waited `flush_interval`, or at once while a flush is pending) and delivers one batch at a time,
-//!   applying the retry policy.
+//!   payload has waited `flush_interval`, or at once while a flush is pending) and delivers them, applying the
+//!   retry policy: up to `max_in_flight` batches at once while delivery is healthy (every batch in flight is a
+//!   future polled by the sender, so encoding and compressing bodies happens on this thread), one while it is
+//!   failing or not yet proven.
 //!
 //! Wake-ups cost the host CPU, so each side wakes the other only when there is work: the request path wakes the
 //! intake only once it has parked (after [`INTAKE_LINGER`] without work), and the intake wakes the sender only
