@@ -58,7 +58,10 @@ async fn ten_thousand_calls_per_second_for_ten_seconds_with_a_100_ms_round_trip_
         stats.peak_held,
         server.peak_concurrent()
     );
-    assert!(rate >= 0.95 * RATE as f64, "the client made only {rate:.0} calls/s");
+    assert!(
+        rate >= 0.95 * RATE as f64,
+        "the client made only {rate:.0} calls/s"
+    );
     assert_eq!(stats.dropped(), 0, "{stats:?}");
     assert!(stats.is_balanced());
     let tool_calls = server

@@ -89,7 +89,8 @@ pub enum SinkKind {
         /// Ingestion host, for example `https://us.i.posthog.com`.
         host: String,
     },
-    /// JSON lines, one payload per line, on stderr or in a file; never stdout.
+    /// One line per payload on stderr (short and human-readable, or JSON) or in a file (JSON lines); never
+    /// stdout.
     Local(LocalTarget),
     /// Kept in memory, for tests.
     Memory(MemorySink),
@@ -97,12 +98,14 @@ pub enum SinkKind {
     Discard,
 }
 
-/// The destination of the local sink.
+/// The destination and format of the local sink.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LocalTarget {
-    /// Standard error.
+    /// Standard error, one short human-readable line per event: event, tool, duration, outcome, distinct id.
     Stderr,
-    /// A file, appended to.
+    /// Standard error, one JSON object per line (the payload as PostHog would receive it).
+    StderrJsonLines,
+    /// A file, appended to, one JSON object per line.
     File(PathBuf),
 }
 

@@ -301,11 +301,42 @@ pub(crate) fn classify_status(status: u16, retry_after: Option<Duration>) -> Out
     }
 }
 
-/// JSON lines, one payload per line, on stderr or appended to a file. Never stdout: on a stdio MCP server stdout
-/// is the protocol channel.
+/// One line per payload, on stderr or appended to a file: short and human-readable (stderr by default) or JSON
+/// lines. Never stdout: on a stdio MCP server stdout is the protocol channel.
 pub(crate) struct LocalSink {
     out: Mutex<LocalOut>,
+    human: bool,
     failed_once: std::sync::atomic::AtomicBool,
+}
+
+/// One short line for a person reading stderr: `posthog-mcp event: $mcp_tool_call tool=add duration=3ms
+/// outcome=ok distinct_id=ses_…`. Only the event name, the tool (or resource, or prompt) name, the duration,
+/// the outcome and the distinct id: no parameters, no response, no agent-written text.
+pub(crate) fn human_line(payload: &Payload, out: &mut Vec<u8>) {
+    use std::io::Write as _;
+    let props = &payload.properties;
+    let _ = write!(out, "posthog-mcp event: {}", payload.event);
+    let name = ["$mcp_tool_name", "$mcp_resource_name", "$mcp_prompt_name"]
+        .iter()
+        .find_map(|key| props.get(*key).and_then(serde_json::Value::as_str));
+    if let Some(name) = name {
+        let _ = write!(out, " tool={}", name.escape_debug());
+    }
+    if let Some(ms) = props
+        .get("$mcp_duration_ms")
+        .and_then(serde_json::Value::as_u64)
+    {
+        let _ = write!(out, " duration={ms}ms");
+    }
+    match props
+        .get("$mcp_is_error")
+        .and_then(serde_json::Value::as_bool)
+    {
+        Some(true) => out.extend_from_slice(b" outcome=error"),
+        Some(false) => out.extend_from_slice(b" outcome=ok"),
+        None => {}
+    }
+    let _ = writeln!(out, " distinct_id={}", payload.distinct_id.escape_debug());
 }
 
 enum LocalOut {
@@ -315,8 +346,13 @@ enum LocalOut {
 
 impl LocalSink {
     fn open(target: LocalTarget) -> Self {
+        let human = target == LocalTarget::Stderr;
         let out = match &target {
             LocalTarget::Stderr => {
+                debug!("posthog-mcp: local sink writing one line per event to stderr");
+                LocalOut::Stderr
+            }
+            LocalTarget::StderrJsonLines => {
                 debug!("posthog-mcp: local sink writing JSON lines to stderr");
                 LocalOut::Stderr
             }
@@ -339,6 +375,7 @@ impl LocalSink {
         };
         Self {
             out: Mutex::new(out),
+            human,
             failed_once: std::sync::atomic::AtomicBool::new(false),
         }
     }
@@ -346,8 +383,12 @@ impl LocalSink {
     fn write(&self, batch: &[&Payload]) -> Outcome {
         let mut text = Vec::new();
         for payload in batch {
-            payload.write_json(&mut text);
-            text.push(b'\n');
+            if self.human {
+                human_line(payload, &mut text);
+            } else {
+                payload.write_json(&mut text);
+                text.push(b'\n');
+            }
         }
         let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
         let result = match &mut *out {

@@ -671,3 +671,45 @@ fn a_rate_limit_counts_towards_max_retries_but_a_pause_does_not() {
     let stats = delivery.stats();
     assert_eq!((stats.sent, stats.dropped()), (1, 0), "{stats:?}");
 }
+
+#[test]
+fn the_stderr_sink_writes_one_short_readable_line_per_event() {
+    let mut call = Payload::new("$mcp_tool_call", "user-1", chrono::Utc::now());
+    for (key, value) in [
+        ("$mcp_tool_name", serde_json::json!("math.add")),
+        ("$mcp_duration_ms", serde_json::json!(3)),
+        ("$mcp_is_error", serde_json::json!(false)),
+        (
+            "$mcp_parameters",
+            serde_json::json!({"secret": "do not print"}),
+        ),
+        (
+            "$mcp_intent",
+            serde_json::json!("agent text, never printed"),
+        ),
+    ] {
+        call.properties.insert(key.into(), value);
+    }
+    let mut failed = Payload::new("$mcp_resource_read", "ses_1", chrono::Utc::now());
+    failed
+        .properties
+        .insert("$mcp_resource_name".into(), serde_json::json!("mem://x"));
+    failed
+        .properties
+        .insert("$mcp_is_error".into(), serde_json::json!(true));
+    let identify = Payload::new("$identify", "user-1", chrono::Utc::now());
+    let mut out = Vec::new();
+    for payload in [&call, &failed, &identify] {
+        super::sink::human_line(payload, &mut out);
+    }
+    let text = String::from_utf8(out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "posthog-mcp event: $mcp_tool_call tool=math.add duration=3ms outcome=ok distinct_id=user-1",
+            "posthog-mcp event: $mcp_resource_read tool=mem://x outcome=error distinct_id=ses_1",
+            "posthog-mcp event: $identify distinct_id=user-1",
+        ]
+    );
+}
