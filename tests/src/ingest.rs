@@ -622,10 +622,10 @@ pub fn check_wire(request: &RecordedRequest, body: bool) -> Vec<String> {
     {
         broken.push("historical_migration is not false".into());
     }
-    if !body
+    if body
         .get("api_key")
         .and_then(Value::as_str)
-        .is_some_and(|k| !k.is_empty())
+        .is_none_or(str::is_empty)
     {
         broken.push("no api_key".into());
     }
@@ -658,18 +658,18 @@ pub fn check_wire(request: &RecordedRequest, body: bool) -> Vec<String> {
                 "item {i}: timestamp {other:?} is not RFC 3339 with milliseconds and Z"
             )),
         }
-        if !item
+        if item
             .get("uuid")
             .and_then(Value::as_str)
-            .is_some_and(|u| uuid::Uuid::parse_str(u).is_ok())
+            .is_none_or(|u| uuid::Uuid::parse_str(u).is_err())
         {
             broken.push(format!("item {i}: no valid uuid"));
         }
         for key in ["event", "distinct_id"] {
-            if !item
+            if item
                 .get(key)
                 .and_then(Value::as_str)
-                .is_some_and(|v| !v.is_empty())
+                .is_none_or(str::is_empty)
             {
                 broken.push(format!("item {i}: {key} is missing or empty"));
             }

@@ -179,19 +179,29 @@ impl PostHogSink {
             };
         };
         let sent_at = chrono::DateTime::<Utc>::from(self.clock.now());
-        let body = encode_batch(&self.api_key, batch, sent_at);
         let mut request = client
             .post(&self.url)
             .header(reqwest::header::CONTENT_TYPE, "application/json");
         request = if self.gzip {
-            match gzip(&body, GZIP_LEVEL) {
+            // The JSON text is only an input to gzip: write it into a buffer this thread keeps between batches.
+            let compressed = SCRATCH.with(|scratch| {
+                let mut scratch = scratch.borrow_mut();
+                scratch.clear();
+                encode_batch_into(&mut scratch, &self.api_key, batch, sent_at);
+                let compressed = gzip(&scratch, GZIP_LEVEL);
+                if scratch.capacity() > MAX_SCRATCH {
+                    *scratch = Vec::new();
+                }
+                compressed
+            });
+            match compressed {
                 Ok(compressed) => request
                     .header(reqwest::header::CONTENT_ENCODING, "gzip")
                     .body(compressed),
-                Err(_) => request.body(body),
+                Err(_) => request.body(encode_batch(&self.api_key, batch, sent_at)),
             }
         } else {
-            request.body(body)
+            request.body(encode_batch(&self.api_key, batch, sent_at))
         };
         match request.send().await {
             Err(error) => Outcome::Transient {
@@ -223,6 +233,14 @@ impl PostHogSink {
     }
 }
 
+thread_local! {
+    /// The uncompressed body of the batch being gzipped (on the sender's thread).
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A scratch buffer grown beyond this by an unusually large batch is released afterwards.
+const MAX_SCRATCH: usize = 4 * 1024 * 1024;
+
 /// The `/batch/` body: `{"api_key": …, "batch": [ … ], "sent_at": …}` (CONTRACT §10 W2). `historical_migration`
 /// is left out (PostHog reads its absence as `false`).
 pub(crate) fn encode_batch(
@@ -235,19 +253,29 @@ pub(crate) fn encode_batch(
         .map(|p| super::worker::estimated_len(p) + 1)
         .sum();
     let mut out = Vec::with_capacity(estimate + api_key.len() + 64);
+    encode_batch_into(&mut out, api_key, batch, sent_at);
+    out
+}
+
+/// [`encode_batch`], appending to `out`.
+pub(crate) fn encode_batch_into(
+    out: &mut Vec<u8>,
+    api_key: &str,
+    batch: &[&Payload],
+    sent_at: chrono::DateTime<Utc>,
+) {
     out.extend_from_slice(b"{\"api_key\":");
-    let _ = serde_json::to_writer(&mut out, api_key);
+    let _ = serde_json::to_writer(&mut *out, api_key);
     out.extend_from_slice(b",\"batch\":[");
     for (i, payload) in batch.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        payload.write_json(&mut out);
+        payload.write_json(out);
     }
     out.extend_from_slice(b"],\"sent_at\":\"");
     out.extend_from_slice(crate::event::format_timestamp(sent_at).as_bytes());
     out.extend_from_slice(b"\"}");
-    out
 }
 
 /// gzip at `level` (0–9).
