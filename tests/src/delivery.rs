@@ -56,7 +56,7 @@ pub fn job(payload: Payload) -> Job {
     Box::new(move || vec![payload])
 }
 
-/// A delivery queue sending to `server` through posthog-rs, timed by `clock`.
+/// A delivery queue sending to `server` over HTTP, timed by `clock`.
 pub fn posthog_delivery(
     server: &IngestServer,
     options: DeliveryOptions,
