@@ -132,7 +132,11 @@ impl Analytics {
         cache_capacity: NonZeroUsize,
     ) -> Self {
         match &sink {
-            Some(SinkKind::Local(LocalTarget::Stderr)) => {
+            Some(SinkKind::Local(LocalTarget::Stderr)) => tracing::info!(
+                "posthog-mcp: no POSTHOG_API_KEY set; events are written to stderr, one line each \
+                 (POSTHOG_MCP_LOCAL_SINK=jsonl for JSON lines)"
+            ),
+            Some(SinkKind::Local(LocalTarget::StderrJsonLines)) => {
                 tracing::info!(
                     "posthog-mcp: no POSTHOG_API_KEY set; events are written as JSON lines to stderr"
                 )

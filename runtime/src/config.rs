@@ -240,8 +240,9 @@ impl Builder {
         Self::default()
     }
 
-    /// A builder that reads `POSTHOG_API_KEY`, `POSTHOG_HOST` and `POSTHOG_MCP_LOCAL_SINK` (`stderr`, `off`, or
-    /// a file path for the local sink used when there is no key).
+    /// A builder that reads `POSTHOG_API_KEY`, `POSTHOG_HOST` and `POSTHOG_MCP_LOCAL_SINK` (for the local sink
+    /// used when there is no key: `stderr`, the default, one short line per event; `jsonl`, JSON lines on stderr;
+    /// `off`; or a file path, JSON lines appended to it).
     pub fn from_env() -> Self {
         let mut builder = Self {
             api_key: env_value("POSTHOG_API_KEY"),
@@ -254,6 +255,9 @@ impl Builder {
                 Some(v) if v.eq_ignore_ascii_case("off") => SinkChoice::Off,
                 Some(v) if v.eq_ignore_ascii_case("stderr") => {
                     SinkChoice::Explicit(SinkKind::Local(LocalTarget::Stderr))
+                }
+                Some(v) if v.eq_ignore_ascii_case("jsonl") => {
+                    SinkChoice::Explicit(SinkKind::Local(LocalTarget::StderrJsonLines))
                 }
                 Some(path) => {
                     SinkChoice::Explicit(SinkKind::Local(LocalTarget::File(PathBuf::from(path))))
@@ -275,7 +279,8 @@ impl Builder {
         self
     }
 
-    /// Writes events as JSON lines to stderr or a file instead of sending them (never stdout).
+    /// Writes events to stderr (one short line each, or JSON lines) or as JSON lines to a file instead of sending
+    /// them (never stdout).
     pub fn local_sink(mut self, target: LocalTarget) -> Self {
         self.sink = SinkChoice::Explicit(SinkKind::Local(target));
         self

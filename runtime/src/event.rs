@@ -1,7 +1,10 @@
-//! Events as they leave the crate: the payload envelope (CONTRACT §1.4), the labels (§1.5), the captured error
-//! description shared by the main event and its `$exception` (§7), and the names of every event and property.
+//! Events as they leave the crate: the payload envelope (CONTRACT §1.4), its wire encoding (one batch item, keys
+//! in a fixed order, written straight from the payload without building a JSON tree), the labels (§1.5), the
+//! captured error description shared by the main event and its `$exception` (§7), and the names of every event
+//! and property.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -42,6 +45,7 @@ impl Payload {
     }
 
     /// The payload as the JSON object PostHog receives in a batch (exactly the five envelope keys, §10 W3).
+    /// Builds a tree (copying every property); delivery writes [`Payload::write_json`] instead.
     pub fn to_json(&self) -> Value {
         let mut object = Map::with_capacity(5);
         object.insert("event".into(), Value::String(self.event.clone()));
@@ -57,13 +61,85 @@ impl Payload {
 
     /// The UTF-8 length of [`Payload::to_json`], the size the event budget (§6.7) is measured on.
     pub fn encoded_len(&self) -> usize {
-        serde_json::to_vec(&self.to_json())
-            .map(|bytes| bytes.len())
-            .unwrap_or(usize::MAX)
+        struct Count(usize);
+        impl std::io::Write for Count {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0 += buf.len();
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut count = Count(0);
+        match serde_json::to_writer(&mut count, self) {
+            Ok(()) => count.0,
+            Err(_) => usize::MAX,
+        }
+    }
+
+    /// Appends the payload as one batch item, exactly as [`Payload::to_json`] would encode it (same keys, same
+    /// order: `event`, `distinct_id`, `properties`, `timestamp`, `uuid`), without copying any property.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        // Writing into a `Vec` fails only for a map key that is not a string, which a `Map` cannot hold.
+        let _ = serde_json::to_writer(out, self);
     }
 }
 
-/// Formats a timestamp as the contract requires: `2026-11-25T09:30:12.345Z`.
+/// Serializes as the batch item (see [`Payload::write_json`]).
+impl Serialize for Payload {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(5))?;
+        map.serialize_entry("event", &self.event)?;
+        map.serialize_entry("distinct_id", &self.distinct_id)?;
+        map.serialize_entry("properties", &self.properties)?;
+        map.serialize_entry("timestamp", &Timestamp(self.timestamp))?;
+        let mut uuid = Uuid::encode_buffer();
+        map.serialize_entry("uuid", &*self.uuid.hyphenated().encode_lower(&mut uuid))?;
+        map.end()
+    }
+}
+
+/// A timestamp serialized in the contract's format without allocating.
+struct Timestamp(DateTime<Utc>);
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match timestamp_bytes(self.0) {
+            Some(bytes) => match std::str::from_utf8(&bytes) {
+                Ok(text) => serializer.serialize_str(text),
+                Err(_) => serializer.serialize_str(&format_timestamp(self.0)),
+            },
+            None => serializer.serialize_str(&format_timestamp(self.0)),
+        }
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` for years 0–9999 (`None` otherwise).
+fn timestamp_bytes(timestamp: DateTime<Utc>) -> Option<[u8; 24]> {
+    let year = u32::try_from(timestamp.year())
+        .ok()
+        .filter(|y| *y <= 9999)?;
+    let millis = (timestamp.nanosecond() % 1_000_000_000) / 1_000_000;
+    let mut out = *b"0000-00-00T00:00:00.000Z";
+    let mut put = |at: usize, digits: usize, mut value: u32| {
+        for i in (0..digits).rev() {
+            out[at + i] = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    };
+    put(0, 4, year);
+    put(5, 2, timestamp.month());
+    put(8, 2, timestamp.day());
+    put(11, 2, timestamp.hour());
+    put(14, 2, timestamp.minute());
+    // A leap second (nanosecond >= 1e9) is written as :59.999-ish, as chrono's own formatting does.
+    put(17, 2, timestamp.second());
+    put(20, 3, millis);
+    Some(out)
+}
+
+/// Formats a timestamp as the contract requires: `2026-11-25T09:30:12.345Z` (RFC 3339, milliseconds, `Z`).
 pub fn format_timestamp(timestamp: DateTime<Utc>) -> String {
     timestamp.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
@@ -88,6 +164,26 @@ pub const MCP_SOURCE: &str = "posthog_mcp_analytics";
 pub const LIB_NAME: &str = "posthog-mcp-rs";
 /// The value of `$lib_version`: this crate's package version.
 pub const LIB_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The value of `$lib_version__major`: the major part of [`LIB_VERSION`].
+pub const LIB_VERSION_MAJOR: u64 = parse_version_part(env!("CARGO_PKG_VERSION_MAJOR"));
+/// The value of `$lib_version__minor`: the minor part of [`LIB_VERSION`].
+pub const LIB_VERSION_MINOR: u64 = parse_version_part(env!("CARGO_PKG_VERSION_MINOR"));
+/// The value of `$lib_version__patch`: the patch part of [`LIB_VERSION`].
+pub const LIB_VERSION_PATCH: u64 = parse_version_part(env!("CARGO_PKG_VERSION_PATCH"));
+/// The `User-Agent` of every request to PostHog (CONTRACT §10 W1).
+pub const USER_AGENT: &str = concat!("posthog-mcp-rs/", env!("CARGO_PKG_VERSION"));
+
+const fn parse_version_part(text: &str) -> u64 {
+    let bytes = text.as_bytes();
+    let mut value = 0u64;
+    let mut i = 0;
+    while i < bytes.len() {
+        assert!(bytes[i].is_ascii_digit(), "a version part is a number");
+        value = value * 10 + (bytes[i] - b'0') as u64;
+        i += 1;
+    }
+    value
+}
 
 /// Event names (CONTRACT §2.1).
 pub mod names {
@@ -113,4 +209,61 @@ pub mod names {
     pub const MISSING_CAPABILITY: &str = "$mcp_missing_capability";
     /// A call to `send_feedback`.
     pub const FEEDBACK: &str = "$mcp_feedback";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Payload {
+        let timestamp = DateTime::parse_from_rfc3339("2026-12-01T22:30:00.123456789Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let mut payload = Payload::new("$mcp_tool_call", "user \"1\"", timestamp);
+        payload
+            .properties
+            .insert("nested".into(), serde_json::json!({"a": [1, "é\n", null]}));
+        payload.properties.insert("$lib".into(), LIB_NAME.into());
+        payload
+    }
+
+    #[test]
+    fn the_wire_encoding_is_the_json_envelope_with_the_same_keys_in_the_same_order() {
+        let payload = sample();
+        let mut written = Vec::new();
+        payload.write_json(&mut written);
+        assert_eq!(written, serde_json::to_vec(&payload.to_json()).unwrap());
+        assert_eq!(payload.encoded_len(), written.len());
+    }
+
+    #[test]
+    fn timestamps_have_milliseconds_and_z() {
+        let payload = sample();
+        let json = payload.to_json();
+        assert_eq!(json["timestamp"], "2026-12-01T22:30:00.123Z");
+        let mut written = Vec::new();
+        payload.write_json(&mut written);
+        let parsed: Value = serde_json::from_slice(&written).unwrap();
+        assert_eq!(parsed["timestamp"], "2026-12-01T22:30:00.123Z");
+        for text in [
+            "0001-01-01T00:00:00Z",
+            "2026-02-28T23:59:59.999999Z",
+            "9999-12-31T23:59:59.5Z",
+        ] {
+            let at = DateTime::parse_from_rfc3339(text)
+                .unwrap()
+                .with_timezone(&Utc);
+            let fast = timestamp_bytes(at).unwrap();
+            assert_eq!(std::str::from_utf8(&fast).unwrap(), format_timestamp(at));
+        }
+    }
+
+    #[test]
+    fn the_version_parts_agree_with_the_version() {
+        assert_eq!(
+            format!("{LIB_VERSION_MAJOR}.{LIB_VERSION_MINOR}.{LIB_VERSION_PATCH}"),
+            LIB_VERSION.split(['-', '+']).next().unwrap()
+        );
+        assert_eq!(USER_AGENT, format!("posthog-mcp-rs/{LIB_VERSION}"));
+    }
 }

@@ -12,7 +12,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::event::{ErrorInfo, LIB_NAME, LIB_VERSION, MCP_SOURCE, Payload, names};
+use crate::event::{
+    ErrorInfo, LIB_NAME, LIB_VERSION, LIB_VERSION_MAJOR, LIB_VERSION_MINOR, LIB_VERSION_PATCH,
+    MCP_SOURCE, Payload, names,
+};
 use crate::identity::{Identity, Resolution};
 use crate::privacy;
 
@@ -261,6 +264,9 @@ fn label(mut payload: Payload) -> Payload {
     let props = &mut payload.properties;
     props.insert("$lib".into(), Value::from(LIB_NAME));
     props.insert("$lib_version".into(), Value::from(LIB_VERSION));
+    props.insert("$lib_version__major".into(), Value::from(LIB_VERSION_MAJOR));
+    props.insert("$lib_version__minor".into(), Value::from(LIB_VERSION_MINOR));
+    props.insert("$lib_version__patch".into(), Value::from(LIB_VERSION_PATCH));
     props.insert("$is_server".into(), Value::Bool(true));
     props.insert("$geoip_disable".into(), Value::Bool(true));
     payload

@@ -5,6 +5,9 @@
 //! - `delivery`: payloads per second from enqueue to the local ingestion server (gzip and plain bodies), beside
 //!   the discard sink (the same worker with no HTTP at all).
 //!
+//! - `gzip level`: compressing one batch body of 100 such payloads at each gzip level (time per body; the
+//!   compressed size is printed once per level), which chose the level the sink uses.
+//!
 //! Run with `cargo bench -p posthog-mcp-tests --bench delivery`. The payloads look like tool-call events (about
 //! 30 properties, with parameters and a response).
 
@@ -182,5 +185,41 @@ fn delivery(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, enqueue, delivery);
+/// gzip levels on one batch body of 100 tool-call payloads, written as the sink writes it.
+fn gzip_level(c: &mut Criterion) {
+    use std::io::Write;
+    let payloads: Vec<Payload> = (0..100).map(tool_call_payload).collect();
+    let mut body = br#"{"api_key":"phc_bench","batch":["#.to_vec();
+    for (i, payload) in payloads.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        payload.write_json(&mut body);
+    }
+    body.extend_from_slice(br#"],"sent_at":"2026-12-01T22:30:00.000Z"}"#);
+    let compress = |level: u32| {
+        let mut encoder =
+            flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
+        encoder.write_all(&body).unwrap();
+        encoder.finish().unwrap()
+    };
+    let mut group = c.benchmark_group("gzip level");
+    group.throughput(Throughput::Bytes(body.len() as u64));
+    group.measurement_time(Duration::from_secs(2));
+    for level in [1, 2, 3, 4, 6, 9] {
+        let size = compress(level).len();
+        eprintln!(
+            "gzip level {level}: {} bytes -> {size} bytes (ratio {:.2}, {:.1}% of the original)",
+            body.len(),
+            body.len() as f64 / size as f64,
+            100.0 * size as f64 / body.len() as f64
+        );
+        group.bench_function(format!("level {level}"), |b| {
+            b.iter(|| compress(level).len())
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, enqueue, delivery, gzip_level);
 criterion_main!(benches);

@@ -22,7 +22,8 @@ pub fn test_options() -> DeliveryOptions {
     }
 }
 
-/// A labelled `$mcp_tool_call` payload numbered `n` (property `n`), timestamped now.
+/// A labelled `$mcp_tool_call` payload numbered `n` (property `n`), timestamped now; labelled as the pipeline
+/// labels (`$lib`, `$lib_version` and its parts), since delivery itself adds no property.
 pub fn payload(n: usize) -> Payload {
     let mut payload = Payload::new(
         "$mcp_tool_call",
@@ -38,6 +39,15 @@ pub fn payload(n: usize) -> Payload {
         "$lib_version".into(),
         serde_json::json!(posthog_mcp::event::LIB_VERSION),
     );
+    for (key, value) in [
+        ("$lib_version__major", posthog_mcp::event::LIB_VERSION_MAJOR),
+        ("$lib_version__minor", posthog_mcp::event::LIB_VERSION_MINOR),
+        ("$lib_version__patch", posthog_mcp::event::LIB_VERSION_PATCH),
+    ] {
+        payload
+            .properties
+            .insert(key.into(), serde_json::json!(value));
+    }
     payload
 }
 
@@ -46,7 +56,7 @@ pub fn job(payload: Payload) -> Job {
     Box::new(move || vec![payload])
 }
 
-/// A delivery queue sending to `server` through posthog-rs, timed by `clock`.
+/// A delivery queue sending to `server` over HTTP, timed by `clock`.
 pub fn posthog_delivery(
     server: &IngestServer,
     options: DeliveryOptions,

@@ -356,7 +356,7 @@ pub struct Ingested {
     pub event: String,
     /// `distinct_id`.
     pub distinct_id: String,
-    /// `properties`, as they arrived (the crate's, its labels, and what posthog-rs adds).
+    /// `properties`, as they arrived (the crate's and its labels).
     pub properties: serde_json::Map<String, serde_json::Value>,
     /// `uuid`.
     pub uuid: String,

@@ -19,6 +19,16 @@
 //!   item and no raw bytes, for tests that send 100,000 events.
 //! - **Outages.** [`IngestServer::go_down`] closes the listener and every open connection, so clients get
 //!   "connection refused"; [`IngestServer::come_up`] listens again on the same port.
+//! - **Wire conventions.** Every `/batch/` request is checked on arrival against PostHog's conventions and the
+//!   contract (CONTRACT §10, §1.2, §1.5): the `User-Agent` names this crate and its version; the content type
+//!   is JSON and `Content-Encoding: gzip` matches the body; the body has only `api_key`, `batch`, `sent_at` (and
+//!   at most `historical_migration: false`); `sent_at` and every item's `timestamp` are RFC 3339 with
+//!   milliseconds and `Z`; every item has exactly the five envelope keys, a uuid, a non-empty event name and
+//!   distinct id; `$lib`, `$lib_version` and `$lib_version__major/minor/patch` name this crate and agree; there is
+//!   no `$os` or `$os_version`. [`IngestServer::wire_violations`] lists what broke them;
+//!   [`IngestServer::assert_wire_conventions`] fails the test if anything did.
+//! - **Concurrency.** [`IngestServer::peak_concurrent`] is the most `/batch/` requests the server was answering
+//!   at once.
 //!
 //! ```no_run
 //! # use posthog_mcp_tests::ingest::{IngestServer, Answer};
@@ -158,6 +168,9 @@ struct Script {
 
 struct Inner {
     addr: SocketAddr,
+    violations: Mutex<Vec<String>>,
+    concurrent: std::sync::atomic::AtomicUsize,
+    peak_concurrent: std::sync::atomic::AtomicUsize,
     keep_bodies: std::sync::atomic::AtomicBool,
     requests: Mutex<Vec<RecordedRequest>>,
     script: Mutex<Script>,
@@ -200,6 +213,9 @@ impl IngestServer {
         let addr = listener.local_addr().expect("local address");
         let inner = Arc::new(Inner {
             addr,
+            violations: Mutex::new(Vec::new()),
+            concurrent: std::sync::atomic::AtomicUsize::new(0),
+            peak_concurrent: std::sync::atomic::AtomicUsize::new(0),
             keep_bodies: std::sync::atomic::AtomicBool::new(true),
             requests: Mutex::new(Vec::new()),
             script: Mutex::new(Script::default()),
@@ -346,7 +362,8 @@ impl IngestServer {
     }
 
     /// With `false`, later requests are recorded without raw bytes, and each batch item keeps only `event`,
-    /// `uuid` and `distinct_id` (rules still see the full body). For high-volume tests.
+    /// `uuid` and `distinct_id` (rules still see the full body; the wire checks cover the headers only). For
+    /// high-volume tests.
     pub fn keep_bodies(&self, keep: bool) {
         self.inner
             .keep_bodies
@@ -356,6 +373,29 @@ impl IngestServer {
     /// Forgets queued answers, rules and the default.
     pub fn clear_script(&self) {
         *lock(&self.inner.script) = Script::default();
+    }
+
+    /// Every way a `/batch/` request so far broke PostHog's wire conventions (see the module documentation), one
+    /// line each, naming the request by its arrival number.
+    pub fn wire_violations(&self) -> Vec<String> {
+        lock(&self.inner.violations).clone()
+    }
+
+    /// Fails (panics) if any `/batch/` request so far broke the wire conventions.
+    pub fn assert_wire_conventions(&self) {
+        let violations = self.wire_violations();
+        assert!(
+            violations.is_empty(),
+            "the wire conventions were broken:\n{}",
+            violations.join("\n")
+        );
+    }
+
+    /// The most `/batch/` requests that were being answered at the same moment.
+    pub fn peak_concurrent(&self) -> usize {
+        self.inner
+            .peak_concurrent
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Every request so far, in arrival order.
@@ -511,6 +551,166 @@ fn slim(request: &mut RecordedRequest) {
     }
 }
 
+/// The body as sent, gunzipped when it was compressed (empty when the server keeps slim bodies).
+pub fn decoded_body(request: &RecordedRequest) -> Vec<u8> {
+    if request.raw_body.starts_with(&[0x1f, 0x8b]) {
+        let mut text = Vec::new();
+        let _ = flate2::read::GzDecoder::new(&request.raw_body[..]).read_to_end(&mut text);
+        text
+    } else {
+        request.raw_body.clone()
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ`: RFC 3339, UTC, exactly three fractional digits, `Z`.
+pub fn is_millisecond_rfc3339(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() == 24
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            4 | 7 => *b == b'-',
+            10 => *b == b'T',
+            13 | 16 => *b == b':',
+            19 => *b == b'.',
+            23 => *b == b'Z',
+            _ => b.is_ascii_digit(),
+        })
+        && chrono::DateTime::parse_from_rfc3339(text).is_ok()
+}
+
+/// The wire conventions (module documentation) broken by one `/batch/` request, as readable lines. With
+/// `body == false` (the server keeps slim bodies, [`IngestServer::keep_bodies`]) only the headers are checked.
+pub fn check_wire(request: &RecordedRequest, body: bool) -> Vec<String> {
+    use posthog_mcp::event as labels;
+    let mut broken = Vec::new();
+    let expected_agent = format!("posthog-mcp-rs/{}", labels::LIB_VERSION);
+    if request.header("user-agent") != Some(expected_agent.as_str()) {
+        broken.push(format!(
+            "User-Agent is {:?}, not {expected_agent:?}",
+            request.header("user-agent")
+        ));
+    }
+    if request.header("content-type") != Some("application/json") {
+        broken.push(format!(
+            "Content-Type is {:?}",
+            request.header("content-type")
+        ));
+    }
+    let says_gzip = request
+        .header("content-encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
+    if says_gzip != request.raw_body.starts_with(&[0x1f, 0x8b]) {
+        broken.push("Content-Encoding does not match the body".into());
+    }
+    if !body {
+        return broken;
+    }
+    let Some(Value::Object(body)) = &request.body else {
+        broken.push("the body is not a JSON object".into());
+        return broken;
+    };
+    for key in body.keys() {
+        if !matches!(
+            key.as_str(),
+            "api_key" | "batch" | "sent_at" | "historical_migration"
+        ) {
+            broken.push(format!("unexpected top-level key {key:?}"));
+        }
+    }
+    if body
+        .get("historical_migration")
+        .is_some_and(|v| v != &Value::Bool(false))
+    {
+        broken.push("historical_migration is not false".into());
+    }
+    if body
+        .get("api_key")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
+        broken.push("no api_key".into());
+    }
+    match body.get("sent_at").and_then(Value::as_str) {
+        Some(sent_at) if is_millisecond_rfc3339(sent_at) => {}
+        other => broken.push(format!(
+            "sent_at {other:?} is not RFC 3339 with milliseconds and Z"
+        )),
+    }
+    let Some(items) = body.get("batch").and_then(Value::as_array) else {
+        broken.push("no batch array".into());
+        return broken;
+    };
+    if items.is_empty() {
+        broken.push("an empty batch".into());
+    }
+    for (i, item) in items.iter().enumerate() {
+        let Some(item) = item.as_object() else {
+            broken.push(format!("item {i} is not an object"));
+            continue;
+        };
+        let mut keys: Vec<&str> = item.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        if keys != ["distinct_id", "event", "properties", "timestamp", "uuid"] {
+            broken.push(format!("item {i} has the keys {keys:?}"));
+        }
+        match item.get("timestamp").and_then(Value::as_str) {
+            Some(at) if is_millisecond_rfc3339(at) => {}
+            other => broken.push(format!(
+                "item {i}: timestamp {other:?} is not RFC 3339 with milliseconds and Z"
+            )),
+        }
+        if item
+            .get("uuid")
+            .and_then(Value::as_str)
+            .is_none_or(|u| uuid::Uuid::parse_str(u).is_err())
+        {
+            broken.push(format!("item {i}: no valid uuid"));
+        }
+        for key in ["event", "distinct_id"] {
+            if item
+                .get(key)
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+            {
+                broken.push(format!("item {i}: {key} is missing or empty"));
+            }
+        }
+        let Some(props) = item.get("properties").and_then(Value::as_object) else {
+            broken.push(format!("item {i}: properties is not an object"));
+            continue;
+        };
+        let expected = [
+            ("$lib", Value::from(labels::LIB_NAME)),
+            ("$lib_version", Value::from(labels::LIB_VERSION)),
+            (
+                "$lib_version__major",
+                Value::from(labels::LIB_VERSION_MAJOR),
+            ),
+            (
+                "$lib_version__minor",
+                Value::from(labels::LIB_VERSION_MINOR),
+            ),
+            (
+                "$lib_version__patch",
+                Value::from(labels::LIB_VERSION_PATCH),
+            ),
+        ];
+        for (key, value) in expected {
+            if props.get(key) != Some(&value) {
+                broken.push(format!(
+                    "item {i}: {key} is {:?}, not {value}",
+                    props.get(key)
+                ));
+            }
+        }
+        for key in ["$os", "$os_version"] {
+            if props.contains_key(key) {
+                broken.push(format!("item {i}: {key} was sent"));
+            }
+        }
+    }
+    broken
+}
+
 async fn handle(
     State(inner): State<Arc<Inner>>,
     method: Method,
@@ -556,15 +756,42 @@ async fn handle(
         Answer::status(404)
     };
     request.status = answer.status;
+    if request.is_batch() {
+        let broken = check_wire(&request, keep);
+        if !broken.is_empty() {
+            let mut violations = lock(&inner.violations);
+            let number = lock(&inner.requests).len() + 1;
+            violations.extend(broken.into_iter().map(|b| format!("request {number}: {b}")));
+        }
+    }
     if !inner.keep_bodies.load(std::sync::atomic::Ordering::Relaxed) {
         slim(&mut request);
     }
+    let is_batch = request.is_batch();
     {
         let mut requests = lock(&inner.requests);
         requests.push(request);
         let count = requests.len();
         inner.arrivals.send_replace(count);
     }
+    struct Answering<'a>(&'a Inner);
+    impl Drop for Answering<'_> {
+        fn drop(&mut self) {
+            self.0
+                .concurrent
+                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    let _answering = is_batch.then(|| {
+        let now = inner
+            .concurrent
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
+        inner
+            .peak_concurrent
+            .fetch_max(now, std::sync::atomic::Ordering::SeqCst);
+        Answering(&inner)
+    });
     if !answer.delay.is_zero() {
         tokio::time::sleep(answer.delay).await;
     }

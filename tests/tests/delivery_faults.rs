@@ -105,22 +105,67 @@ async fn three_server_errors_then_success_deliver_everything() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rate_limit_with_retry_after_waits_that_long_before_the_next_request() {
-    // posthog-rs honours `Retry-After` itself (see the delivery module docs), so this wait is real time; the
-    // worker's own handling of `Retry-After` on the injected clock is a unit test in the runtime crate.
+    // The worker reads `Retry-After` itself and waits on the injected clock.
     let server = IngestServer::start();
     server.answer_next([Answer::status(429).retry_after(2)]);
     let clock = ManualClock::default();
     let delivery = posthog_delivery(&server, test_options(), &clock);
     delivery.enqueue(job(payload(1)));
-    assert!(delivery.flush(Duration::from_secs(10)).await);
+    let flushing = tokio::spawn({
+        let delivery = delivery.clone();
+        async move { delivery.flush(Duration::from_secs(20)).await }
+    });
+    assert!(
+        eventually(REAL, || delivery.stats().retried == 1
+            && clock.sleepers() > 0)
+        .await
+    );
+    // Just short of two virtual seconds: nothing is resent.
+    clock.advance(Duration::from_millis(1999));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        server.batch_requests().len(),
+        1,
+        "no resend before Retry-After"
+    );
+    clock.advance(Duration::from_millis(1));
+    assert!(flushing.await.unwrap());
     let requests = server.batch_requests();
     assert_eq!(
         requests.iter().map(|r| r.status).collect::<Vec<_>>(),
         [429, 200]
     );
-    let gap = requests[1].received_at - requests[0].received_at;
-    assert!(gap >= Duration::from_secs(2), "resent after {gap:?}");
     assert_eq!(requests[0].uuids(), requests[1].uuids());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_given_as_an_http_date_is_honoured() {
+    let server = IngestServer::start();
+    let clock = ManualClock::default();
+    let now = chrono::DateTime::<chrono::Utc>::from(posthog_mcp::clock::Clock::now(&clock));
+    let at = (now + chrono::Duration::seconds(5)).to_rfc2822();
+    server.answer_next([Answer::status(429).retry_after(at)]);
+    let delivery = posthog_delivery(&server, test_options(), &clock);
+    delivery.enqueue(job(payload(1)));
+    let flushing = tokio::spawn({
+        let delivery = delivery.clone();
+        async move { delivery.flush(Duration::from_secs(20)).await }
+    });
+    assert!(
+        eventually(REAL, || delivery.stats().retried == 1
+            && clock.sleepers() > 0)
+        .await
+    );
+    clock.advance(Duration::from_millis(4900));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        server.batch_requests().len(),
+        1,
+        "no resend before the date"
+    );
+    clock.advance(Duration::from_millis(200));
+    assert!(flushing.await.unwrap());
+    assert_eq!(server.events().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -136,7 +181,11 @@ async fn a_rate_limit_without_retry_after_is_retried_and_delivered() {
     .await;
     assert!(first);
     // Backing off on the injected clock: without advancing it, no resend comes.
-    assert!(eventually(REAL, || delivery.stats().retried == 1).await);
+    assert!(
+        eventually(REAL, || delivery.stats().retried == 1
+            && clock.sleepers() > 0)
+        .await
+    );
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(server.batch_requests().len(), 1);
     let done = advance_until(&clock, Duration::from_millis(250), REAL, || {

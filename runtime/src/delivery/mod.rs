@@ -19,35 +19,38 @@
 //!   and queued, bounded by [`DeliveryOptions::capacity`] payloads and [`DeliveryOptions::max_bytes`] bytes; when
 //!   either bound is reached the newest payloads are dropped;
 //! - batches of up to [`DeliveryOptions::batch_size`] leave when full, when their oldest payload has waited
-//!   [`DeliveryOptions::flush_interval`], or at once during a flush; at most one request is in flight;
-//! - the retry policy (`retry.rs`) decides what a failure means: connection errors, timeouts, 5xx and 408 are resent
-//!   with exponential backoff and jitter (200 ms initial, 30 s cap); 429 is resent after `Retry-After`, or after a
-//!   backoff when there is none — never dropped; 400 and 413 split the batch in halves until the offending payloads
-//!   are alone, and only those are dropped (counted, logged by uuid without content) — when the split isolated
-//!   nobody, the refusal was about size and later batches use the largest size that went through (doubling again
-//!   after 50 full batches); 401 and 402 pause delivery with one error naming the cause while new payloads keep
-//!   queueing up to capacity. A resent batch carries the same payloads, hence the same uuids (W4).
+//!   [`DeliveryOptions::flush_interval`], or at once during a flush; up to [`DeliveryOptions::max_in_flight`]
+//!   batches are in flight at once while delivery is healthy, one while it fails or before a first batch went
+//!   through;
+//! - the retry policy (`retry.rs`) decides what an answer means (the table in `docs/delivery.md`): connection
+//!   errors, timeouts, 5xx and 408 are resent with exponential backoff and jitter (200 ms initial, 30 s cap);
+//!   429 is resent after `Retry-After`, or after a backoff when there is none; 400 and 413 split the batch in
+//!   halves until the offending payloads are alone, and only those are dropped (counted, logged by uuid without
+//!   content) — when the split isolated nobody, the refusal was about size and later batches use the largest
+//!   size that went through (doubling again after 50 full batches); 401 and 402 pause delivery with one error
+//!   naming the cause while new payloads keep queueing up to capacity; every other 4xx drops the batch at once
+//!   (PostHog's server SDKs never retry a 4xx other than 408 and 429). With [`DeliveryOptions::max_retries`] a
+//!   batch still failing after that many resends is dropped and counted. A resent batch carries the same
+//!   payloads, hence the same uuids (W4).
 //!
-//! All waits of the worker (batch interval, backoff, pause probes) go through the injected [`Clock`], so tests
-//! drive them with [`crate::clock::ManualClock`]. Flush and shutdown deadlines are real time: they bound how long
-//! the host waits.
+//! All waits of the worker (batch interval, backoff, `Retry-After`, pause probes) go through the injected
+//! [`Clock`], so tests drive them with [`crate::clock::ManualClock`]; so does `sent_at`. Flush and shutdown
+//! deadlines are real time: they bound how long the host waits.
 //!
-//! # PostHog and posthog-rs
+//! # The request to PostHog
 //!
-//! Batches go through posthog-rs `Client::capture_batch_immediate` (gzip on by default,
-//! `historical_migration = false`), so the body is PostHog's own `/batch/` format. posthog-rs classifies failures
-//! itself and its `Error::RateLimit` does not carry the `Retry-After` value. We therefore let posthog-rs make
-//! **two** attempts per call: a 429 *with* `Retry-After` is then waited out and retried by posthog-rs itself (it
-//! treats the header as a minimum, clamped to our 30 s cap), while a 429 without it, a second 429, and every other
-//! failure come back to the worker, whose own policy (above) takes over. The cost is a quick second attempt
-//! (100 ms later, real time) inside posthog-rs after a transient failure, before the worker's own backoff starts,
-//! and that a `Retry-After` wait runs on real time rather than the injected clock. The policy itself understands
-//! `Retry-After` (`Outcome::RateLimited` in `retry.rs`), so a sink that can read it gets virtual-time behaviour.
+//! The sink writes the `/batch/` body itself, straight from the payloads (no intermediate JSON tree, no copy of
+//! the property maps; keys in one fixed order, so gzip sees the same key sequence event after event), gzips it
+//! at a level chosen by measurement, and POSTs it with reqwest, the HTTP client posthog-rs depends on (so no
+//! other HTTP or TLS stack is compiled in). The request carries `User-Agent: posthog-mcp-rs/<version>`.
+//! posthog-rs still provides the endpoint (`EndpointManager`: app hosts such as `https://us.posthog.com` map to
+//! ingestion hosts, plus the `/batch/` path). Its `Client` is not used: its `Event` keeps properties in a
+//! `HashMap` (a second copy of every property tree, and a key order that changes from event to event, which
+//! doubles gzip's work), it stamps its own `User-Agent`, `$lib_version__*` and `$os`, formats timestamps with
+//! nine digits, hides `Retry-After`, and reports unexpected 4xx as connection errors.
 //!
-//! posthog-rs sets its own `User-Agent` (`posthog-rs/<version>`; CONTRACT §10 W1 asks for
-//! `posthog-mcp-rs/<version>`, which posthog-rs 0.30 offers no way to set) and adds
-//! `$lib_version__major`/`__minor`/`__patch`, `$os` and `$os_version` when absent; `$lib` and `$lib_version` are
-//! set by the pipeline and win. Its client also starts an idle background transport thread of its own.
+//! When delivery stops (shutdown, or the last handle dropped) one log line sums it up: sent, dropped by reason,
+//! anything left undelivered.
 //!
 //! # Accounting
 //!
@@ -79,14 +82,15 @@ pub type Job = Box<dyn FnOnce() -> Vec<Payload> + Send + 'static>;
 /// Where payloads go.
 #[derive(Debug, Clone)]
 pub enum SinkKind {
-    /// PostHog's `/batch/` endpoint, through posthog-rs.
+    /// PostHog's `/batch/` endpoint over HTTP.
     PostHog {
         /// Project API key.
         api_key: String,
         /// Ingestion host, for example `https://us.i.posthog.com`.
         host: String,
     },
-    /// JSON lines, one payload per line, on stderr or in a file; never stdout.
+    /// One line per payload on stderr (short and human-readable, or JSON) or in a file (JSON lines); never
+    /// stdout.
     Local(LocalTarget),
     /// Kept in memory, for tests.
     Memory(MemorySink),
@@ -94,21 +98,25 @@ pub enum SinkKind {
     Discard,
 }
 
-/// The destination of the local sink.
+/// The destination and format of the local sink.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LocalTarget {
-    /// Standard error.
+    /// Standard error, one short human-readable line per event: event, tool, duration, outcome, distinct id.
     Stderr,
-    /// A file, appended to.
+    /// Standard error, one JSON object per line (the payload as PostHog would receive it).
+    StderrJsonLines,
+    /// A file, appended to, one JSON object per line.
     File(PathBuf),
 }
 
 /// Tunables of the queue and worker.
 #[derive(Debug, Clone)]
 pub struct DeliveryOptions {
-    /// Most payloads held at once (built and waiting, plus jobs not yet run), not counting the in-flight batch.
+    /// Most payloads held at once (built and waiting, plus jobs not yet run), not counting the batches in flight
+    /// (at most [`DeliveryOptions::max_in_flight`] × [`DeliveryOptions::batch_size`] more).
     pub capacity: usize,
-    /// Most bytes of built payloads held at once (each estimated as the length of its JSON, without encoding it).
+    /// Most bytes of built payloads held at once, in flight included (each estimated as the length of its JSON,
+    /// without encoding it).
     pub max_bytes: usize,
     /// A batch is sent at this many payloads...
     pub batch_size: usize,
@@ -116,6 +124,14 @@ pub struct DeliveryOptions {
     pub flush_interval: Duration,
     /// gzip request bodies.
     pub gzip: bool,
+    /// Most batches sent at once to PostHog (the local sinks send one at a time). More than one is used only
+    /// while delivery is healthy: after any failure, one batch probes until a batch goes through cleanly.
+    pub max_in_flight: usize,
+    /// How many times one batch is resent after a transient failure or a rate limit before it is dropped and
+    /// counted in [`DeliveryStats::dropped_retries_exhausted`]. `None` (the default) resends until it goes
+    /// through, while new payloads queue up to [`DeliveryOptions::capacity`]. Probes while delivery is paused
+    /// (401/402) do not count.
+    pub max_retries: Option<u32>,
     /// First retry backoff (before jitter); doubles per failed attempt.
     pub initial_backoff: Duration,
     /// Longest backoff, also the cap on `Retry-After` and the interval between probes while paused.
@@ -134,6 +150,8 @@ impl Default for DeliveryOptions {
             batch_size: 100,
             flush_interval: Duration::from_secs(1),
             gzip: true,
+            max_in_flight: 16,
+            max_retries: None,
             initial_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(30),
             request_timeout: Duration::from_secs(10),
@@ -153,8 +171,13 @@ pub struct DeliveryStats {
     pub retried: u64,
     /// Payloads dropped because the queue was full (count or bytes).
     pub dropped_queue_full: u64,
-    /// Payloads PostHog rejected, isolated by splitting their batch.
+    /// Payloads PostHog rejected (400/413), isolated by splitting their batch.
     pub dropped_rejected: u64,
+    /// Payloads of batches PostHog refused with a 4xx that no resend can fix (403, 404, …: every 4xx other than
+    /// 400, 401, 402, 408, 413 and 429).
+    pub dropped_refused: u64,
+    /// Payloads of batches dropped after [`DeliveryOptions::max_retries`] resends.
+    pub dropped_retries_exhausted: u64,
     /// Payloads handed over after shutdown began, or left unbuilt when the worker stopped.
     pub dropped_closed: u64,
     /// Payloads waiting for a batch.
@@ -173,7 +196,11 @@ pub struct DeliveryStats {
 impl DeliveryStats {
     /// Every payload dropped, for whatever reason.
     pub fn dropped(&self) -> u64 {
-        self.dropped_queue_full + self.dropped_rejected + self.dropped_closed
+        self.dropped_queue_full
+            + self.dropped_rejected
+            + self.dropped_refused
+            + self.dropped_retries_exhausted
+            + self.dropped_closed
     }
     /// `enqueued == sent + dropped + queued + in_flight`.
     pub fn is_balanced(&self) -> bool {
@@ -294,6 +321,7 @@ impl Delivery {
         shared.lock().closing = true;
         let drained = self.flush(timeout).await;
         shared.signal_stop();
+        log_summary(shared);
         if !worker::on_worker_thread() {
             // The worker stops at its next await; give it until the deadline (and a little) to wind down.
             let mut exited = shared.exited.subscribe();
@@ -340,6 +368,51 @@ impl Drop for Inner {
             }
         }
         shared.signal_stop();
+        log_summary(shared);
+    }
+}
+
+/// The one line that sums up delivery, logged once when delivery stops: what was sent, and what was dropped,
+/// by reason. `info` when everything handed over was sent, `warn` otherwise.
+fn log_summary(shared: &Shared) {
+    if shared
+        .summarized
+        .swap(true, std::sync::atomic::Ordering::Relaxed)
+    {
+        return;
+    }
+    let stats = shared.lock().stats();
+    let undelivered = stats.queued + stats.in_flight + stats.jobs_pending;
+    macro_rules! summary {
+        ($level:ident) => {
+            tracing::$level!(
+                sent = stats.sent,
+                dropped = stats.dropped(),
+                dropped_queue_full = stats.dropped_queue_full,
+                dropped_rejected = stats.dropped_rejected,
+                dropped_refused = stats.dropped_refused,
+                dropped_retries_exhausted = stats.dropped_retries_exhausted,
+                dropped_closed = stats.dropped_closed,
+                undelivered,
+                jobs_failed = stats.jobs_failed,
+                retried = stats.retried,
+                "posthog-mcp: delivery stopped: {} sent, {} dropped ({} queue full, {} rejected, {} refused, \
+                 {} out of retries, {} after shutdown), {} undelivered",
+                stats.sent,
+                stats.dropped(),
+                stats.dropped_queue_full,
+                stats.dropped_rejected,
+                stats.dropped_refused,
+                stats.dropped_retries_exhausted,
+                stats.dropped_closed,
+                undelivered,
+            )
+        };
+    }
+    if stats.dropped() == 0 && undelivered == 0 {
+        summary!(info);
+    } else {
+        summary!(warn);
     }
 }
 

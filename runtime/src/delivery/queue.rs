@@ -46,8 +46,11 @@ pub(crate) struct State {
     pub(crate) next_seq: u64,
     /// Payloads of the in-flight batch not yet resolved.
     pub(crate) in_flight: usize,
-    /// Smallest sequence number of the in-flight batch, while there is one.
-    pub(crate) in_flight_min_seq: Option<u64>,
+    /// The smallest sequence number of each batch in flight (at most `max_in_flight` of them).
+    pub(crate) in_flight_batches: Vec<u64>,
+    /// Estimated bytes of the payloads in flight (part of the byte bound, so memory stays bounded however many
+    /// batches are in flight).
+    pub(crate) in_flight_bytes: usize,
     /// Flush markers ask the worker to send without waiting until every payload below this is resolved.
     pub(crate) flush_target: u64,
     pub(crate) counters: DeliveryStats,
@@ -116,7 +119,10 @@ impl State {
 
     /// Every payload below this sequence number is sent or dropped.
     pub(crate) fn watermark(&self) -> u64 {
-        self.in_flight_min_seq
+        self.in_flight_batches
+            .iter()
+            .copied()
+            .min()
             .or_else(|| self.buffer.front().map(|e| e.seq))
             .unwrap_or(self.next_seq)
     }
@@ -145,6 +151,8 @@ pub(crate) struct Shared {
     pub(crate) progress: watch::Sender<u64>,
     /// `true` once the worker thread has finished.
     pub(crate) exited: watch::Sender<bool>,
+    /// The delivery summary was logged (once, at shutdown or when the last handle is dropped).
+    pub(crate) summarized: std::sync::atomic::AtomicBool,
 }
 
 /// What `enqueue` decided, with anything that must be dropped or logged outside the lock.
@@ -165,6 +173,7 @@ impl Shared {
             stop: watch::channel(false).0,
             progress: watch::channel(0).0,
             exited: watch::channel(false).0,
+            summarized: std::sync::atomic::AtomicBool::new(false),
         }
     }
 

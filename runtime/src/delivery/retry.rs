@@ -27,6 +27,11 @@ pub(crate) enum Outcome {
         /// A short description for logs.
         reason: String,
     },
+    /// Any other 4xx (403, 404, …): resending cannot help and the payloads are not at fault; drop the batch.
+    Refused {
+        /// A short description for logs.
+        reason: String,
+    },
     /// 401/402: nothing will succeed until the project is fixed; hold the batch and probe now and then.
     Paused {
         /// Which of the two, in words an operator can act on.

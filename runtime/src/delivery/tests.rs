@@ -385,57 +385,76 @@ fn payload_json(value: &serde_json::Value) -> serde_json::Value {
 }
 
 #[test]
-fn a_payload_converts_to_a_posthog_event_keeping_uuid_timestamp_and_properties() {
-    let mut p = payload(3);
-    p.properties
-        .insert("$groups".into(), serde_json::json!({"company": "acme"}));
-    let event = super::sink::to_event(&p);
-    assert_eq!(event.event_name(), "$mcp_tool_call");
-    assert_eq!(event.distinct_id(), "user-3");
+fn http_statuses_map_onto_the_policy() {
+    use super::sink::classify_status;
+    assert_eq!(classify_status(200, None), Outcome::Delivered);
+    assert_eq!(classify_status(204, None), Outcome::Delivered);
     assert_eq!(
-        event.properties()["$groups"],
-        serde_json::json!({"company": "acme"})
-    );
-    let json = serde_json::to_value(&event).unwrap();
-    assert_eq!(json["uuid"], p.uuid.to_string());
-    assert!(
-        json["groups"].as_object().unwrap().is_empty(),
-        "groups are not passed separately"
-    );
-}
-
-#[test]
-fn posthog_errors_map_onto_the_policy() {
-    use super::sink::classify;
-    use posthog_rs::Error as E;
-    assert_eq!(
-        classify(&E::RateLimit),
-        Outcome::RateLimited { retry_after: None }
+        classify_status(429, Some(Duration::from_secs(3))),
+        Outcome::RateLimited {
+            retry_after: Some(Duration::from_secs(3))
+        }
     );
     assert!(matches!(
-        classify(&E::BadRequest("x".into())),
-        Outcome::Rejected { .. }
+        classify_status(408, None),
+        Outcome::Transient { .. }
     ));
+    for status in [500, 502, 503, 504, 599] {
+        assert!(
+            matches!(classify_status(status, None), Outcome::Transient { reason } if reason == format!("HTTP {status}"))
+        );
+    }
+    for status in [400, 413] {
+        assert!(matches!(
+            classify_status(status, None),
+            Outcome::Rejected { .. }
+        ));
+    }
     assert_eq!(
-        classify(&E::Unauthorized),
+        classify_status(401, None),
         Outcome::Paused {
             cause: PauseCause::Unauthorized
         }
     );
     assert_eq!(
-        classify(&E::BillingLimitExceeded("x".into())),
+        classify_status(402, None),
         Outcome::Paused {
             cause: PauseCause::BillingLimit
         }
     );
-    assert!(matches!(
-        classify(&E::ServerError { status: 503, message: "secret".into() }),
-        Outcome::Transient { reason } if reason == "HTTP 503"
-    ));
-    assert!(matches!(
-        classify(&E::Connection("Unexpected HTTP status 408: body".into())),
-        Outcome::Transient { reason } if reason == "HTTP 408"
-    ));
+    for status in [403, 404, 405, 409, 410, 415, 422, 451, 499] {
+        assert!(
+            matches!(classify_status(status, None), Outcome::Refused { reason } if reason == format!("HTTP {status}")),
+            "{status} is dropped, not retried"
+        );
+    }
+}
+
+#[test]
+fn a_batch_body_is_the_batch_envelope_with_the_payloads_in_order() {
+    let payloads: Vec<Payload> = (0..3).map(payload).collect();
+    let refs: Vec<&Payload> = payloads.iter().collect();
+    let sent_at = chrono::DateTime::parse_from_rfc3339("2026-12-01T22:30:00.123456Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let body = super::sink::encode_batch("phc_\"key", &refs, sent_at);
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let keys: Vec<_> = json.as_object().unwrap().keys().cloned().collect();
+    assert_eq!(keys, ["api_key", "batch", "sent_at"]);
+    assert_eq!(json["api_key"], "phc_\"key");
+    assert_eq!(json["sent_at"], "2026-12-01T22:30:00.123Z");
+    let items: Vec<_> = payloads.iter().map(Payload::to_json).collect();
+    assert_eq!(json["batch"], serde_json::Value::Array(items));
+    let unzipped = {
+        use std::io::Read;
+        let zipped = super::sink::gzip(&body, super::sink::GZIP_LEVEL).unwrap();
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&zipped[..])
+            .read_to_end(&mut out)
+            .unwrap();
+        out
+    };
+    assert_eq!(unzipped, body);
 }
 
 #[test]
@@ -555,4 +574,149 @@ fn an_isolated_poison_payload_does_not_shrink_later_batches() {
     assert!(delivery.flush_blocking(Duration::from_secs(5)));
     assert_eq!(delivery.stats().dropped_rejected, 1);
     assert_eq!(delivery.inner.shared.lock().batch_limit, None);
+}
+
+#[test]
+fn a_refused_batch_is_dropped_without_a_retry_and_counted() {
+    let (delivery, sink, _clock) = scripted(
+        options(),
+        vec![Outcome::Refused {
+            reason: "HTTP 403".into(),
+        }],
+    );
+    for n in 0..5 {
+        delivery.enqueue(job(n));
+    }
+    assert!(delivery.flush_blocking(Duration::from_secs(5)));
+    assert_eq!(attempts(&sink), 1, "no resend, no split");
+    let stats = delivery.stats();
+    assert_eq!(
+        (
+            stats.dropped_refused,
+            stats.dropped(),
+            stats.retried,
+            stats.sent
+        ),
+        (5, 5, 0, 0)
+    );
+    assert!(stats.is_balanced());
+    delivery.enqueue(job(9));
+    assert!(delivery.flush_blocking(Duration::from_secs(5)));
+    assert_eq!(delivery.stats().sent, 1, "later batches are still sent");
+}
+
+#[test]
+fn a_batch_still_failing_after_max_retries_is_dropped_and_counted() {
+    let script = (0..10)
+        .map(|_| Outcome::Transient {
+            reason: "down".into(),
+        })
+        .collect();
+    let (delivery, sink, clock) = scripted(
+        DeliveryOptions {
+            max_retries: Some(2),
+            ..options()
+        },
+        script,
+    );
+    for n in 0..4 {
+        delivery.enqueue(job(n));
+    }
+    let flushed = std::thread::spawn({
+        let delivery = delivery.clone();
+        move || delivery.flush_blocking(Duration::from_secs(5))
+    });
+    // The first attempt, then two resends after a backoff each.
+    for attempt in 1..=3 {
+        wait_until("attempt", || attempts(&sink) == attempt);
+        if attempt < 3 {
+            wait_until("backoff sleeping", || clock.sleepers() > 0);
+            clock.advance(Duration::from_secs(30));
+        }
+    }
+    assert!(flushed.join().unwrap());
+    assert_eq!(attempts(&sink), 3, "no fourth attempt");
+    let stats = delivery.stats();
+    assert_eq!(
+        (stats.dropped_retries_exhausted, stats.retried, stats.sent),
+        (4, 8, 0)
+    );
+    assert!(stats.is_balanced());
+}
+
+#[test]
+fn a_rate_limit_counts_towards_max_retries_but_a_pause_does_not() {
+    let script = vec![
+        Outcome::Paused {
+            cause: PauseCause::Unauthorized,
+        },
+        Outcome::Paused {
+            cause: PauseCause::Unauthorized,
+        },
+        Outcome::RateLimited { retry_after: None },
+    ];
+    let (delivery, sink, clock) = scripted(
+        DeliveryOptions {
+            max_retries: Some(1),
+            ..options()
+        },
+        script,
+    );
+    delivery.enqueue(job(1));
+    let flushed = std::thread::spawn({
+        let delivery = delivery.clone();
+        move || delivery.flush_blocking(Duration::from_secs(5))
+    });
+    for attempt in 1..=4 {
+        wait_until("attempt", || attempts(&sink) == attempt);
+        if attempt < 4 {
+            wait_until("waiting on the clock", || clock.sleepers() > 0);
+            clock.advance(Duration::from_secs(30));
+        }
+    }
+    assert!(flushed.join().unwrap());
+    let stats = delivery.stats();
+    assert_eq!((stats.sent, stats.dropped()), (1, 0), "{stats:?}");
+}
+
+#[test]
+fn the_stderr_sink_writes_one_short_readable_line_per_event() {
+    let mut call = Payload::new("$mcp_tool_call", "user-1", chrono::Utc::now());
+    for (key, value) in [
+        ("$mcp_tool_name", serde_json::json!("math.add")),
+        ("$mcp_duration_ms", serde_json::json!(3)),
+        ("$mcp_is_error", serde_json::json!(false)),
+        (
+            "$mcp_parameters",
+            serde_json::json!({"secret": "do not print"}),
+        ),
+        (
+            "$mcp_intent",
+            serde_json::json!("agent text, never printed"),
+        ),
+    ] {
+        call.properties.insert(key.into(), value);
+    }
+    let mut failed = Payload::new("$mcp_resource_read", "ses_1", chrono::Utc::now());
+    failed
+        .properties
+        .insert("$mcp_resource_name".into(), serde_json::json!("mem://x"));
+    failed
+        .properties
+        .insert("$mcp_is_error".into(), serde_json::json!(true));
+    let identify = Payload::new("$identify", "user-1", chrono::Utc::now());
+    let mut out = Vec::new();
+    for payload in [&call, &failed, &identify] {
+        super::sink::human_line(payload, &mut out);
+    }
+    let text = String::from_utf8(out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "posthog-mcp event: $mcp_tool_call tool=math.add duration=3ms outcome=ok distinct_id=user-1",
+            "posthog-mcp event: $mcp_resource_read tool=mem://x outcome=error distinct_id=ses_1",
+            "posthog-mcp event: $identify distinct_id=user-1",
+        ]
+    );
 }

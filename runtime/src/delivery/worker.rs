@@ -4,8 +4,10 @@
 //!   request path (catching panics), measures each payload and moves it into the bounded buffer, and registers
 //!   flush markers; the HTTP client's connection tasks share its thread, so it yields every few jobs;
 //! - *sender* (on `posthog-mcp-delivery` itself) forms batches (at `batch_size` payloads, or when the oldest
-//!   payload has waited `flush_interval`, or at once while a flush is pending) and delivers one batch at a time,
-//!   applying the retry policy.
+//!   payload has waited `flush_interval`, or at once while a flush is pending) and delivers them, applying the
+//!   retry policy: up to `max_in_flight` batches at once while delivery is healthy (every batch in flight is a
+//!   future polled by the sender, so encoding and compressing bodies happens on this thread), one while it is
+//!   failing or not yet proven.
 //!
 //! Wake-ups cost the host CPU, so each side wakes the other only when there is work: the request path wakes the
 //! intake only once it has parked (after [`INTAKE_LINGER`] without work), and the intake wakes the sender only
@@ -16,6 +18,7 @@
 //! [`Clock`](crate::clock::Clock); flush and shutdown deadlines are real time, because they bound how long the
 //! host waits.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -66,9 +69,11 @@ pub(crate) fn run(shared: Arc<Shared>, kind: SinkKind) {
             return;
         }
     };
-    let sink = runtime.block_on(Sink::build(kind, &shared.options));
+    let sink = {
+        let _entered = runtime.enter();
+        Sink::build(kind, &shared.options, shared.clock.clone())
+    };
     run_with_sink(&runtime, &shared, &sink);
-    // posthog-rs's client joins its own transport thread on drop: do it outside `block_on`.
     drop(sink);
     drop(runtime);
 }
@@ -202,7 +207,11 @@ fn run_job(shared: &Shared, job: super::Job) {
             state.counters.enqueued += 1;
             let slots_taken = state.buffer.len() + state.jobs_pending;
             if slots_taken >= shared.options.capacity.max(1)
-                || state.buffer_bytes.saturating_add(bytes) > shared.options.max_bytes
+                || state
+                    .buffer_bytes
+                    .saturating_add(state.in_flight_bytes)
+                    .saturating_add(bytes)
+                    > shared.options.max_bytes
             {
                 state.counters.dropped_queue_full += 1;
                 state.full_episode = true;
@@ -284,8 +293,11 @@ fn next_step(shared: &Shared) -> Step {
         let batch: Vec<Entry> = state.buffer.drain(..take).collect();
         let bytes: usize = batch.iter().map(|e| e.bytes).sum();
         state.buffer_bytes = state.buffer_bytes.saturating_sub(bytes);
+        state.in_flight_bytes += bytes;
         state.in_flight += batch.len();
-        state.in_flight_min_seq = batch.first().map(|e| e.seq);
+        if let Some(first) = batch.first() {
+            state.in_flight_batches.push(first.seq);
+        }
         // Room again: a later overflow is a new episode.
         state.full_episode = false;
         Step::Send(batch)
@@ -296,82 +308,120 @@ fn next_step(shared: &Shared) -> Step {
 }
 
 async fn sender(shared: &Arc<Shared>, sink: &Sink) {
+    use futures::StreamExt;
     let mut stop = shared.stop.subscribe();
     let mut timer: Option<(Duration, Sleep)> = None;
-    let mut health = Health::default();
+    let health = RefCell::new(Health::default());
+    let max_in_flight = sink.max_in_flight(&shared.options);
+    // Every batch in flight is one future here, polled on this thread: encoding bodies happens here, not on the
+    // intake's thread, and the futures share `health` without locking.
+    let mut in_flight = futures::stream::FuturesUnordered::new();
     loop {
         if *stop.borrow_and_update() {
             return;
         }
-        match next_step(shared) {
-            Step::Send(batch) => {
-                timer = None;
-                if !deliver(shared, sink, batch, &mut health, &mut stop).await {
-                    return;
+        // Several batches only while delivery is known to be healthy: a failing or unknown endpoint gets one.
+        let limit = if health.borrow().proven {
+            max_in_flight
+        } else {
+            1
+        };
+        let mut wait_for = None;
+        if in_flight.len() < limit {
+            match next_step(shared) {
+                Step::Send(batch) => {
+                    timer = None;
+                    in_flight.push(deliver(shared, sink, batch, &health));
+                    continue;
                 }
+                Step::Wait(due) => wait_for = Some(due),
             }
-            Step::Wait(None) => {
-                timer = None;
-                tokio::select! {
-                    _ = shared.sender_wake.notified() => {}
-                    _ = stop.changed() => {}
-                }
-            }
-            Step::Wait(Some(due)) => {
+        }
+        match wait_for {
+            Some(Some(due)) => {
                 if timer.as_ref().map(|(at, _)| *at) != Some(due) {
                     let wait = due.saturating_sub(shared.clock.elapsed());
                     timer = Some((due, shared.clock.sleep(wait)));
                 }
-                let Some((_, sleep)) = timer.as_mut() else {
-                    continue;
-                };
-                tokio::select! {
-                    _ = shared.sender_wake.notified() => {}
-                    _ = sleep => { timer = None; }
-                    _ = stop.changed() => {}
+            }
+            _ => timer = None,
+        }
+        let has_room = wait_for.is_some();
+        tokio::select! {
+            done = in_flight.next(), if !in_flight.is_empty() => {
+                if done == Some(false) {
+                    return;
                 }
             }
+            _ = shared.sender_wake.notified(), if has_room => {}
+            _ = async { timer.as_mut().expect("guarded").1.as_mut().await }, if timer.is_some() => {
+                timer = None;
+            }
+            _ = stop.changed() => {}
         }
     }
 }
 
-/// What the sender remembers across batches, to log each failure episode once.
+/// What the sender remembers across batches, to log each failure episode once and to open concurrency only
+/// once delivery works.
 #[derive(Default)]
 struct Health {
     failing: bool,
     paused: Option<PauseCause>,
+    /// A batch went through at once (no failure, no split) since the last failure.
+    proven: bool,
+    /// The last refusal warned about, so a run of refused batches logs once.
+    refused: Option<String>,
+    /// Batches were dropped after `max_retries` since the last success (warned once).
+    exhausted: bool,
 }
 
-/// Delivers one batch: resends it on transient failures and rate limits, splits it on rejections until the
-/// offending payloads are isolated, holds it while paused. Returns `false` when the worker must stop.
+impl Health {
+    fn failed(&mut self) {
+        self.proven = false;
+    }
+}
+
+/// Delivers one batch: resends it on transient failures and rate limits (up to `max_retries` times), splits it
+/// on rejections until the offending payloads are isolated, drops it on other refusals, holds it while paused.
+/// Returns `false` when the worker must stop.
 async fn deliver(
     shared: &Shared,
     sink: &Sink,
     batch: Vec<Entry>,
-    health: &mut Health,
-    stop: &mut tokio::sync::watch::Receiver<bool>,
+    health: &RefCell<Health>,
 ) -> bool {
     let options = &shared.options;
+    let mut stop = shared.stop.subscribe();
     let mut backoff = Backoff::new(options.initial_backoff, options.max_backoff);
     let batch_len = batch.len();
+    let first_seq = batch.first().map(|e| e.seq);
+    let batch_bytes: usize = batch.iter().map(|e| e.bytes).sum();
     // Whether the batch had to be split, how many payloads were isolated and dropped, and the largest part that
     // went through: a split that isolated nobody means the server refused the batch for its size.
     let (mut split, mut isolated, mut largest_delivered) = (false, 0usize, 0usize);
+    let mut clean = true;
     let mut parts = vec![batch];
     while let Some(part) = parts.pop() {
+        let mut retries = 0u32;
         loop {
             let payloads: Vec<&crate::event::Payload> = part.iter().map(|e| &e.payload).collect();
             let outcome = tokio::select! {
                 outcome = sink.send(&payloads) => outcome,
                 _ = stop.wait_for(|stopped| *stopped) => return false,
             };
+            let mut counts_as_retry = true;
             let wait = match outcome {
                 Outcome::Delivered => {
-                    if health.failing || health.paused.is_some() {
-                        info!("posthog-mcp: event delivery recovered");
+                    {
+                        let mut health = health.borrow_mut();
+                        if health.failing || health.paused.is_some() {
+                            info!("posthog-mcp: event delivery recovered");
+                        }
+                        health.failing = false;
+                        health.paused = None;
+                        health.exhausted = false;
                     }
-                    health.failing = false;
-                    health.paused = None;
                     backoff.reset();
                     largest_delivered = largest_delivered.max(part.len());
                     let mut state = shared.lock();
@@ -387,6 +437,7 @@ async fn deliver(
                         reason = %reason,
                         "posthog-mcp: PostHog rejected an event; it was dropped"
                     );
+                    clean = false;
                     isolated += 1;
                     let mut state = shared.lock();
                     state.counters.dropped_rejected += 1;
@@ -395,6 +446,7 @@ async fn deliver(
                 }
                 Outcome::Rejected { reason } => {
                     debug!(size = part.len(), reason = %reason, "posthog-mcp: batch rejected; splitting it");
+                    clean = false;
                     split = true;
                     let mut first = part;
                     let second = first.split_off(first.len() / 2);
@@ -402,8 +454,30 @@ async fn deliver(
                     parts.push(first);
                     break;
                 }
+                Outcome::Refused { reason } => {
+                    clean = false;
+                    {
+                        let mut health = health.borrow_mut();
+                        if health.refused.as_deref() != Some(reason.as_str()) {
+                            warn!(
+                                reason = %reason,
+                                "posthog-mcp: PostHog refused a batch of events; it was dropped (not retried)"
+                            );
+                            health.refused = Some(reason.clone());
+                        } else {
+                            debug!(size = part.len(), reason = %reason, "posthog-mcp: batch refused and dropped");
+                        }
+                    }
+                    let mut state = shared.lock();
+                    state.counters.dropped_refused += part.len() as u64;
+                    state.in_flight = state.in_flight.saturating_sub(part.len());
+                    break;
+                }
                 Outcome::Transient { reason } => {
+                    clean = false;
                     let delay = backoff.next_delay(None);
+                    let mut health = health.borrow_mut();
+                    health.failed();
                     if !health.failing {
                         warn!(reason = %reason, "posthog-mcp: sending events failed; retrying with backoff");
                         health.failing = true;
@@ -413,7 +487,10 @@ async fn deliver(
                     delay
                 }
                 Outcome::RateLimited { retry_after } => {
+                    clean = false;
                     let delay = backoff.next_delay(retry_after);
+                    let mut health = health.borrow_mut();
+                    health.failed();
                     if !health.failing {
                         warn!("posthog-mcp: PostHog is rate limiting; retrying with backoff");
                         health.failing = true;
@@ -427,6 +504,9 @@ async fn deliver(
                     delay
                 }
                 Outcome::Paused { cause } => {
+                    clean = false;
+                    let mut health = health.borrow_mut();
+                    health.failed();
                     if health.paused != Some(cause) {
                         error!(
                             "posthog-mcp: {}. Event delivery is paused; events keep queueing up to capacity",
@@ -434,9 +514,30 @@ async fn deliver(
                         );
                         health.paused = Some(cause);
                     }
+                    // A pause is not a retry of this batch: it does not count towards `max_retries`.
+                    counts_as_retry = false;
                     backoff.pause_delay()
                 }
             };
+            if counts_as_retry {
+                retries = retries.saturating_add(1);
+            }
+            if counts_as_retry && options.max_retries.is_some_and(|max| retries > max) {
+                {
+                    let mut health = health.borrow_mut();
+                    if !health.exhausted {
+                        warn!(
+                            max_retries = options.max_retries,
+                            "posthog-mcp: a batch of events was still failing after the last retry; it was dropped"
+                        );
+                        health.exhausted = true;
+                    }
+                }
+                let mut state = shared.lock();
+                state.counters.dropped_retries_exhausted += part.len() as u64;
+                state.in_flight = state.in_flight.saturating_sub(part.len());
+                break;
+            }
             shared.lock().counters.retried += part.len() as u64;
             tokio::select! {
                 _ = shared.clock.sleep(wait) => {}
@@ -444,8 +545,16 @@ async fn deliver(
             }
         }
     }
+    if clean {
+        health.borrow_mut().proven = true;
+    }
     let mut state = shared.lock();
-    state.in_flight_min_seq = None;
+    if let Some(first) = first_seq
+        && let Some(at) = state.in_flight_batches.iter().position(|seq| *seq == first)
+    {
+        state.in_flight_batches.swap_remove(at);
+    }
+    state.in_flight_bytes = state.in_flight_bytes.saturating_sub(batch_bytes);
     adapt_batch_limit(
         &mut state,
         options.batch_size,
