@@ -383,14 +383,68 @@ pub fn global() -> &'static Analytics {
     })
 }
 
-/// Makes `builder`'s instance the process-wide one. Fails if the configuration is invalid or if the global
-/// instance was already started (explicitly or by first use).
-pub fn init(builder: Builder) -> Result<&'static Analytics, InitError> {
+/// How long the end of the process waits for delivery: [`shutdown`], and a [`FlushGuard`] when dropped. Short
+/// enough for the kill windows of common hosts (an MCP client commonly sends SIGTERM two seconds after closing a
+/// stdio server's input).
+const EXIT_BUDGET: Duration = Duration::from_secs(2);
+
+/// Makes `builder`'s instance the process-wide one and returns a guard that flushes it when dropped. Fails if the
+/// configuration is invalid or if the global instance was already started (explicitly or by first use).
+///
+/// Keep the guard for the whole of `main` (`let _analytics = posthog_mcp::init(..)?;`): when `main` returns,
+/// whatever is still queued is delivered (at most 2 s), even if `shutdown().await` was forgotten.
+pub fn init(builder: Builder) -> Result<FlushGuard, InitError> {
     let analytics = builder.build().map_err(InitError::Config)?;
     GLOBAL
         .set(analytics)
         .map_err(|_| InitError::AlreadyStarted)?;
-    Ok(GLOBAL.get().expect("just set"))
+    Ok(FlushGuard {
+        analytics: GLOBAL.get().expect("just set"),
+    })
+}
+
+/// A guard for the process-wide instance as zero-config use starts it (from the environment, on first use):
+/// dropped at the end of `main`, it flushes whatever is still queued (at most 2 s).
+///
+/// ```no_run
+/// # async fn serve() {}
+/// #[tokio::main]
+/// async fn main() {
+///     let _analytics = posthog_mcp::guard(); // flushes when `main` returns
+///     serve().await;
+/// }
+/// ```
+pub fn guard() -> FlushGuard {
+    FlushGuard {
+        analytics: global(),
+    }
+}
+
+/// Flushes the process-wide instance when dropped; see [`init`] and [`guard`]. It dereferences to the instance.
+#[must_use = "keep the guard alive until the end of `main`: dropping it flushes analytics"]
+#[derive(Debug)]
+pub struct FlushGuard {
+    analytics: &'static Analytics,
+}
+
+impl std::ops::Deref for FlushGuard {
+    type Target = Analytics;
+
+    fn deref(&self) -> &Analytics {
+        self.analytics
+    }
+}
+
+impl Drop for FlushGuard {
+    fn drop(&mut self) {
+        if let Some(delivery) = &self.analytics.inner.delivery
+            && !delivery.flush_blocking(EXIT_BUDGET)
+        {
+            tracing::warn!(
+                "posthog-mcp: the process is ending before every event was delivered; see the delivery summary"
+            );
+        }
+    }
 }
 
 /// Why [`init`] failed.
@@ -405,10 +459,10 @@ pub enum InitError {
     AlreadyStarted,
 }
 
-/// Flushes and stops the process-wide instance, waiting at most 5 s. Call it after `service.waiting()`.
+/// Flushes and stops the process-wide instance, waiting at most 2 s. Call it after `service.waiting()`.
 pub async fn shutdown() {
     if let Some(analytics) = GLOBAL.get()
-        && !analytics.shutdown(Duration::from_secs(5)).await
+        && !analytics.shutdown(EXIT_BUDGET).await
     {
         tracing::warn!("posthog-mcp: shutdown timed out before every event was delivered");
     }

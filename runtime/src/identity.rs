@@ -219,6 +219,11 @@ struct IdentityState {
     /// When identify last failed (error, panic, timeout) for a key: it is not called again for that key until
     /// the failure TTL has passed, so a broken identify costs one timeout per caller per interval.
     failures: LruCache<(Arc<str>, Fingerprint), Duration>,
+    /// Sessions with an anonymous request on record: their first identity must merge them (`$identify`).
+    anonymous: LruCache<Arc<str>, ()>,
+    /// The identity last announced per credential and distinct id, so that session ids a caller makes up cannot
+    /// multiply `$identify` events.
+    announced: LruCache<(Fingerprint, String), Arc<Identity>>,
 }
 
 /// Why a call of the identify function gave no identity.
@@ -267,6 +272,8 @@ impl IdentityResolver {
                 cache: LruCache::new(settings.capacity),
                 records: LruCache::new(settings.capacity),
                 failures: LruCache::new(settings.capacity),
+                anonymous: LruCache::new(settings.capacity),
+                announced: LruCache::new(settings.capacity),
             }),
         }
     }
@@ -341,6 +348,7 @@ impl IdentityResolver {
             }
             if let Some(failed) = state.failures.get(&key).copied() {
                 if self.clock.elapsed().saturating_sub(failed) < self.failure_ttl {
+                    state.anonymous.put(key.0.clone(), ());
                     return Resolution::default();
                 }
                 state.failures.pop(&key);
@@ -357,10 +365,26 @@ impl IdentityResolver {
                     Some(prev) => Arc::new(merge(prev, next)),
                     None => Arc::new(next),
                 };
-                let announce = state
-                    .records
-                    .peek(&key.0)
-                    .is_none_or(|prev| **prev != *merged);
+                let announce = match state.records.peek(&key.0) {
+                    // E1: a change within the session.
+                    Some(prev) => **prev != *merged,
+                    // A first identity for the session: it has anonymous events to merge, or this caller's
+                    // identity was not announced yet (or has changed since). A caller presenting ever new session
+                    // ids is announced once.
+                    None => {
+                        state.anonymous.contains(&key.0)
+                            || state
+                                .announced
+                                .peek(&(key.1, merged.distinct_id.clone()))
+                                .is_none_or(|last| **last != *merged)
+                    }
+                };
+                if announce {
+                    state
+                        .announced
+                        .put((key.1, merged.distinct_id.clone()), merged.clone());
+                }
+                state.anonymous.pop(&key.0);
                 state.records.put(key.0.clone(), merged.clone());
                 if !self.ttl.is_zero() {
                     state.cache.put(
@@ -401,6 +425,9 @@ impl IdentityResolver {
                     }
                 }
                 let identity = self.cached(&mut state, &key);
+                if identity.is_none() {
+                    state.anonymous.put(key.0.clone(), ());
+                }
                 Resolution {
                     identity,
                     announce: None,
@@ -617,6 +644,25 @@ mod tests {
         clock.advance(Duration::from_secs(30));
         resolver.resolve_view(&view("s1", Some("broken"))).await;
         assert_eq!(calls.load(Ordering::SeqCst), 4, "tried again after the TTL");
+    }
+
+    #[tokio::test]
+    async fn made_up_session_ids_cannot_multiply_announcements_but_an_anonymous_start_is_merged() {
+        let h = harness(1000, user);
+        for session in ["forged-1", "forged-2", "forged-3"] {
+            h.resolver.resolve_view(&view(session, Some("a"))).await;
+        }
+        let announced = |s: &str, token: Option<&'static str>| {
+            let h = &h;
+            let s = s.to_owned();
+            async move { h.resolver.resolve_view(&view(&s, token)).await.announce.is_some() }
+        };
+        assert!(!announced("forged-4", Some("a")).await, "one announcement per identity and credential");
+        // A session that began anonymously is merged when its caller is identified.
+        assert!(!announced("fresh", None).await);
+        assert!(announced("fresh", Some("a")).await);
+        // Another credential with the same user is announced on its own.
+        assert!(announced("other", Some("b")).await);
     }
 
     #[tokio::test]

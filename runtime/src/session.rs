@@ -24,6 +24,23 @@ pub fn generate_session_id() -> String {
     format!("ses_{}", uuid::Uuid::now_v7().hyphenated())
 }
 
+/// Whether `id` has one of the crate's session id forms: `ses_` + a lowercase hyphenated UUID (generated), or
+/// `ses_` + 32 lowercase hex digits (derived).
+pub fn is_crate_session_id(id: &str) -> bool {
+    let Some(rest) = id.strip_prefix("ses_") else {
+        return false;
+    };
+    let hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+    match rest.len() {
+        32 => rest.bytes().all(hex),
+        36 => rest.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => hex(b),
+        }),
+        _ => false,
+    }
+}
+
 /// `derive(x)` of §4.3: `"ses_" + H(x) + H(x + "::salt")`, byte-compatible with PostHog's TypeScript and Python
 /// MCP SDKs. `H` runs two 32-bit FNV-style accumulators over the UTF-16 code units of its input.
 pub fn derive_session_id(input: &str) -> String {
@@ -250,7 +267,15 @@ impl Connection {
             .transport_id
             .or(if token.is_none() { header } else { None });
         if let Some(token) = token {
-            state.session_id = Some(Arc::from(token.sid.as_str()));
+            // A token is unsigned: a `sid` that is none of the crate's own forms (anything a caller made up, such
+            // as another user's id) is only ever used derived, so an anonymous event's `distinct_id` is always
+            // one of ours.
+            let sid = if is_crate_session_id(&token.sid) {
+                Arc::from(token.sid.as_str())
+            } else {
+                Arc::from(derive_session_id(&token.sid))
+            };
+            state.session_id = Some(sid);
             state.source = Some(SessionSource::Token);
             state.snapshot_client_name = arc(token.client_name);
             state.snapshot_client_version = arc(token.client_version);
@@ -609,11 +634,40 @@ mod tests {
     }
 
     #[test]
+    fn a_token_whose_sid_is_not_one_of_ours_is_used_only_derived() {
+        let connection = Connection::new();
+        let forged = SessionToken::new("alice").encode().unwrap();
+        let snap = connection.resolve(
+            SessionSignals {
+                session_header: Some(&forged),
+                ..SessionSignals::default()
+            },
+            Duration::ZERO,
+        );
+        assert_eq!(&*snap.session_id, derive_session_id("alice"));
+        assert!(is_crate_session_id(&snap.session_id));
+        let ours = generate_session_id();
+        let genuine = SessionToken::new(ours.clone()).encode().unwrap();
+        let snap = Connection::new().resolve(
+            SessionSignals {
+                session_header: Some(&genuine),
+                ..SessionSignals::default()
+            },
+            Duration::ZERO,
+        );
+        assert_eq!(&*snap.session_id, ours, "a minted token keeps its session id");
+        for id in ["ses_", "ses_ABCDEF", "ses_x", "alice", "ses_0123456789abcdef0123456789abcdeg"] {
+            assert!(!is_crate_session_id(id), "{id}");
+        }
+        assert!(is_crate_session_id(&derive_session_id("x")));
+    }
+
+    #[test]
     fn a_token_session_is_kept_by_later_bare_requests_and_never_rolls_over() {
         let connection = Connection::new();
         let wire = SessionToken {
             client_name: Some("cli".into()),
-            ..SessionToken::new("ses_tok")
+            ..SessionToken::new("ses_0123456789abcdef0123456789abcdef")
         }
         .encode()
         .unwrap();
@@ -624,11 +678,11 @@ mod tests {
             },
             Duration::ZERO,
         );
-        assert_eq!(&*snap.session_id, "ses_tok");
+        assert_eq!(&*snap.session_id, "ses_0123456789abcdef0123456789abcdef");
         assert_eq!(snap.source, SessionSource::Token);
         assert_eq!(snap.snapshot_client_name.as_deref(), Some("cli"));
         let later = connection.resolve(SessionSignals::default(), 120 * MINUTE);
-        assert_eq!(&*later.session_id, "ses_tok");
+        assert_eq!(&*later.session_id, "ses_0123456789abcdef0123456789abcdef");
     }
 
     #[test]

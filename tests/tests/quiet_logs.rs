@@ -1,0 +1,85 @@
+//! Logs stay quiet under load: 10,000 anonymous calls (identify answers nobody) and a broken identify do not log
+//! a line per request. The request path runs on this test's thread (a current-thread runtime), where the
+//! capturing subscriber is installed.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use posthog_mcp::RequestView;
+use posthog_mcp_tests::fixtures::{Calculator, call, connect};
+use serde_json::json;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+fn lines(captured: &Captured) -> Vec<String> {
+    String::from_utf8_lossy(&captured.0.lock().unwrap())
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+async fn calls_with(identify_fails: bool, calls: usize) -> Vec<String> {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(captured.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let analytics = posthog_mcp::Analytics::builder()
+        .discard_sink()
+        .without_registered_identify()
+        .identify(move |_view: RequestView| async move {
+            if identify_fails {
+                Err("backend down")
+            } else {
+                Ok(None)
+            }
+        })
+        .build()
+        .unwrap();
+    let client = connect(analytics.instrument(Calculator::default())).await;
+    for i in 0..calls {
+        client
+            .call_tool(call("add", json!({"a": i, "b": 1})))
+            .await
+            .unwrap();
+    }
+    client.cancel().await.unwrap();
+    assert!(analytics.flush(Duration::from_secs(10)).await);
+    lines(&captured)
+}
+
+#[tokio::test]
+async fn ten_thousand_anonymous_calls_log_no_line_per_request() {
+    let lines = calls_with(false, 10_000).await;
+    let warnings = lines.iter().filter(|l| l.contains("WARN")).count();
+    assert_eq!(warnings, 0, "an anonymous caller is no warning: {lines:?}");
+    assert!(lines.len() <= 5, "{} lines: {:?}", lines.len(), &lines[..lines.len().min(10)]);
+}
+
+#[tokio::test]
+async fn a_broken_identify_warns_once_per_caller_and_interval_not_per_request() {
+    let lines = calls_with(true, 1_000).await;
+    let warnings: Vec<&String> = lines.iter().filter(|l| l.contains("WARN")).collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("identify"), "{warnings:?}");
+}
