@@ -29,9 +29,11 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
     }
 }
 
+/// Our log lines (rmcp's own are not ours to count).
 fn lines(captured: &Captured) -> Vec<String> {
     String::from_utf8_lossy(&captured.0.lock().unwrap())
         .lines()
+        .filter(|line| line.contains("posthog"))
         .map(str::to_owned)
         .collect()
 }
@@ -73,7 +75,12 @@ async fn ten_thousand_anonymous_calls_log_no_line_per_request() {
     let lines = calls_with(false, 10_000).await;
     let warnings = lines.iter().filter(|l| l.contains("WARN")).count();
     assert_eq!(warnings, 0, "an anonymous caller is no warning: {lines:?}");
-    assert!(lines.len() <= 5, "{} lines: {:?}", lines.len(), &lines[..lines.len().min(10)]);
+    assert!(
+        lines.len() <= 2,
+        "{} lines: {:?}",
+        lines.len(),
+        &lines[..lines.len().min(10)]
+    );
 }
 
 #[tokio::test]
