@@ -359,80 +359,94 @@ impl IdentityResolver {
         let duration_ms = u64::try_from(self.clock.elapsed().saturating_sub(started).as_millis())
             .unwrap_or(u64::MAX);
         match outcome {
-            Ok(next) => {
-                let mut state = self.lock();
-                let merged = match state.records.get(&key.0) {
-                    Some(prev) => Arc::new(merge(prev, next)),
-                    None => Arc::new(next),
-                };
-                let announce = match state.records.peek(&key.0) {
-                    // E1: a change within the session.
-                    Some(prev) => **prev != *merged,
-                    // A first identity for the session: it has anonymous events to merge, or this caller's
-                    // identity was not announced yet (or has changed since). A caller presenting ever new session
-                    // ids is announced once.
-                    None => {
-                        state.anonymous.contains(&key.0)
-                            || state
-                                .announced
-                                .peek(&(key.1, merged.distinct_id.clone()))
-                                .is_none_or(|last| **last != *merged)
-                    }
-                };
-                if announce {
-                    state
+            Ok(next) => self.record(key, next, duration_ms),
+            Err(outcome) => self.no_identity(view, key, outcome),
+        }
+    }
+
+    /// §3.3 step 5: merges `next` with the session record, then, as one atomic step, decides the announcement
+    /// and writes the cache entry and the session record.
+    fn record(&self, key: (Arc<str>, Fingerprint), next: Identity, duration_ms: u64) -> Resolution {
+        let mut state = self.lock();
+        let merged = match state.records.get(&key.0) {
+            Some(prev) => Arc::new(merge(prev, next)),
+            None => Arc::new(next),
+        };
+        let announce = match state.records.peek(&key.0) {
+            // E1: a change within the session.
+            Some(prev) => **prev != *merged,
+            // A first identity for the session: it has anonymous events to merge, or this caller's identity was
+            // not announced yet (or has changed since). A caller presenting ever new session ids is announced
+            // once.
+            None => {
+                state.anonymous.contains(&key.0)
+                    || state
                         .announced
-                        .put((key.1, merged.distinct_id.clone()), merged.clone());
-                }
-                state.anonymous.pop(&key.0);
-                state.records.put(key.0.clone(), merged.clone());
-                if !self.ttl.is_zero() {
-                    state.cache.put(
-                        key,
-                        CacheEntry {
-                            identity: merged.clone(),
-                            written: self.clock.elapsed(),
-                        },
-                    );
-                }
-                Resolution {
-                    identity: Some(merged),
-                    announce: announce.then(|| Announcement {
-                        at: self.clock.now(),
-                        duration_ms,
-                    }),
+                        .peek(&(key.1, merged.distinct_id.clone()))
+                        .is_none_or(|last| **last != *merged)
+            }
+        };
+        if announce {
+            state
+                .announced
+                .put((key.1, merged.distinct_id.clone()), merged.clone());
+        }
+        state.anonymous.pop(&key.0);
+        state.records.put(key.0.clone(), merged.clone());
+        if !self.ttl.is_zero() {
+            state.cache.put(
+                key,
+                CacheEntry {
+                    identity: merged.clone(),
+                    written: self.clock.elapsed(),
+                },
+            );
+        }
+        Resolution {
+            identity: Some(merged),
+            announce: announce.then(|| Announcement {
+                at: self.clock.now(),
+                duration_ms,
+            }),
+        }
+    }
+
+    /// §3.3 step 6: no identity from the function. A failure is remembered for the failure TTL; the request uses
+    /// an entry a concurrent request wrote meanwhile, else it is anonymous (and its session has anonymous
+    /// events to merge later).
+    fn no_identity(
+        &self,
+        view: &RequestView,
+        key: (Arc<str>, Fingerprint),
+        outcome: NoIdentity,
+    ) -> Resolution {
+        let mut state = self.lock();
+        match outcome {
+            // An anonymous caller is a normal answer, not worth a warning per request.
+            NoIdentity::Nobody => tracing::debug!(
+                method = view.method(),
+                session_id = view.session_id(),
+                "posthog-mcp: the identify function returned no identity; the request is anonymous"
+            ),
+            NoIdentity::Failed(reason) => {
+                tracing::warn!(
+                    method = view.method(),
+                    session_id = view.session_id(),
+                    retry_after_s = self.failure_ttl.as_secs(),
+                    "posthog-mcp: {reason}; this caller is anonymous until identify is tried again"
+                );
+                if !self.failure_ttl.is_zero() {
+                    state.failures.put(key.clone(), self.clock.elapsed());
                 }
             }
-            Err(outcome) => {
-                let mut state = self.lock();
-                match outcome {
-                    // An anonymous caller is a normal answer, not worth a warning per request.
-                    NoIdentity::Nobody => tracing::debug!(
-                        method = view.method(),
-                        session_id = view.session_id(),
-                        "posthog-mcp: the identify function returned no identity; the request is anonymous"
-                    ),
-                    NoIdentity::Failed(reason) => {
-                        tracing::warn!(
-                            method = view.method(),
-                            session_id = view.session_id(),
-                            retry_after_s = self.failure_ttl.as_secs(),
-                            "posthog-mcp: {reason}; this caller is anonymous until identify is tried again"
-                        );
-                        if !self.failure_ttl.is_zero() {
-                            state.failures.put(key.clone(), self.clock.elapsed());
-                        }
-                    }
-                }
-                let identity = self.cached(&mut state, &key);
-                if identity.is_none() {
-                    state.anonymous.put(key.0.clone(), ());
-                }
-                Resolution {
-                    identity,
-                    announce: None,
-                }
-            }
+        }
+        let identity = self.cached(&mut state, &key);
+        if identity.is_none() {
+            state.anonymous.put(key.0.clone(), ());
+        }
+        Resolution {
+            identity,
+            announce: None,
         }
     }
 
