@@ -35,8 +35,8 @@ mod server;
 mod virtual_tools;
 
 pub use analytics::{
-    Analytics, CallerContext, CaptureError, FlushGuard, InitError, capture, capture_in, global,
-    guard, init, shutdown,
+    Analytics, CallerContext, CaptureError, CustomEvent, FlushGuard, InitError, capture,
+    capture_in, global, guard, init, shutdown,
 };
 pub use attribute::set_property;
 pub use clock::{Clock, ManualClock, SystemClock};
