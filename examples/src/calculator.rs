@@ -149,3 +149,53 @@ impl ServerHandler for Calculator {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // `#[posthog_tool]` leaves the signature as written: the tools are plain methods a unit test can call.
+    // (rmcp's `#[tool]` returns them as boxed futures.)
+
+    #[tokio::test]
+    async fn add_sums_its_operands() {
+        let sum = Calculator::new()
+            .add(Parameters(Operands { a: 2.0, b: 3.5 }))
+            .await;
+        assert_eq!(sum, "5.5");
+    }
+
+    #[tokio::test]
+    async fn divide_refuses_a_zero_divisor_with_a_typed_error() {
+        let calculator = Calculator::new();
+        assert_eq!(
+            calculator
+                .divide(Parameters(Operands { a: 1.0, b: 0.0 }))
+                .await,
+            Err(CalcError::DivisionByZero {
+                dividend: "1".into()
+            })
+        );
+        assert_eq!(
+            calculator
+                .divide(Parameters(Operands { a: 9.0, b: 3.0 }))
+                .await
+                .unwrap(),
+            "3"
+        );
+    }
+
+    #[test]
+    fn fail_result_is_an_error_result() {
+        let result = block_on(Calculator::new().fail_result());
+        assert_eq!(result.is_error, Some(true));
+    }
+
+    /// A tiny executor so that one test shows a tool called outside any async test harness.
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+}

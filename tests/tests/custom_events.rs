@@ -23,7 +23,10 @@ async fn a_custom_event_keeps_the_distinct_id_timestamp_and_uuid_it_was_given() 
         .unwrap();
     analytics.event("page_anonymous").capture().unwrap();
     let events = delivered(&analytics, &ingest).await;
-    let paid = events.iter().find(|e| e["event"] == "invoice_paid").unwrap();
+    let paid = events
+        .iter()
+        .find(|e| e["event"] == "invoice_paid")
+        .unwrap();
     assert_eq!(paid["distinct_id"], "user-42");
     assert_eq!(paid["uuid"], uuid.to_string());
     assert_eq!(paid["timestamp"], "2025-12-02T00:00:00.123Z");
@@ -32,7 +35,10 @@ async fn a_custom_event_keeps_the_distinct_id_timestamp_and_uuid_it_was_given() 
         paid["properties"].get("$process_person_profile").is_none(),
         "an event about a named person keeps person processing on"
     );
-    let anonymous = events.iter().find(|e| e["event"] == "page_anonymous").unwrap();
+    let anonymous = events
+        .iter()
+        .find(|e| e["event"] == "page_anonymous")
+        .unwrap();
     assert_eq!(anonymous["distinct_id"], "anonymous");
     assert_eq!(anonymous["properties"]["$process_person_profile"], false);
 }
