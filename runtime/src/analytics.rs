@@ -322,7 +322,8 @@ impl Analytics {
     pub(crate) fn submit(&self, record: RequestRecord) {
         if let Some(delivery) = &self.inner.delivery {
             let settings = self.inner.settings.clone();
-            delivery.enqueue(Box::new(move || pipeline::process(record, &settings)));
+            let bytes = record.held_bytes();
+            delivery.enqueue_sized(Box::new(move || pipeline::process(record, &settings)), bytes);
         }
     }
 

@@ -25,11 +25,16 @@ pub type BeforeSend = Arc<dyn Fn(Payload) -> Option<Payload> + Send + Sync>;
 /// A value captured on the request path and turned into JSON only on the worker.
 pub(crate) trait Captured: Send + 'static {
     fn to_json(&self) -> Value;
+    /// Roughly the bytes this value holds until the worker builds its event (for the delivery byte bound).
+    fn held_bytes(&self) -> usize;
 }
 
 impl<T: Serialize + Send + 'static> Captured for T {
     fn to_json(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+    fn held_bytes(&self) -> usize {
+        std::mem::size_of_val(self)
     }
 }
 
@@ -61,6 +66,10 @@ impl Encoded {
 }
 
 impl Captured for Encoded {
+    fn held_bytes(&self) -> usize {
+        self.value.capacity() + self.meta.as_ref().map_or(0, Vec::capacity)
+    }
+
     fn to_json(&self) -> Value {
         let value = serde_json::from_slice(&self.value).unwrap_or(Value::Null);
         match self
@@ -157,6 +166,14 @@ pub(crate) struct RequestRecord {
 }
 
 impl RequestRecord {
+    /// Roughly the bytes the record holds until the worker builds its events: the record itself, its params and
+    /// its result (the delivery byte bound counts them while the job waits).
+    pub(crate) fn held_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.params.as_ref().map_or(0, |p| p.held_bytes())
+            + self.response.as_ref().map_or(0, |r| r.held_bytes())
+    }
+
     /// A record for `event` with nothing captured yet.
     pub(crate) fn new(
         event: &'static str,

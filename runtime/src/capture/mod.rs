@@ -108,6 +108,10 @@ struct ParamsWithMeta<P> {
 }
 
 impl<P: Serialize + Send + 'static> Captured for ParamsWithMeta<P> {
+    fn held_bytes(&self) -> usize {
+        std::mem::size_of_val(self)
+    }
+
     fn to_json(&self) -> Value {
         let value = serde_json::to_value(&self.params).unwrap_or(Value::Null);
         if self.meta.is_empty() {

@@ -265,8 +265,14 @@ impl Delivery {
     /// Hands a job to the worker without waiting; `false` when the queue is full or shut down (the job is dropped
     /// and counted).
     pub fn enqueue(&self, job: Job) -> bool {
+        self.enqueue_sized(job, 0)
+    }
+
+    /// As [`Delivery::enqueue`], for a job that holds `bytes` until it runs: they count against
+    /// [`DeliveryOptions::max_bytes`] with the built payloads, so large requests cannot pile up unbuilt.
+    pub fn enqueue_sized(&self, job: Job, bytes: usize) -> bool {
         let shared = &self.inner.shared;
-        match shared.admit(job) {
+        match shared.admit(job, bytes) {
             Admission::Accepted => true,
             Admission::Full {
                 job,

@@ -15,7 +15,8 @@ use crate::event::Payload;
 
 /// What the request path hands to the worker, in order.
 pub(crate) enum Item {
-    Job(Job),
+    /// A job and the bytes it holds until it runs (the request's params and result as handed over).
+    Job(Job, usize),
     Flush(FlushRequest),
 }
 
@@ -39,6 +40,8 @@ pub(crate) struct State {
     pub(crate) items: VecDeque<Item>,
     /// Jobs handed over whose payloads are not built yet (in `items` or being run); each holds one slot.
     pub(crate) jobs_pending: usize,
+    /// Bytes the pending jobs hold (part of the byte bound, so large arguments cannot pile up unbuilt).
+    pub(crate) jobs_bytes: usize,
     /// Built payloads waiting for a batch, oldest first.
     pub(crate) buffer: VecDeque<Entry>,
     pub(crate) buffer_bytes: usize,
@@ -184,14 +187,20 @@ impl Shared {
     }
 
     /// The request path's push: never waits on anything but the short state lock.
-    pub(crate) fn admit(&self, job: Job) -> Admission {
+    pub(crate) fn admit(&self, job: Job, bytes: usize) -> Admission {
         let mut state = self.lock();
         if state.closing || state.stopped {
             state.counters.enqueued += 1;
             state.counters.dropped_closed += 1;
             return Admission::Closed(job);
         }
-        if state.jobs_pending + state.buffer.len() >= self.options.capacity.max(1) {
+        let held_bytes = state
+            .jobs_bytes
+            .saturating_add(state.buffer_bytes)
+            .saturating_add(state.in_flight_bytes);
+        if state.jobs_pending + state.buffer.len() >= self.options.capacity.max(1)
+            || held_bytes.saturating_add(bytes) > self.options.max_bytes
+        {
             state.counters.enqueued += 1;
             state.counters.dropped_queue_full += 1;
             let first_of_episode = !std::mem::replace(&mut state.full_episode, true);
@@ -200,8 +209,9 @@ impl Shared {
                 first_of_episode,
             };
         }
-        state.items.push_back(Item::Job(job));
+        state.items.push_back(Item::Job(job, bytes));
         state.jobs_pending += 1;
+        state.jobs_bytes += bytes;
         state.note_held();
         let wake = std::mem::replace(&mut state.intake_idle, false);
         drop(state);
@@ -257,13 +267,23 @@ impl Shared {
             state.stopped = true;
             let items = std::mem::take(&mut state.items);
             for item in &items {
-                if let Item::Job(_) = item {
+                if let Item::Job(_, bytes) = item {
                     // The job never ran: it leaves the pending count and counts as dropped on closing.
                     state.jobs_pending = state.jobs_pending.saturating_sub(1);
+                    state.jobs_bytes = state.jobs_bytes.saturating_sub(*bytes);
                     state.counters.enqueued += 1;
                     state.counters.dropped_closed += 1;
                 }
             }
+            // Built payloads still waiting and batches whose answer will never be read are lost with the worker:
+            // they are counted as dropped on closing, not left as queued or in flight.
+            let abandoned = (state.buffer.len() + state.in_flight) as u64;
+            state.counters.dropped_closed += abandoned;
+            state.buffer.clear();
+            state.buffer_bytes = 0;
+            state.in_flight = 0;
+            state.in_flight_batches.clear();
+            state.in_flight_bytes = 0;
             items
         };
         drop(items);

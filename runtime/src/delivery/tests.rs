@@ -720,3 +720,55 @@ fn the_stderr_sink_writes_one_short_readable_line_per_event() {
         ]
     );
 }
+
+#[test]
+fn jobs_holding_more_bytes_than_the_bound_are_refused_and_counted() {
+    // Paused delivery: nothing leaves, so what the jobs hold adds up.
+    let (delivery, sink, _clock) = scripted(
+        DeliveryOptions {
+            max_bytes: 10_000,
+            batch_size: 1,
+            ..options()
+        },
+        vec![Outcome::Paused {
+            cause: PauseCause::Unauthorized,
+        }],
+    );
+    assert!(delivery.enqueue_sized(job(0), 100));
+    wait_until("first attempt", || attempts(&sink) == 1);
+    let mut refused = 0;
+    for n in 1..=20 {
+        if !delivery.enqueue_sized(job(n), 4_000) {
+            refused += 1;
+        }
+    }
+    assert!(refused >= 17, "at most two 4 KB jobs fit in 10 KB: {refused} refused");
+    let stats = delivery.stats();
+    assert_eq!(stats.dropped_queue_full, refused);
+    assert!(stats.is_balanced());
+}
+
+#[test]
+fn a_shutdown_that_runs_out_of_time_counts_what_it_abandons_as_dropped() {
+    let (delivery, sink, _clock) = scripted(
+        DeliveryOptions {
+            batch_size: 2,
+            ..options()
+        },
+        vec![Outcome::Paused {
+            cause: PauseCause::Unauthorized,
+        }],
+    );
+    for n in 0..10 {
+        delivery.enqueue(job(n));
+    }
+    wait_until("first attempt", || attempts(&sink) == 1);
+    wait_until("built", || delivery.stats().jobs_pending == 0);
+    assert!(!futures::executor::block_on(
+        delivery.shutdown(Duration::from_millis(100))
+    ));
+    let stats = delivery.stats();
+    assert_eq!(stats.queued + stats.in_flight, 0, "nothing is left as queued: {stats:?}");
+    assert_eq!(stats.dropped_closed, 10, "{stats:?}");
+    assert!(stats.is_balanced());
+}

@@ -144,7 +144,7 @@ async fn intake(shared: Arc<Shared>) {
                 }
                 continue;
             }
-            Some(Item::Job(job)) => run_job(&shared, job),
+            Some(Item::Job(job, bytes)) => run_job(&shared, job, bytes),
             Some(Item::Flush(request)) => {
                 let target = {
                     let mut state = shared.lock();
@@ -178,7 +178,7 @@ async fn intake(shared: Arc<Shared>) {
 }
 
 /// Runs one job, measures its payloads and queues them (dropping the newest when the queue is full).
-fn run_job(shared: &Shared, job: super::Job) {
+fn run_job(shared: &Shared, job: super::Job, job_bytes: usize) {
     let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
     let payloads = match built {
         Ok(payloads) => payloads,
@@ -186,6 +186,7 @@ fn run_job(shared: &Shared, job: super::Job) {
             warn!("posthog-mcp: building a request's events panicked; its events were dropped");
             let mut state = shared.lock();
             state.jobs_pending = state.jobs_pending.saturating_sub(1);
+            state.jobs_bytes = state.jobs_bytes.saturating_sub(job_bytes);
             state.counters.jobs_failed += 1;
             return;
         }
@@ -200,6 +201,7 @@ fn run_job(shared: &Shared, job: super::Job) {
     {
         let mut state = shared.lock();
         state.jobs_pending = state.jobs_pending.saturating_sub(1);
+        state.jobs_bytes = state.jobs_bytes.saturating_sub(job_bytes);
         let was_full = state.full_episode;
         for (bytes, payload) in measured {
             let seq = state.next_seq;
