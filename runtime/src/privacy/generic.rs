@@ -30,7 +30,8 @@ static POSTHOG_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Step 2 of §6.2: each PostHog token becomes `[redacted]`.
 pub(crate) fn redact_tokens(text: &str) -> Cow<'_, str> {
-    if !text.contains("ph") {
+    // `ph?_` and 20 more characters at least.
+    if text.len() < 24 || !text.contains("ph") {
         return Cow::Borrowed(text);
     }
     POSTHOG_TOKEN.replace_all(text, REDACTED)

@@ -17,18 +17,20 @@ use regex::Regex;
 
 use super::generic::REDACTED;
 
-/// The shapes [`redact_secrets`] looks for. Every alternative starts with an ASCII literal (or a case-insensitive
-/// word), so the regex crate can skip ahead with a literal prefilter.
+/// The shapes [`redact_secrets`] looks for. Every alternative starts with a few ASCII literals, so the regex crate
+/// can skip ahead with a literal prefilter.
 const SHAPES: &[&str] = &[
     // A JWT (JWS or JWE compact form): a base64url JSON header (`{"` encodes as `eyJ`), then two or more parts.
     r"(?-u:\b)eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*",
     // An AWS access key id, long-lived (AKIA) or temporary (ASIA).
     r"(?-u:\b)(?:AKIA|ASIA)[A-Z0-9]{16}(?-u:\b)",
     // An AWS secret access key, recognized by the name before it (40 base64 characters; checked in code).
-    r#"(?i-u:(?-u:\b)aws[_.-]?secret(?:[_.-]?access)?[_.-]?key|(?-u:\b)secret[_.-]?access[_.-]?key)[ \t"'\\]{0,4}[:=][ \t"'\\]{0,4}[A-Za-z0-9/+]{40}"#,
+    // Words are spelled in their three usual cases rather than case-insensitively, so that every alternative
+    // starts with a short list of literals and the regex crate can skip ahead with a literal prefilter.
+    r#"(?:(?-u:\b)(?:aws|AWS|Aws)[_.-]?(?:secret|SECRET|Secret)(?:[_.-]?(?:access|ACCESS|Access))?|(?-u:\b)(?:secret|SECRET|Secret)[_.-]?(?:access|ACCESS|Access))[_.-]?(?:key|KEY|Key)[ \t"'\\]{0,4}[:=][ \t"'\\]{0,4}[A-Za-z0-9/+]{40}"#,
     // An HTTP credential after its scheme (confirmed in code).
-    r"(?-u:\b)(?i-u:bearer)[ \t]+[A-Za-z0-9._~+/-]{8,}=*",
-    r"(?-u:\b)(?i-u:basic)[ \t]+[A-Za-z0-9+/]{8,}={0,2}",
+    r"(?-u:\b)(?:Bearer|bearer|BEARER)[ \t]+[A-Za-z0-9._~+/-]{8,}=*",
+    r"(?-u:\b)(?:Basic|basic|BASIC)[ \t]+[A-Za-z0-9+/]{8,}={0,2}",
     // Stripe secret and restricted keys, in either separator style, and webhook secrets.
     r"(?-u:\b)[sr]k[_-](?:live|test)[_-][A-Za-z0-9]{8,}",
     r"(?-u:\b)whsec_[A-Za-z0-9]{20,}",
@@ -100,8 +102,15 @@ fn redact_pem_blocks(text: &str) -> Cow<'_, str> {
     }
 }
 
+/// The shortest text any of [`SHAPES`] matches (`Basic ` and 8 characters); shorter strings (most JSON values
+/// and keys) skip the regex.
+const SHORTEST_SHAPE: usize = 14;
+
 /// The credential shapes of [`SHAPES`], each confirmed by [`confirm`].
 fn redact_shapes(text: &str) -> Cow<'_, str> {
+    if text.len() < SHORTEST_SHAPE {
+        return Cow::Borrowed(text);
+    }
     let mut output: Option<String> = None;
     let mut copied = 0;
     let mut at = 0;
@@ -360,6 +369,35 @@ mod tests {
             redact_secrets("-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----"),
             "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----"
         );
+    }
+
+    #[test]
+    fn the_shortest_shape_is_as_short_as_the_length_gate_allows() {
+        assert_eq!("Basic dXNlcjpw".len(), SHORTEST_SHAPE);
+        assert_eq!(redact_secrets("Basic dXNlcjpw"), "Basic [redacted]");
+        assert_eq!(redact_secrets("Basic dXNlcjp"), "Basic dXNlcjp");
+    }
+
+    #[test]
+    fn the_three_usual_cases_of_each_word_are_recognized() {
+        let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+        for name in [
+            "aws_secret_access_key",
+            "AWS_SECRET_ACCESS_KEY",
+            "awsSecretAccessKey",
+            "SecretAccessKey",
+        ] {
+            assert_eq!(
+                redact_secrets(&format!("{name}={secret}")),
+                format!("{name}=[redacted]")
+            );
+        }
+        for scheme in ["Bearer", "bearer", "BEARER"] {
+            assert_eq!(
+                redact_secrets(&format!("{scheme} 0123456789abcdef")),
+                format!("{scheme} [redacted]")
+            );
+        }
     }
 
     #[test]
