@@ -176,6 +176,14 @@ fn an_aws_access_key_id_in_free_text_is_redacted() {
 }
 
 #[test]
+fn an_aws_key_id_glued_to_the_next_word_is_still_redacted() {
+    assert_eq!(
+        redact_secrets("AKIAQ7ZC4NRTX2LMB6WEand more"),
+        "[redacted]and more"
+    );
+}
+
+#[test]
 fn a_cut_off_pem_block_is_redacted_to_the_end() {
     assert_eq!(
         generic_string("cert: -----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAA..."),
@@ -194,7 +202,6 @@ fn ordinary_text_that_resembles_a_credential_is_kept() {
         "sk-learn is a library",
         "sk-some-long-kebab-case-name-without-digits",
         "AKIA is four letters",
-        "AKIAQ7ZC4NRTX2LMB6WEXTRA is too long for a key id",
         "eyJ alone, or eyJhbGciOiJIUzI1NiJ9 without a payload",
         "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----",
         "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
@@ -418,5 +425,47 @@ fn no_canary_survives_any_pass_in_any_position() {
         );
         let as_value: Value = Value::String(generic_string(&planted).into_owned());
         assert_absent(&as_value.to_string(), &secret);
+    }
+}
+
+mod generated {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A credential of a random kind with a random body, and what must not survive of it.
+    fn credential() -> impl Strategy<Value = (String, String)> {
+        let whole = |s: String| (s.clone(), s);
+        prop_oneof![
+            "[A-Za-z0-9]{36}".prop_map(move |b| whole(format!("ghp_{b}"))),
+            "[A-Za-z0-9]{30,50}".prop_map(move |b| whole(format!("gho_{b}"))),
+            "[0-9]{10}-[A-Za-z0-9]{24}".prop_map(move |b| whole(format!("xoxb-{b}"))),
+            "[A-Z0-9]{16}".prop_map(move |b| whole(format!("AKIA{b}"))),
+            "[A-Za-z0-9]{24,40}".prop_map(move |b| whole(format!("sk_live_{b}"))),
+            "[A-Za-z0-9_-]{10,30}\\.[A-Za-z0-9_-]{10,40}\\.[A-Za-z0-9_-]{0,43}"
+                .prop_map(move |b| whole(format!("eyJ{b}"))),
+            "[A-Za-z0-9]{16,40}[0-9]".prop_map(|b| (format!("Bearer {b}"), b)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn no_generated_credential_survives_the_passes(
+            (planted, secret) in credential(),
+            before in prop_oneof![Just(" "), Just("\n"), Just("\""), Just("("), Just("token: "), Just("")],
+            after in prop_oneof![Just(" "), Just("."), Just(","), Just(")"), Just("\n"), Just("")],
+            words in "[a-z ]{0,20}",
+        ) {
+            let text = format!("{words}{before}{planted}{after}{words}");
+            let text = if before.is_empty() { format!("{planted}{after}{words}") } else { text };
+            prop_assert!(!redact_secrets(&text).contains(&secret));
+            prop_assert!(!generic_string(&text).contains(&secret));
+            prop_assert!(!free_text(&text).contains(&secret));
+            let mut value = json!({"deep": [{"note": text.clone()}], text.clone(): 1});
+            sanitize_parameters(&mut value);
+            prop_assert!(!value.to_string().contains(&secret));
+        }
     }
 }

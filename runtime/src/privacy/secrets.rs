@@ -22,8 +22,9 @@ use super::generic::REDACTED;
 const SHAPES: &[&str] = &[
     // A JWT (JWS or JWE compact form): a base64url JSON header (`{"` encodes as `eyJ`), then two or more parts.
     r"(?-u:\b)eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*",
-    // An AWS access key id, long-lived (AKIA) or temporary (ASIA).
-    r"(?-u:\b)(?:AKIA|ASIA)[A-Z0-9]{16}(?-u:\b)",
+    // An AWS access key id, long-lived (AKIA) or temporary (ASIA). No boundary after it: a key id glued to the
+    // next word is still redacted (the net prefers redacting the head of a longer word to keeping a key).
+    r"(?-u:\b)(?:AKIA|ASIA)[A-Z0-9]{16}",
     // An AWS secret access key, recognized by the name before it (40 base64 characters; checked in code).
     // Words are spelled in their three usual cases rather than case-insensitively, so that every alternative
     // starts with a short list of literals and the regex crate can skip ahead with a literal prefilter.
@@ -44,8 +45,8 @@ const SHAPES: &[&str] = &[
     r"(?-u:\b)xapp-[A-Za-z0-9-]{10,}",
     // GitLab personal tokens, Google API keys, npm and PyPI tokens, Hugging Face tokens, SendGrid keys.
     r"(?-u:\b)glpat-[A-Za-z0-9_-]{20,}",
-    r"(?-u:\b)AIza[A-Za-z0-9_-]{35}(?-u:\b)",
-    r"(?-u:\b)npm_[A-Za-z0-9]{36}(?-u:\b)",
+    r"(?-u:\b)AIza[A-Za-z0-9_-]{35}",
+    r"(?-u:\b)npm_[A-Za-z0-9]{36}",
     r"(?-u:\b)pypi-AgE[A-Za-z0-9_-]{50,}",
     r"(?-u:\b)hf_[A-Za-z0-9]{30,}",
     r"(?-u:\b)SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}",
