@@ -87,8 +87,21 @@ fn redact_pem_blocks(text: &str) -> Cow<'_, str> {
     }
     let mut output: Option<String> = None;
     let mut copied = 0;
+    let mut ends = PemEnds::default();
     while let Some(found) = PEM_BEGIN.find_at(text, copied) {
-        let end = pem_end(text, found.end());
+        let mut end = ends.after(text, found.end());
+        // A block that begins inside this one (an END line cut short, so that its closing dashes were the next
+        // block's BEGIN) extends it: no part of either survives.
+        let mut next_from = found.start() + 1;
+        while end < text.len() {
+            match PEM_BEGIN.find_at(text, next_from) {
+                Some(next) if next.start() < end => {
+                    end = end.max(ends.after(text, next.end()));
+                    next_from = next.start() + 1;
+                }
+                _ => break,
+            }
+        }
         let out = output.get_or_insert_with(|| String::with_capacity(text.len()));
         out.push_str(&text[copied..found.start()]);
         out.push_str(REDACTED);
@@ -191,17 +204,35 @@ fn starts_with_ignore_case(bytes: &[u8], prefix: &[u8]) -> bool {
         .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
 }
 
-/// The end of the PEM block whose BEGIN line ends at `from`: past its END line's closing dashes, or the end of the
-/// text when the block is cut off.
-fn pem_end(text: &str, from: usize) -> usize {
-    let rest = &text[from..];
-    let Some(end_line) = rest.find(PEM_END) else {
-        return text.len();
-    };
-    let after_end = end_line + PEM_END.len();
-    match rest[after_end..].find(PEM_DASHES) {
-        Some(dashes) => from + after_end + dashes + PEM_DASHES.len(),
-        None => text.len(),
+/// Where PEM blocks end, remembered so that many BEGIN lines before one END line cost one search, not one each.
+#[derive(Default)]
+struct PemEnds {
+    /// The last END marker found and where its search started; `None` inside: no END marker after that start.
+    found: Option<(usize, Option<usize>)>,
+}
+
+impl PemEnds {
+    /// The end of the block whose BEGIN line ends at `from`: past its END line's closing dashes, or the end of
+    /// the text when the block is cut off.
+    fn after(&mut self, text: &str, from: usize) -> usize {
+        let end_line = match self.found {
+            Some((searched, line)) if searched <= from && line.is_none_or(|line| line >= from) => {
+                line
+            }
+            _ => {
+                let line = text[from..].find(PEM_END).map(|at| from + at);
+                self.found = Some((from, line));
+                line
+            }
+        };
+        let Some(end_line) = end_line else {
+            return text.len();
+        };
+        let after_end = end_line + PEM_END.len();
+        match text[after_end..].find(PEM_DASHES) {
+            Some(dashes) => after_end + dashes + PEM_DASHES.len(),
+            None => text.len(),
+        }
     }
 }
 
@@ -399,6 +430,23 @@ mod tests {
                 format!("{scheme} [redacted]")
             );
         }
+    }
+
+    #[test]
+    fn a_block_whose_end_line_is_cut_short_does_not_expose_the_next_block() {
+        // Found by the `secrets` fuzz target: the first END line's closing dashes were the second BEGIN's.
+        let text = "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-- \
+                    -----BEGIN PRIVATE KEY-----\nMIIEcanaryPemBody\n-----END PRIVATE KEY----- --- tail";
+        assert_eq!(redact_secrets(text), "[redacted] --- tail");
+    }
+
+    #[test]
+    fn many_begin_lines_before_one_end_line_are_one_block() {
+        let text = format!(
+            "{}body\n-----END PRIVATE KEY----- after",
+            "-----BEGIN PRIVATE KEY-----\n".repeat(10_000)
+        );
+        assert_eq!(redact_secrets(&text), "[redacted] after");
     }
 
     #[test]
