@@ -66,6 +66,11 @@ fuzz_target!(|data: &[u8]| {
         cut -= 1;
     }
     let (canary, secret) = CANARIES[usize::from(selector) % CANARIES.len()];
+    if text.contains(secret) {
+        // The secret's bytes are already in the text, outside any credential shape (a bare hex string, say):
+        // finding them in the output proves nothing.
+        return;
+    }
     let planted = format!("{} {canary} {}", &text[..cut], &text[cut..]);
     for (pass, output) in [
         ("redact_secrets", redact_secrets(&planted).into_owned()),
