@@ -25,7 +25,10 @@ const CANARIES: &[(&str, &str)] = &[
         "Bearer 9f8e7d6c5b4a39281706f5e4d3c2b1a0",
         "9f8e7d6c5b4a39281706f5e4d3c2b1a0",
     ),
-    ("sk_live_Zq7XvB2nLmP4kR9sT1wY6uE3", "Zq7XvB2nLmP4kR9sT1wY6uE3"),
+    (
+        "sk_live_Zq7XvB2nLmP4kR9sT1wY6uE3",
+        "Zq7XvB2nLmP4kR9sT1wY6uE3",
+    ),
     (
         "sk-proj-Zq7XvB2nLmP4kR9sT1wY6uE3oI8aD5fG0hJc",
         "Zq7XvB2nLmP4kR9sT1wY6uE3oI8aD5fG0hJc",
@@ -77,7 +80,10 @@ fuzz_target!(|data: &[u8]| {
         ("generic_string", generic_string(&planted).into_owned()),
         ("free_text", free_text(&planted)),
     ] {
-        assert!(!output.contains(secret), "{pass} kept {secret:?}: {output:?}");
+        assert!(
+            !output.contains(secret),
+            "{pass} kept {secret:?}: {output:?}"
+        );
     }
 
     let mut object = Map::new();
@@ -91,9 +97,15 @@ fuzz_target!(|data: &[u8]| {
         panic!("sanitize_parameters keeps an object an object: {value}");
     };
     for (key, child) in object {
-        assert!(!key.contains(secret), "sanitize_parameters kept {secret:?} in the key {key:?}");
+        assert!(
+            !key.contains(secret),
+            "sanitize_parameters kept {secret:?} in the key {key:?}"
+        );
         if let Value::String(text) = child {
-            assert!(!text.contains(secret), "sanitize_parameters kept {secret:?}: {text:?}");
+            assert!(
+                !text.contains(secret),
+                "sanitize_parameters kept {secret:?}: {text:?}"
+            );
         }
     }
 });
