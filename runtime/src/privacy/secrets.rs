@@ -169,7 +169,20 @@ fn confirm(text: &str, start: usize, end: usize) -> Option<(usize, usize)> {
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(&found[value_at..])
             .ok()?;
-        return decoded.contains(&b':').then_some((value_at, end));
+        if !decoded.contains(&b':') {
+            return None;
+        }
+        // The credential runs on over any token characters after its base64 (the header of a JWT sent as
+        // `Basic eyJ….eyJ….sig` decodes with a `:` too, and its payload must not survive).
+        let rest = &text.as_bytes()[end..];
+        let more = rest
+            .iter()
+            .take_while(|&&b| {
+                b.is_ascii_alphanumeric()
+                    || matches!(b, b'.' | b'_' | b'~' | b'+' | b'/' | b'=' | b'-')
+            })
+            .count();
+        return Some((value_at, end + more));
     }
     if starts_with_ignore_case(bytes, b"aws") || starts_with_ignore_case(bytes, b"secret") {
         // Exactly 40 characters: a longer run is something else.
@@ -447,6 +460,18 @@ mod tests {
             "-----BEGIN PRIVATE KEY-----\n".repeat(10_000)
         );
         assert_eq!(redact_secrets(&text), "[redacted] after");
+    }
+
+    #[test]
+    fn a_jwt_after_basic_is_redacted_whole() {
+        // Found by the `secrets` fuzz target: the JWT's header decodes to `{"alg":"HS256"}`, so `Basic` took it
+        // and left the payload.
+        assert_eq!(
+            redact_secrets(
+                "Authorization: Basic eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJjYW5hcnkifQ.c2ln next"
+            ),
+            "Authorization: Basic [redacted] next"
+        );
     }
 
     #[test]
