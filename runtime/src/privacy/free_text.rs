@@ -8,7 +8,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::generic::{BINARY_STUB, REDACTED, is_binary, redact_tokens};
+use super::generic::{BINARY_STUB, REDACTED, chain, is_binary, redact_tokens};
+use super::secrets::redact_secrets;
 
 static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,255}\.[A-Za-z]{2,24}")
@@ -28,25 +29,16 @@ static US_SSN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?-u:\b)[0-9]{3}[ .-][0-9]{2}[ .-][0-9]{4}(?-u:\b)").expect("static pattern")
 });
 
-/// The whole free-text pass: binary gate, PostHog tokens, personal data, then URLs.
+/// The whole free-text pass: binary gate, PostHog tokens, credential shapes, personal data, then URLs. Credentials
+/// go before personal data, so a PII rule never cuts a credential and leaves part of it.
 pub(crate) fn free_text(input: &str) -> String {
     if is_binary(input) {
         return BINARY_STUB.to_owned();
     }
     let text = redact_tokens(input);
+    let text = chain(text, redact_secrets);
     let text = chain(text, redact_pii);
     chain(text, super::url::redact_urls).into_owned()
-}
-
-/// Applies a borrowing pass to a value that may already be owned.
-fn chain<'a>(text: Cow<'a, str>, pass: for<'b> fn(&'b str) -> Cow<'b, str>) -> Cow<'a, str> {
-    match text {
-        Cow::Borrowed(text) => pass(text),
-        Cow::Owned(text) => match pass(&text) {
-            Cow::Borrowed(_) => Cow::Owned(text),
-            Cow::Owned(new) => Cow::Owned(new),
-        },
-    }
 }
 
 /// Step 3 of §6.6, in the contract's order.

@@ -7,6 +7,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::{Map, Value};
 
+use super::secrets::{is_secret_key, redact_secrets};
 use super::truncate::{TEXT_BLOCK_CAP, drop_deep, truncate};
 
 /// What a redacted value or match becomes.
@@ -29,7 +30,8 @@ static POSTHOG_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Step 2 of §6.2: each PostHog token becomes `[redacted]`.
 pub(crate) fn redact_tokens(text: &str) -> Cow<'_, str> {
-    if !text.contains("ph") {
+    // `ph?_` and 20 more characters at least.
+    if text.len() < 24 || !text.contains("ph") {
         return Cow::Borrowed(text);
     }
     POSTHOG_TOKEN.replace_all(text, REDACTED)
@@ -120,23 +122,42 @@ fn is_base64_data_url(text: &str) -> bool {
     body_len > 0 && padding <= 2
 }
 
-/// The whole generic string pass.
-pub(crate) fn generic_string(input: &str) -> Cow<'_, str> {
-    if is_binary(input) {
-        return Cow::Owned(BINARY_STUB.to_owned());
-    }
-    let tokens_done = redact_tokens(input);
-    match tokens_done {
-        Cow::Borrowed(text) => super::url::redact_urls(text),
-        Cow::Owned(text) => match super::url::redact_urls(&text) {
+/// Applies a borrowing pass to a value that may already be owned.
+pub(crate) fn chain<'a>(
+    text: Cow<'a, str>,
+    pass: for<'b> fn(&'b str) -> Cow<'b, str>,
+) -> Cow<'a, str> {
+    match text {
+        Cow::Borrowed(text) => pass(text),
+        Cow::Owned(text) => match pass(&text) {
             Cow::Borrowed(_) => Cow::Owned(text),
-            Cow::Owned(rewritten) => Cow::Owned(rewritten),
+            Cow::Owned(new) => Cow::Owned(new),
         },
     }
 }
 
-/// §6.3: whether an object key names a credential, whole and case-insensitively.
+/// The whole generic string pass: binary gate, PostHog tokens, credential shapes, URLs.
+pub(crate) fn generic_string(input: &str) -> Cow<'_, str> {
+    if is_binary(input) {
+        return Cow::Owned(BINARY_STUB.to_owned());
+    }
+    chain(redact_credentials(input), super::url::redact_urls)
+}
+
+/// PostHog tokens (step 2 of §6.2), then the other credential shapes: what an object key gets (a key is a name,
+/// not a URL or a blob), and what [`crate::privacy::redact_secrets`] exposes.
+pub(crate) fn redact_credentials(text: &str) -> Cow<'_, str> {
+    chain(redact_tokens(text), redact_secrets)
+}
+
+/// Whether an object key names a credential: §6.3's names, whole and case-insensitively (`PassWord`), or a key
+/// judged secret by its parts (`db_password`).
 pub(crate) fn is_credential_key(key: &str) -> bool {
+    is_contract_credential_key(key) || is_secret_key(key)
+}
+
+/// §6.3 as the contract writes it: whole and case-insensitive.
+fn is_contract_credential_key(key: &str) -> bool {
     const LONGEST: usize = 13;
     if key.len() > LONGEST || key.len() < 5 {
         return false;
@@ -192,6 +213,7 @@ pub(crate) fn sanitize_tree(root: &mut Value) {
             }
             Value::Array(items) => stack.extend(items.iter_mut()),
             Value::Object(map) => {
+                rename_secret_keys(map);
                 for (key, child) in map.iter_mut() {
                     if is_credential_key(key) {
                         if child.as_str() != Some(REDACTED) {
@@ -203,6 +225,27 @@ pub(crate) fn sanitize_tree(root: &mut Value) {
                 }
             }
             Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+}
+
+/// Keys that hold a credential are rewritten, in place and in order. Two keys that become the same keep the later
+/// value (both held a redacted credential).
+fn rename_secret_keys(map: &mut Map<String, Value>) {
+    if !map
+        .keys()
+        .any(|key| matches!(redact_credentials(key), Cow::Owned(_)))
+    {
+        return;
+    }
+    let old = std::mem::take(map);
+    for (key, child) in old {
+        let key = match redact_credentials(&key) {
+            Cow::Owned(new) => new,
+            Cow::Borrowed(_) => key,
+        };
+        if let Some(replaced) = map.insert(key, child) {
+            drop_deep(replaced);
         }
     }
 }
@@ -354,7 +397,7 @@ mod tests {
     }
 
     #[test]
-    fn credential_keys_match_whole_and_case_insensitively() {
+    fn credential_keys_match_case_insensitively_and_by_parts() {
         for key in [
             "Authorization",
             "apiKey",
@@ -363,12 +406,66 @@ mod tests {
             "X-API-KEY",
             "client_secret",
             "PRIVATE_KEY",
+            "my_password",
+            "auth",
         ] {
             assert!(is_credential_key(key), "{key}");
         }
-        for key in ["token_count", "tokens", "my_password", "auth", "keys"] {
+        for key in ["token_count", "tokens", "keys", "author"] {
             assert!(!is_credential_key(key), "{key}");
         }
+    }
+
+    #[test]
+    fn every_name_the_contract_redacts_is_still_redacted_in_any_case() {
+        let names = [
+            "authorization",
+            "cookie",
+            "set-cookie",
+            "x-api-key",
+            "apikey",
+            "api-key",
+            "api_key",
+            "apitoken",
+            "api-token",
+            "api_token",
+            "accesstoken",
+            "access-token",
+            "access_token",
+            "refreshtoken",
+            "refresh-token",
+            "refresh_token",
+            "token",
+            "password",
+            "secret",
+            "clientsecret",
+            "client-secret",
+            "client_secret",
+            "privatekey",
+            "private-key",
+            "private_key",
+        ];
+        for name in names {
+            assert!(is_contract_credential_key(name), "{name}");
+            for variant in [
+                name.to_owned(),
+                name.to_ascii_uppercase(),
+                capitalized(name),
+            ] {
+                assert!(is_credential_key(&variant), "{variant}");
+            }
+        }
+    }
+
+    /// `api_key` → `Api_Key`: each part capitalized, as HTTP headers are written.
+    fn capitalized(name: &str) -> String {
+        let mut out = String::with_capacity(name.len());
+        let mut upper = true;
+        for c in name.chars() {
+            out.push(if upper { c.to_ascii_uppercase() } else { c });
+            upper = matches!(c, '-' | '_');
+        }
+        out
     }
 
     #[test]

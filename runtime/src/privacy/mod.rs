@@ -4,8 +4,11 @@
 //! never on the tool path. Every pass is linear in its input, and every walker over JSON is iterative, so neither
 //! a long string nor a deeply nested value can stall or overflow the worker.
 //!
-//! - [`generic_string`]: the pass every captured string gets (binary gate, PostHog tokens, URL credentials).
+//! - [`generic_string`]: the pass every captured string gets (binary gate, PostHog tokens, credential shapes, URL
+//!   credentials).
 //! - [`free_text`](fn@free_text): the pass for agent-written text, which adds personal data.
+//! - [`redact_secrets`], [`is_secret_key`]: the secret net both passes and the key rule use (credential shapes in
+//!   text; key names judged by their parts).
 //! - [`sanitize_parameters`], [`sanitize_response`], [`redact_fields`]: the passes over captured JSON.
 //! - [`truncate`](fn@truncate), [`bound`], [`fit_budget`]: the three truncation layers.
 //! - [`exception_list`]: `$exception_list` for an error.
@@ -13,6 +16,7 @@
 mod exception;
 mod free_text;
 mod generic;
+mod secrets;
 mod truncate;
 mod url;
 
@@ -25,7 +29,8 @@ use crate::event::{ErrorInfo, Payload};
 pub use generic::BINARY_STUB;
 pub use truncate::{MAX_DEPTH, MAX_EVENT_BYTES, drop_deep};
 
-/// The generic string pass (§6.2): binary gate, PostHog tokens, URL credentials. Borrows when nothing changed.
+/// The generic string pass (§6.2): binary gate, PostHog tokens, credential shapes ([`redact_secrets`]), URL
+/// credentials. Borrows when nothing changed.
 ///
 /// Idempotent except for one shape the vectors mandate: a token percent-encoded in a URL's host is decoded and
 /// redacted to `[redacted]` inside the host (vector 223), and a second pass redacts that unparseable URL whole
@@ -34,12 +39,38 @@ pub fn generic_string(input: &str) -> Cow<'_, str> {
     generic::generic_string(input)
 }
 
-/// The free-text pass (§6.6) for intent and feedback text: binary gate, PostHog tokens, personal data, URLs.
+/// The free-text pass (§6.6) for intent and feedback text: binary gate, PostHog tokens, credential shapes
+/// ([`redact_secrets`]), personal data, URLs.
 pub fn free_text(input: &str) -> String {
     free_text::free_text(input)
 }
 
-/// `$mcp_parameters`: the generic pass on every string leaf and key-based redaction (§6.3), at any depth.
+/// Well-known credential shapes in `text` become `[redacted]`; borrows when there are none.
+///
+/// PostHog keys (`phc_…`, `phx_…`: step 2 of §6.2); JWTs; AWS access key ids (`AKIA…`, `ASIA…`) and secret access keys named in context
+/// (`aws_secret_access_key = …`); `Bearer …` and `Basic …` credentials (the scheme is kept); Stripe
+/// (`sk_live_…`, `sk_test_…`, `rk_live_…`, `sk-live-…`, `whsec_…`), OpenAI-style (`sk-…`), GitHub (`ghp_`, `gho_`,
+/// `ghs_`, `ghu_`, `ghr_`, `github_pat_`), Slack (`xox[abeprs]-`, `xapp-`), GitLab, Google API, npm, PyPI,
+/// Hugging Face and SendGrid keys; PEM and PGP private key blocks (to their END line, or to the end of a cut-off
+/// text).
+///
+/// Part of [`generic_string`] and [`free_text`](fn@free_text), so every string that gets either pass gets this
+/// one. Linear in the input (one pass of one `regex` automaton, plus a literal search for PEM blocks);
+/// idempotent; never panics.
+pub fn redact_secrets(text: &str) -> Cow<'_, str> {
+    generic::redact_credentials(text)
+}
+
+/// Whether an object key names a credential: CONTRACT §6.3's names, widened to key names judged by their parts
+/// (split on `_`, `-`, `.`, whitespace and camelCase). `db_password`, `passwd`, `aws_secret_access_key`,
+/// `x-api-key`, `client_secret`, `privateKey`, `refresh_token` are; `token_count`, `max_tokens`, `page_token`,
+/// `author`, `keyboard`, `secretary`, `pwd` are not.
+pub fn is_secret_key(key: &str) -> bool {
+    generic::is_credential_key(key)
+}
+
+/// `$mcp_parameters`: the generic pass on every string leaf and key-based redaction (§6.3, by [`is_secret_key`]),
+/// at any depth. Object keys get the token and credential-shape steps ([`redact_secrets`]).
 pub fn sanitize_parameters(value: &mut Value) {
     generic::sanitize_tree(value);
 }

@@ -1,0 +1,484 @@
+//! The secret net (issue 14, item 5): object keys that name a credential, matched by their normalized parts, and
+//! well-known credential shapes found in any string.
+//!
+//! - [`is_secret_key`]: a key is split into parts (on `_`, `-`, `.`, whitespace and camelCase boundaries) and
+//!   judged on those parts, so `db_password`, `aws_secret_access_key`, `x-api-key` and `privateKey` are secret
+//!   while `token_count`, `max_tokens`, `author`, `keyboard` and `secretary` are not.
+//! - [`redact_secrets`]: one pass of one combined regex (the `regex` crate runs in linear time, with no
+//!   backtracking) finds candidate credentials; a few shapes are then confirmed in code. Each confirmed credential
+//!   becomes `[redacted]`; for `Bearer`/`Basic` credentials and an AWS secret key named in its context, the scheme
+//!   or the name before the value is kept.
+
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use base64::Engine;
+use regex::Regex;
+
+use super::generic::REDACTED;
+
+/// The shapes [`redact_secrets`] looks for. Every alternative starts with a few ASCII literals, so the regex crate
+/// can skip ahead with a literal prefilter.
+const SHAPES: &[&str] = &[
+    // A JWT (JWS or JWE compact form): a base64url JSON header (`{"` encodes as `eyJ`), then two or more parts.
+    r"(?-u:\b)eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*",
+    // An AWS access key id, long-lived (AKIA) or temporary (ASIA). No boundary after it: a key id glued to the
+    // next word is still redacted (the net prefers redacting the head of a longer word to keeping a key).
+    r"(?-u:\b)(?:AKIA|ASIA)[A-Z0-9]{16}",
+    // An AWS secret access key, recognized by the name before it (40 base64 characters; checked in code).
+    // Words are spelled in their three usual cases rather than case-insensitively, so that every alternative
+    // starts with a short list of literals and the regex crate can skip ahead with a literal prefilter.
+    r#"(?:(?-u:\b)(?:aws|AWS|Aws)[_.-]?(?:secret|SECRET|Secret)(?:[_.-]?(?:access|ACCESS|Access))?|(?-u:\b)(?:secret|SECRET|Secret)[_.-]?(?:access|ACCESS|Access))[_.-]?(?:key|KEY|Key)[ \t"'\\]{0,4}[:=][ \t"'\\]{0,4}[A-Za-z0-9/+]{40}"#,
+    // An HTTP credential after its scheme (confirmed in code).
+    r"(?-u:\b)(?:Bearer|bearer|BEARER)[ \t]+[A-Za-z0-9._~+/-]{8,}=*",
+    r"(?-u:\b)(?:Basic|basic|BASIC)[ \t]+[A-Za-z0-9+/]{8,}={0,2}",
+    // Stripe secret and restricted keys, in either separator style, and webhook secrets.
+    r"(?-u:\b)[sr]k[_-](?:live|test)[_-][A-Za-z0-9]{8,}",
+    r"(?-u:\b)whsec_[A-Za-z0-9]{20,}",
+    // OpenAI-style (and Anthropic `sk-ant-…`) keys; confirmed in code by a digit.
+    r"(?-u:\b)sk-[A-Za-z0-9_-]{20,}",
+    // GitHub tokens: personal, OAuth, user-to-server, server-to-server, refresh; fine-grained personal tokens.
+    r"(?-u:\b)gh[pousr]_[A-Za-z0-9]{30,}",
+    r"(?-u:\b)github_pat_[A-Za-z0-9_]{30,}",
+    // Slack bot, user, app-level, refresh and legacy tokens.
+    r"(?-u:\b)xox[abeprs]-[A-Za-z0-9-]{10,}",
+    r"(?-u:\b)xapp-[A-Za-z0-9-]{10,}",
+    // GitLab personal tokens, Google API keys, npm and PyPI tokens, Hugging Face tokens, SendGrid keys.
+    r"(?-u:\b)glpat-[A-Za-z0-9_-]{20,}",
+    r"(?-u:\b)AIza[A-Za-z0-9_-]{35}",
+    r"(?-u:\b)npm_[A-Za-z0-9]{36}",
+    r"(?-u:\b)pypi-AgE[A-Za-z0-9_-]{50,}",
+    r"(?-u:\b)hf_[A-Za-z0-9]{30,}",
+    r"(?-u:\b)SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}",
+];
+
+static SECRET: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(&SHAPES.join("|")).expect("static pattern"));
+
+/// The BEGIN line of a PEM (or PGP) private key block. Found in a pass of its own, before the shapes: a block
+/// written right after a token (`…sig-----BEGIN`) would otherwise be cut in two by that token's match.
+static PEM_BEGIN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----").expect("static pattern")
+});
+
+const PEM_START: &str = "-----BEGIN";
+const PEM_END: &str = "-----END";
+const PEM_DASHES: &str = "-----";
+
+/// Every credential shape found in `text` becomes `[redacted]`. Borrows when nothing was found.
+///
+/// Private key blocks first, then one left-to-right pass over the other shapes: a candidate that is not confirmed
+/// is skipped by one byte, so a credential inside it (after a `Bearer` that is an ordinary word) is still found.
+/// Idempotent: `[redacted]` matches no shape.
+pub(crate) fn redact_secrets(text: &str) -> Cow<'_, str> {
+    match redact_pem_blocks(text) {
+        Cow::Borrowed(text) => redact_shapes(text),
+        Cow::Owned(text) => match redact_shapes(&text) {
+            Cow::Borrowed(_) => Cow::Owned(text),
+            Cow::Owned(new) => Cow::Owned(new),
+        },
+    }
+}
+
+/// Each private key block, from its BEGIN line to its END line (or to the end of a cut-off text).
+fn redact_pem_blocks(text: &str) -> Cow<'_, str> {
+    if !text.contains(PEM_START) {
+        return Cow::Borrowed(text);
+    }
+    let mut output: Option<String> = None;
+    let mut copied = 0;
+    let mut ends = PemEnds::default();
+    while let Some(found) = PEM_BEGIN.find_at(text, copied) {
+        let mut end = ends.after(text, found.end());
+        // A block that begins inside this one (an END line cut short, so that its closing dashes were the next
+        // block's BEGIN) extends it: no part of either survives.
+        let mut next_from = found.start() + 1;
+        while end < text.len() {
+            match PEM_BEGIN.find_at(text, next_from) {
+                Some(next) if next.start() < end => {
+                    end = end.max(ends.after(text, next.end()));
+                    next_from = next.start() + 1;
+                }
+                _ => break,
+            }
+        }
+        let out = output.get_or_insert_with(|| String::with_capacity(text.len()));
+        out.push_str(&text[copied..found.start()]);
+        out.push_str(REDACTED);
+        copied = end;
+    }
+    match output {
+        None => Cow::Borrowed(text),
+        Some(mut out) => {
+            out.push_str(&text[copied..]);
+            Cow::Owned(out)
+        }
+    }
+}
+
+/// The shortest text any of [`SHAPES`] matches (`Basic ` and 8 characters); shorter strings (most JSON values
+/// and keys) skip the regex.
+const SHORTEST_SHAPE: usize = 14;
+
+/// The credential shapes of [`SHAPES`], each confirmed by [`confirm`].
+fn redact_shapes(text: &str) -> Cow<'_, str> {
+    if text.len() < SHORTEST_SHAPE {
+        return Cow::Borrowed(text);
+    }
+    let mut output: Option<String> = None;
+    let mut copied = 0;
+    let mut at = 0;
+    while at < text.len() {
+        let Some(found) = SECRET.find_at(text, at) else {
+            break;
+        };
+        let (start, end) = (found.start(), found.end());
+        let Some((keep, end)) = confirm(text, start, end) else {
+            // Every shape starts with an ASCII byte, so `start + 1` is a char boundary.
+            at = start + 1;
+            continue;
+        };
+        let out = output.get_or_insert_with(|| String::with_capacity(text.len()));
+        out.push_str(&text[copied..start + keep]);
+        out.push_str(REDACTED);
+        copied = end;
+        at = end;
+    }
+    match output {
+        None => Cow::Borrowed(text),
+        Some(mut out) => {
+            out.push_str(&text[copied..]);
+            Cow::Owned(out)
+        }
+    }
+}
+
+/// Whether the candidate at `start..end` is a credential: `Some((kept, end))` with the length of the prefix that
+/// stays (a scheme or a name) and where the credential ends.
+fn confirm(text: &str, start: usize, end: usize) -> Option<(usize, usize)> {
+    let found = &text[start..end];
+    let bytes = found.as_bytes();
+    if starts_with_ignore_case(bytes, b"bearer") {
+        let value_at = value_start(bytes)?;
+        let value = &found[value_at..];
+        let random = value.bytes().any(|b| b.is_ascii_digit()) || value.len() >= 24;
+        return random.then_some((value_at, end));
+    }
+    if starts_with_ignore_case(bytes, b"basic") {
+        let value_at = value_start(bytes)?;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(&found[value_at..])
+            .ok()?;
+        if !decoded.contains(&b':') {
+            return None;
+        }
+        // The credential runs on over any token characters after its base64 (the header of a JWT sent as
+        // `Basic eyJ….eyJ….sig` decodes with a `:` too, and its payload must not survive).
+        let rest = &text.as_bytes()[end..];
+        let more = rest
+            .iter()
+            .take_while(|&&b| {
+                b.is_ascii_alphanumeric()
+                    || matches!(b, b'.' | b'_' | b'~' | b'+' | b'/' | b'=' | b'-')
+            })
+            .count();
+        return Some((value_at, end + more));
+    }
+    if starts_with_ignore_case(bytes, b"aws") || starts_with_ignore_case(bytes, b"secret") {
+        // Exactly 40 characters: a longer run is something else.
+        let next = text.as_bytes().get(end).copied();
+        if next.is_some_and(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'+' | b'=')) {
+            return None;
+        }
+        return Some((found.len() - 40, end));
+    }
+    if let Some(rest) = found.strip_prefix("sk-")
+        && !(rest.starts_with("live") || rest.starts_with("test"))
+        && !rest.bytes().any(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    Some((0, end))
+}
+
+/// After `Bearer`/`Basic`: where the credential starts, past the spaces.
+fn value_start(bytes: &[u8]) -> Option<usize> {
+    let scheme = bytes.iter().position(|&b| b == b' ' || b == b'\t')?;
+    let spaces = bytes[scheme..]
+        .iter()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .count();
+    Some(scheme + spaces)
+}
+
+fn starts_with_ignore_case(bytes: &[u8], prefix: &[u8]) -> bool {
+    bytes
+        .get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+}
+
+/// Where PEM blocks end, remembered so that many BEGIN lines before one END line cost one search, not one each.
+#[derive(Default)]
+struct PemEnds {
+    /// The last END marker found and where its search started; `None` inside: no END marker after that start.
+    found: Option<(usize, Option<usize>)>,
+}
+
+impl PemEnds {
+    /// The end of the block whose BEGIN line ends at `from`: past its END line's closing dashes, or the end of
+    /// the text when the block is cut off.
+    fn after(&mut self, text: &str, from: usize) -> usize {
+        let end_line = match self.found {
+            Some((searched, line)) if searched <= from && line.is_none_or(|line| line >= from) => {
+                line
+            }
+            _ => {
+                let line = text[from..].find(PEM_END).map(|at| from + at);
+                self.found = Some((from, line));
+                line
+            }
+        };
+        let Some(end_line) = end_line else {
+            return text.len();
+        };
+        let after_end = end_line + PEM_END.len();
+        match text[after_end..].find(PEM_DASHES) {
+            Some(dashes) => after_end + dashes + PEM_DASHES.len(),
+            None => text.len(),
+        }
+    }
+}
+
+/// Parts that make any key secret, wherever they stand.
+const SECRET_PARTS: &[&str] = &[
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "secrets",
+    "credential",
+    "credentials",
+    "authorization",
+    "jwt",
+    // Compounds written as one lowercase word.
+    "apikey",
+    "apitoken",
+    "accesstoken",
+    "refreshtoken",
+    "authtoken",
+    "idtoken",
+    "bearertoken",
+    "sessiontoken",
+    "privatekey",
+    "secretkey",
+    "accesskey",
+    "clientsecret",
+];
+
+/// Parts before `key` (or `keys`) that make it a credential: `api_key`, `private_key`, `aws_access_key_id`.
+const KEY_QUALIFIERS: &[&str] = &[
+    "api",
+    "private",
+    "secret",
+    "access",
+    "signing",
+    "encryption",
+    "master",
+    "client",
+    "auth",
+    "ssh",
+    "pgp",
+    "gpg",
+    "session",
+    "license",
+    "webhook",
+];
+
+/// Parts before a last `token` that make it a cursor, not a credential: `page_token`, `NextToken`.
+const CURSOR_QUALIFIERS: &[&str] = &[
+    "page",
+    "next",
+    "cursor",
+    "continuation",
+    "pagination",
+    "sync",
+];
+
+/// Parts before a last `tokens` that make it a list of credentials (`max_tokens` is a count).
+const TOKENS_QUALIFIERS: &[&str] = &[
+    "access", "refresh", "api", "auth", "id", "bearer", "session",
+];
+
+fn is_one_of(part: &str, words: &[&str]) -> bool {
+    words.iter().any(|word| part.eq_ignore_ascii_case(word))
+}
+
+fn ends_with_ignore_case(part: &str, suffix: &str) -> bool {
+    part.len() > suffix.len()
+        && part.as_bytes()[part.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+}
+
+/// Calls `each` with the parts of `key`: split on `_`, `-`, `.`, whitespace and camelCase boundaries (`privateKey`,
+/// `APIKey` → `API` `Key`, `oauth2Token` → `oauth2` `Token`). Empty parts are skipped.
+fn for_each_part<'k>(key: &'k str, mut each: impl FnMut(&'k str)) {
+    let bytes = key.as_bytes();
+    let mut start = 0;
+    for index in 0..=bytes.len() {
+        let separator = index == bytes.len()
+            || matches!(bytes[index], b'_' | b'-' | b'.')
+            || bytes[index].is_ascii_whitespace();
+        let boundary = !separator && index > start && {
+            let (before, here) = (bytes[index - 1], bytes[index]);
+            let next_lower = bytes.get(index + 1).is_some_and(u8::is_ascii_lowercase);
+            here.is_ascii_uppercase()
+                && (before.is_ascii_lowercase()
+                    || before.is_ascii_digit()
+                    || (before.is_ascii_uppercase() && next_lower))
+        };
+        if separator || boundary {
+            if index > start {
+                each(&key[start..index]);
+            }
+            start = if separator { index + 1 } else { index };
+        }
+    }
+}
+
+/// Whether an object key names a credential (§6.3, widened): judged on its parts (see the module doc).
+pub(crate) fn is_secret_key(key: &str) -> bool {
+    let mut secret = false;
+    let mut count = 0usize;
+    let mut previous = "";
+    let mut last = "";
+    let mut before_last = "";
+    for_each_part(key, |part| {
+        if secret {
+            return;
+        }
+        count += 1;
+        secret = is_one_of(part, SECRET_PARTS)
+            || ends_with_ignore_case(part, "password")
+            || ends_with_ignore_case(part, "passwd")
+            // `pwd` alone is the working directory of shell-like tools; `db_pwd` is a password.
+            || (part.eq_ignore_ascii_case("pwd") && count > 1)
+            || (is_one_of(part, &["key", "keys"]) && is_one_of(previous, KEY_QUALIFIERS));
+        before_last = previous;
+        previous = part;
+        last = part;
+    });
+    if secret {
+        return true;
+    }
+    (count == 1 && last.eq_ignore_ascii_case("auth"))
+        || (last.eq_ignore_ascii_case("token") && !is_one_of(before_last, CURSOR_QUALIFIERS))
+        || (last.eq_ignore_ascii_case("tokens") && is_one_of(before_last, TOKENS_QUALIFIERS))
+        || is_one_of(last, &["cookie", "cookies"])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(key: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for_each_part(key, |part| out.push(part.to_ascii_lowercase()));
+        out
+    }
+
+    #[test]
+    fn keys_split_on_separators_and_camel_case() {
+        assert_eq!(parts("db_password"), ["db", "password"]);
+        assert_eq!(parts("x-api-key"), ["x", "api", "key"]);
+        assert_eq!(parts("privateKey"), ["private", "key"]);
+        assert_eq!(parts("APIKey"), ["api", "key"]);
+        assert_eq!(parts("XApiKey"), ["x", "api", "key"]);
+        assert_eq!(parts("oauth2Token"), ["oauth2", "token"]);
+        assert_eq!(
+            parts("AWS_SECRET_ACCESS_KEY"),
+            ["aws", "secret", "access", "key"]
+        );
+        assert_eq!(parts("__a..b  c__"), ["a", "b", "c"]);
+        assert!(parts("").is_empty());
+        assert_eq!(parts("é_Ü"), ["é", "Ü"]);
+    }
+
+    #[test]
+    fn a_pem_block_runs_to_its_end_line_or_to_the_end_of_the_text() {
+        let block = "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----";
+        assert_eq!(redact_secrets(&format!("a {block} b")), "a [redacted] b");
+        assert_eq!(
+            redact_secrets("x -----BEGIN PRIVATE KEY-----\nMIIE...cut"),
+            "x [redacted]"
+        );
+        assert_eq!(
+            redact_secrets("-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----"),
+            "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----"
+        );
+    }
+
+    #[test]
+    fn the_shortest_shape_is_as_short_as_the_length_gate_allows() {
+        assert_eq!("Basic dXNlcjpw".len(), SHORTEST_SHAPE);
+        assert_eq!(redact_secrets("Basic dXNlcjpw"), "Basic [redacted]");
+        assert_eq!(redact_secrets("Basic dXNlcjp"), "Basic dXNlcjp");
+    }
+
+    #[test]
+    fn the_three_usual_cases_of_each_word_are_recognized() {
+        let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+        for name in [
+            "aws_secret_access_key",
+            "AWS_SECRET_ACCESS_KEY",
+            "awsSecretAccessKey",
+            "SecretAccessKey",
+        ] {
+            assert_eq!(
+                redact_secrets(&format!("{name}={secret}")),
+                format!("{name}=[redacted]")
+            );
+        }
+        for scheme in ["Bearer", "bearer", "BEARER"] {
+            assert_eq!(
+                redact_secrets(&format!("{scheme} 0123456789abcdef")),
+                format!("{scheme} [redacted]")
+            );
+        }
+    }
+
+    #[test]
+    fn a_block_whose_end_line_is_cut_short_does_not_expose_the_next_block() {
+        // Found by the `secrets` fuzz target: the first END line's closing dashes were the second BEGIN's.
+        let text = "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-- \
+                    -----BEGIN PRIVATE KEY-----\nMIIEcanaryPemBody\n-----END PRIVATE KEY----- --- tail";
+        assert_eq!(redact_secrets(text), "[redacted] --- tail");
+    }
+
+    #[test]
+    fn many_begin_lines_before_one_end_line_are_one_block() {
+        let text = format!(
+            "{}body\n-----END PRIVATE KEY----- after",
+            "-----BEGIN PRIVATE KEY-----\n".repeat(10_000)
+        );
+        assert_eq!(redact_secrets(&text), "[redacted] after");
+    }
+
+    #[test]
+    fn a_jwt_after_basic_is_redacted_whole() {
+        // Found by the `secrets` fuzz target: the JWT's header decodes to `{"alg":"HS256"}`, so `Basic` took it
+        // and left the payload.
+        assert_eq!(
+            redact_secrets(
+                "Authorization: Basic eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJjYW5hcnkifQ.c2ln next"
+            ),
+            "Authorization: Basic [redacted] next"
+        );
+    }
+
+    #[test]
+    fn a_rejected_candidate_does_not_hide_a_credential_inside_it() {
+        assert_eq!(
+            redact_secrets("the bearer instrument ghp_abcdefghijklmnopqrstuvwxyz0123456789"),
+            "the bearer instrument [redacted]"
+        );
+    }
+}
