@@ -34,10 +34,14 @@ mod pipeline;
 mod server;
 mod virtual_tools;
 
+// The trace-context parser, for the fuzz target and the tests only.
 pub use analytics::{
     Analytics, CallerContext, CaptureError, InitError, capture, capture_in, global, init, shutdown,
 };
 pub use attribute::set_property;
+#[cfg(feature = "__internals")]
+#[doc(hidden)]
+pub use capture::trace as trace_context;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Builder, ConfigError, DEFAULT_HOST};
 pub use delivery::{DeliveryOptions, DeliveryStats, LocalTarget, MemorySink};
