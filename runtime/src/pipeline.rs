@@ -163,8 +163,9 @@ pub(crate) struct RequestRecord {
     pub feedback: Option<crate::virtual_tools::Feedback>,
     /// `false` leaves `$mcp_parameters` off the main event (`$mcp_feedback`).
     pub capture_parameters: bool,
-    /// The incoming trace context: `$mcp_trace_id` / `$mcp_parent_span_id`, and the `$ai_span`'s ids.
-    pub trace: Option<TraceIds>,
+    /// The incoming trace context: `$mcp_trace_id` / `$mcp_parent_span_id`, and the `$ai_span`'s ids. Boxed:
+    /// untraced requests (most) keep the record one word larger only.
+    pub trace: Option<Box<TraceIds>>,
 }
 
 impl RequestRecord {
@@ -518,9 +519,9 @@ fn build(record: RequestRecord, exception_autocapture: bool, llm_traces: bool) -
         )),
         _ => None,
     };
-    let span = match record.trace {
+    let span = match record.trace.as_deref() {
         Some(trace) if llm_traces && record.event == names::TOOL_CALL => {
-            Some(ai_span_payload(&record, &trace, &main))
+            Some(ai_span_payload(&record, trace, &main))
         }
         _ => None,
     };

@@ -220,7 +220,7 @@ impl ServerShared {
         let session_id = resolved.snapshot.session_id;
         let mut record = RequestRecord::new(event, method, session_id.clone(), started_at);
         record.request_id = incoming.id.clone();
-        record.trace = trace::ids(&incoming.meta, incoming.headers.as_deref());
+        record.trace = trace::ids(&incoming.meta, incoming.headers.as_deref()).map(Box::new);
         record.params = Some(Encoded::with_meta(
             params,
             (!incoming.meta.is_empty()).then_some(&incoming.meta),

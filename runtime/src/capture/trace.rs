@@ -11,7 +11,9 @@ use crate::pipeline::TraceIds;
 /// The longest `tracestate` kept (W3C: 32 members of at most 256 characters; 512 is what vendors must propagate).
 const TRACESTATE_MAX: usize = 512;
 
-/// The trace context of one request: the incoming trace, the caller's span and its `tracestate`.
+/// The trace context of one request: the incoming trace, the caller's span and its `tracestate`. The request
+/// path needs only the ids ([`ids`]); the whole context is for the fuzz target and tests (`__internals`).
+#[cfg_attr(not(feature = "__internals"), allow(dead_code))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TraceContext {
     /// The trace id and the parent (caller's) span id.
@@ -65,6 +67,7 @@ fn hex(digits: &str) -> Option<u128> {
     u128::from_str_radix(digits, 16).ok()
 }
 
+#[cfg_attr(not(feature = "__internals"), allow(dead_code))]
 fn tracestate(value: Option<&str>) -> Option<String> {
     let value = value?.trim();
     (!value.is_empty()
@@ -75,6 +78,7 @@ fn tracestate(value: Option<&str>) -> Option<String> {
 
 /// The trace context of a request: `_meta`'s `traceparent` when it is valid, else the HTTP `traceparent` header
 /// when it is; the `tracestate` comes from the same place as the `traceparent` it goes with.
+#[cfg_attr(not(feature = "__internals"), allow(dead_code))]
 pub fn extract(
     meta: &RequestMetaObject,
     headers: Option<&[(String, String)]>,
@@ -260,5 +264,34 @@ mod tests {
         assert_eq!(context.tracestate.as_deref(), Some("h=1"));
         assert_eq!(ids(&invalid, Some(&headers)), Some(context.ids));
         assert_eq!(extract(&invalid, None), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parsing_never_panics_on_arbitrary_strings(input in ".{0,120}") {
+            let _ = parse_traceparent(&input);
+            let mut meta = RequestMetaObject::new();
+            meta.set_traceparent(input.clone());
+            meta.set_tracestate(input.clone());
+            let headers = vec![("traceparent".to_owned(), input.clone())];
+            let _ = extract(&meta, Some(&headers));
+        }
+
+        #[test]
+        fn parsing_never_panics_on_traceparent_shaped_strings(
+            input in "[0-9a-fA-F-]{0,3}-[0-9a-fA-Fx]{30,34}-[0-9a-f]{14,17}-[0-9a-f]{1,3}.{0,4}"
+        ) {
+            if let Some((ids, _)) = parse_traceparent(&input) {
+                proptest::prop_assert!(ids.trace_id != 0 && ids.parent_span_id != 0);
+                proptest::prop_assert_eq!(input.trim().len() >= 55, true);
+            }
+        }
+
+        #[test]
+        fn every_valid_traceparent_round_trips(trace in 1u128.., parent in 1u64.., flags: u8) {
+            let text = format!("00-{trace:032x}-{parent:016x}-{flags:02x}");
+            let (ids, parsed_flags) = parse_traceparent(&text).unwrap();
+            proptest::prop_assert_eq!((ids.trace_id, ids.parent_span_id, parsed_flags), (trace, parent, flags));
+        }
     }
 }
