@@ -256,6 +256,7 @@ impl Analytics {
                 delivery,
                 settings: Arc::new(PipelineSettings {
                     exception_autocapture: builder.exception_autocapture,
+                    llm_traces: builder.llm_traces,
                     before_send: builder.before_send.clone(),
                 }),
                 clock: builder.clock.clone(),

@@ -174,6 +174,7 @@ pub struct Builder {
     pub(crate) identify_failure_ttl: Duration,
     pub(crate) event_properties_timeout: Duration,
     pub(crate) exception_autocapture: bool,
+    pub(crate) llm_traces: bool,
     pub(crate) before_send: Option<BeforeSend>,
     pub(crate) event_properties: Option<EventPropertiesFn>,
     pub(crate) credential: CredentialSource,
@@ -197,6 +198,7 @@ impl Default for Builder {
             identify_failure_ttl: Duration::from_secs(30),
             event_properties_timeout: Duration::from_secs(2),
             exception_autocapture: true,
+            llm_traces: false,
             before_send: None,
             event_properties: None,
             credential: CredentialSource::default(),
@@ -218,6 +220,7 @@ impl std::fmt::Debug for Builder {
             .field("cache_ttl", &self.cache_ttl)
             .field("identify_timeout", &self.identify_timeout)
             .field("exception_autocapture", &self.exception_autocapture)
+            .field("llm_traces", &self.llm_traces)
             .field("intent", &self.agent.intent)
             .field("llm_model", &self.agent.llm_model)
             .field("conversation_id", &self.agent.conversation_id)
@@ -353,6 +356,14 @@ impl Builder {
     /// Whether errored requests also produce an `$exception` event (default on).
     pub fn exception_autocapture(mut self, enabled: bool) -> Self {
         self.exception_autocapture = enabled;
+        self
+    }
+
+    /// Whether a tool call that carries W3C trace context (`traceparent` in `_meta` or, over HTTP, a header) also
+    /// sends an `$ai_span`, so the call appears in the trace of the agent's LLM generations in PostHog's LLM
+    /// analytics (default off; `docs/traces.md`).
+    pub fn llm_traces(mut self, enabled: bool) -> Self {
+        self.llm_traces = enabled;
         self
     }
 

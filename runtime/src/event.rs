@@ -209,6 +209,8 @@ pub mod names {
     pub const MISSING_CAPABILITY: &str = "$mcp_missing_capability";
     /// A call to `send_feedback`.
     pub const FEEDBACK: &str = "$mcp_feedback";
+    /// With `llm_traces` on, a tool call with a trace id, as a span of the agent's LLM trace.
+    pub const AI_SPAN: &str = "$ai_span";
 }
 
 #[cfg(test)]

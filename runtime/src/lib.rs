@@ -39,6 +39,10 @@ pub use analytics::{
     capture_in, global, guard, init, shutdown,
 };
 pub use attribute::set_property;
+// The trace-context parser, for the fuzz target and the tests only.
+#[cfg(feature = "__internals")]
+#[doc(hidden)]
+pub use capture::trace as trace_context;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Builder, ConfigError, DEFAULT_HOST};
 pub use delivery::{DeliveryOptions, DeliveryStats, LocalTarget, MemorySink};

@@ -134,6 +134,15 @@ impl Default for CaptureOptions {
     }
 }
 
+/// The W3C trace context a request carried (`capture/trace.rs`): the trace and the caller's span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceIds {
+    /// The 128-bit trace id.
+    pub trace_id: u128,
+    /// The caller's 64-bit span id, this request's parent.
+    pub parent_span_id: u64,
+}
+
 /// Everything one intercepted request contributes to its events, as owned values.
 pub(crate) struct RequestRecord {
     pub event: &'static str,
@@ -163,6 +172,9 @@ pub(crate) struct RequestRecord {
     pub feedback: Option<crate::virtual_tools::Feedback>,
     /// `false` leaves `$mcp_parameters` off the main event (`$mcp_feedback`).
     pub capture_parameters: bool,
+    /// The incoming trace context: `$mcp_trace_id` / `$mcp_parent_span_id`, and the `$ai_span`'s ids. Boxed:
+    /// untraced requests (most) keep the record one word larger only.
+    pub trace: Option<Box<TraceIds>>,
 }
 
 impl RequestRecord {
@@ -204,6 +216,7 @@ impl RequestRecord {
             llm_model: None,
             feedback: None,
             capture_parameters: true,
+            trace: None,
         }
     }
 }
@@ -212,6 +225,8 @@ impl RequestRecord {
 #[derive(Clone, Default)]
 pub(crate) struct PipelineSettings {
     pub exception_autocapture: bool,
+    /// `Builder::llm_traces`: an `$ai_span` for each tool call with a trace id.
+    pub llm_traces: bool,
     pub before_send: Option<BeforeSend>,
 }
 
@@ -239,7 +254,7 @@ fn put_str(props: &mut Map<String, Value>, key: &str, value: Option<&str>, cap: 
 pub(crate) fn process(record: RequestRecord, settings: &PipelineSettings) -> Vec<Payload> {
     let event = record.event;
     let built = catch_unwind(AssertUnwindSafe(|| {
-        build(record, settings.exception_autocapture)
+        build(record, settings.exception_autocapture, settings.llm_traces)
     }));
     match built {
         Ok(payloads) => finish(payloads, settings),
@@ -385,7 +400,7 @@ fn captured_params(record: &RequestRecord) -> Option<Value> {
     Some(params)
 }
 
-fn build(record: RequestRecord, exception_autocapture: bool) -> Vec<Payload> {
+fn build(record: RequestRecord, exception_autocapture: bool, llm_traces: bool) -> Vec<Payload> {
     let identity = record.resolution.identity.as_deref();
     let session_id = &*record.session_id;
     let distinct = distinct_id(identity, Some(session_id));
@@ -451,6 +466,9 @@ fn build(record: RequestRecord, exception_autocapture: bool) -> Vec<Payload> {
         props.insert("$mcp_llm_model_source".into(), Value::from(*source));
     }
     props.insert("$mcp_duration_ms".into(), Value::from(record.duration_ms));
+    if let Some(trace) = &record.trace {
+        trace_properties(&mut props, trace);
+    }
     attribution_properties(&mut props, &record.attribution);
     if let Some(is_error) = record.is_error {
         props.insert("$mcp_is_error".into(), Value::Bool(is_error));
@@ -518,9 +536,96 @@ fn build(record: RequestRecord, exception_autocapture: bool) -> Vec<Payload> {
         )),
         _ => None,
     };
+    let span = match record.trace.as_deref() {
+        Some(trace) if llm_traces && record.event == names::TOOL_CALL => {
+            Some(ai_span_payload(&record, trace, &main))
+        }
+        _ => None,
+    };
     payloads.push(main);
     payloads.extend(exception);
+    payloads.extend(span);
     payloads
+}
+
+/// `$mcp_trace_id` and `$mcp_parent_span_id`, lowercase hex as in `traceparent`.
+fn trace_properties(props: &mut Map<String, Value>, trace: &TraceIds) {
+    props.insert(
+        "$mcp_trace_id".into(),
+        Value::String(format!("{:032x}", trace.trace_id)),
+    );
+    props.insert(
+        "$mcp_parent_span_id".into(),
+        Value::String(format!("{:016x}", trace.parent_span_id)),
+    );
+}
+
+/// A fresh span id: 16 lowercase hex digits, never all zeros.
+fn new_span_id() -> String {
+    let (high, low) = uuid::Uuid::new_v4().as_u64_pair();
+    format!("{:016x}", (high ^ low) | 1)
+}
+
+/// The `$ai_span` of a tool call with a trace id (`docs/traces.md`): a span of the agent's LLM trace, with the
+/// main event's distinct id, session and person rules, and its sanitized arguments and result.
+fn ai_span_payload(record: &RequestRecord, trace: &TraceIds, main: &Payload) -> Payload {
+    let identity = record.resolution.identity.as_deref();
+    let mut payload = Payload::new(names::AI_SPAN, main.distinct_id.clone(), main.timestamp);
+    let mut props = base_properties(
+        Some(&record.session_id),
+        record.conversation_id.as_deref(),
+        identity,
+    );
+    let main_props = &main.properties;
+    props.insert(
+        "$ai_trace_id".into(),
+        Value::String(format!("{:032x}", trace.trace_id)),
+    );
+    props.insert("$ai_span_id".into(), Value::String(new_span_id()));
+    props.insert(
+        "$ai_parent_id".into(),
+        Value::String(format!("{:016x}", trace.parent_span_id)),
+    );
+    if let Some(name) = main_props.get("$mcp_tool_name") {
+        props.insert("$ai_span_name".into(), name.clone());
+    }
+    props.insert(
+        "$ai_latency".into(),
+        Value::from(record.duration_ms as f64 / 1000.0),
+    );
+    let is_error = record.is_error.unwrap_or(false);
+    props.insert("$ai_is_error".into(), Value::Bool(is_error));
+    if is_error {
+        let error = main_props
+            .get("$mcp_error_message")
+            .or_else(|| main_props.get("$mcp_error_type"))
+            .cloned()
+            .unwrap_or_else(|| Value::from("error"));
+        props.insert("$ai_error".into(), error);
+    }
+    if let Some(arguments) = main_props
+        .get("$mcp_parameters")
+        .and_then(|p| p.pointer("/request/params/arguments"))
+    {
+        props.insert("$ai_input_state".into(), arguments.clone());
+    }
+    if let Some(result) = main_props.get("$mcp_response") {
+        props.insert("$ai_output_state".into(), result.clone());
+    }
+    for key in ["$mcp_tool_name", "$mcp_trace_id", "$mcp_parent_span_id"] {
+        if let Some(value) = main_props.get(key) {
+            props.insert(key.into(), value.clone());
+        }
+    }
+    attribution_properties(&mut props, &record.attribution);
+    if let Some(extra) = &record.event_properties {
+        for (key, value) in extra {
+            props.insert(key.clone(), value.clone());
+        }
+    }
+    payload.properties = props;
+    privacy::fit_budget(&mut payload, false);
+    payload
 }
 
 fn listed_tool_names(response: &Value) -> Option<Value> {

@@ -12,8 +12,10 @@ use rmcp::model::*;
 use rmcp::service::{MaybeSendFuture, NotificationContext, RequestContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde::Serialize;
+use tracing::Instrument as _;
 
 use crate::analytics::Analytics;
+use crate::capture::trace;
 use crate::capture::{BeginOptions, CallOutcome, Incoming, ServerShared};
 use crate::event::names;
 use crate::pipeline::{Captured, Encoded};
@@ -113,6 +115,14 @@ impl<S: ServerHandler> Instrumented<S> {
             return call(request, context).await;
         }
         let incoming = Incoming::from_context(&context);
+        let target = resource.as_deref().filter(|_| method == "prompts/get");
+        let span = trace::request_span(
+            method,
+            target,
+            &incoming.meta,
+            incoming.headers.as_deref(),
+            incoming.id.as_ref(),
+        );
         let mut scope = self
             .server
             .begin(
@@ -124,11 +134,14 @@ impl<S: ServerHandler> Instrumented<S> {
                 BeginOptions::default(),
             )
             .await;
+        trace::record_resolved(&span, &scope.record);
         context.extensions.insert(scope.caller());
         scope.record.resource_name = resource;
         let outcome = AssertUnwindSafe(call(request, context))
             .catch_unwind()
+            .instrument(span.clone())
             .await;
+        trace::record_outcome(&span, &outcome, |_| false);
         self.server.complete(scope, outcome, capture)
     }
 }
@@ -186,6 +199,13 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
                 .await;
             return Ok(CallToolResponse::Complete(result));
         }
+        let span = trace::request_span(
+            "tools/call",
+            Some(&request.name),
+            &incoming.meta,
+            incoming.headers.as_deref(),
+            incoming.id.as_ref(),
+        );
         let inner = &self.inner;
         let prepared = self
             .server
@@ -193,10 +213,18 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
                 inner.get_tool(name)
             })
             .await;
+        trace::record_resolved(&span, prepared.record());
         context.extensions.insert(prepared.caller());
         let slot = ToolCallSlot::watching();
         let handler = AssertUnwindSafe(self.inner.call_tool(request, context)).catch_unwind();
-        let outcome = with_call_slot(slot.clone(), handler).await;
+        let outcome = with_call_slot(slot.clone(), handler)
+            .instrument(span.clone())
+            .await;
+        trace::record_outcome(
+            &span,
+            &outcome,
+            |response| matches!(response, CallToolResponse::Complete(result) if result.is_error == Some(true)),
+        );
         let annotations = slot.take();
         match outcome {
             Ok(Ok(mut response)) => {
@@ -230,6 +258,13 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
         }
         let first_page = request.as_ref().and_then(|r| r.cursor.as_ref()).is_none();
         let incoming = Incoming::from_context(&context);
+        let span = trace::request_span(
+            "tools/list",
+            None,
+            &incoming.meta,
+            incoming.headers.as_deref(),
+            incoming.id.as_ref(),
+        );
         let scope = self
             .server
             .begin(
@@ -241,10 +276,13 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
                 BeginOptions::default(),
             )
             .await;
+        trace::record_resolved(&span, &scope.record);
         context.extensions.insert(scope.caller());
         let outcome = AssertUnwindSafe(self.inner.list_tools(request, context))
             .catch_unwind()
+            .instrument(span.clone())
             .await;
+        trace::record_outcome(&span, &outcome, |_| false);
         match outcome {
             Ok(outcome) => self.server.listed(scope, outcome, first_page),
             Err(panic) => self.server.complete(scope, Err(panic), |_| None),

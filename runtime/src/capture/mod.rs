@@ -12,6 +12,7 @@ pub(crate) mod errors;
 mod initialize;
 mod listing;
 mod tool_call;
+pub mod trace;
 mod unwrapped;
 mod virtual_call;
 
@@ -223,6 +224,7 @@ impl ServerShared {
         let session_id = resolved.snapshot.session_id;
         let mut record = RequestRecord::new(event, method, session_id.clone(), started_at);
         record.request_id = incoming.id.clone();
+        record.trace = trace::ids(&incoming.meta, incoming.headers.as_deref()).map(Box::new);
         record.params = Some(Encoded::with_meta(
             params,
             (!incoming.meta.is_empty()).then_some(&incoming.meta),

@@ -26,6 +26,11 @@ pub(crate) struct PreparedCall {
 }
 
 impl PreparedCall {
+    /// The record being filled (what the adapter's `tracing` span reads).
+    pub(crate) fn record(&self) -> &crate::pipeline::RequestRecord {
+        &self.scope.record
+    }
+
     /// Who the call is attributed to, for custom events captured inside the handler.
     pub(crate) fn caller(&self) -> Arc<CallerContext> {
         self.scope.caller()
