@@ -14,7 +14,7 @@ use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde::Serialize;
 
 use crate::analytics::Analytics;
-use crate::capture::{BeginOptions, CallOutcome, Incoming, ServerShared};
+use crate::capture::{BeginOptions, CallOutcome, Incoming, Prepare, ServerShared};
 use crate::event::names;
 use crate::pipeline::{Captured, Encoded};
 use crate::session::Connection;
@@ -187,12 +187,18 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
             return Ok(CallToolResponse::Complete(result));
         }
         let inner = &self.inner;
-        let prepared = self
-            .server
-            .prepare_call(&self.connection, incoming, &mut request, &|name| {
-                inner.get_tool(name)
-            })
-            .await;
+        let lookup = |name: &str| inner.get_tool(name);
+        let prepared =
+            match self
+                .server
+                .prepare_call_now(&self.connection, incoming, &mut request, &lookup)
+            {
+                Prepare::Ready(prepared) => prepared,
+                // Boxed: only a server with hooks keeps their state in this future.
+                Prepare::Hooks(pending) => {
+                    Box::pin(self.server.prepare_call_hooks(pending, &request)).await
+                }
+            };
         context.extensions.insert(prepared.caller());
         let slot = ToolCallSlot::watching();
         let handler = AssertUnwindSafe(self.inner.call_tool(request, context)).catch_unwind();
