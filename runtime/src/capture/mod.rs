@@ -34,7 +34,7 @@ use crate::request::{LazyParams, RequestView, ViewInner};
 use crate::session::{Connection, MintSlot, SessionSignals, SessionSnapshot, TransportSession};
 
 pub(crate) use attribution::first_header;
-pub(crate) use tool_call::{CallOutcome, PreparedCall};
+pub(crate) use tool_call::{CallOutcome, Prepare, PreparedCall};
 pub(crate) use unwrapped::{UnwrappedToolCall, capture_unwrapped};
 
 use attribution::{ClientSources, arc_str, attribute, caller_key, header_pairs, is_stand_in};
@@ -184,6 +184,35 @@ impl ServerShared {
         params: &P,
         options: BeginOptions<'_>,
     ) -> Scope {
+        let want_view = options.want_view;
+        let (mut scope, fingerprint) =
+            self.begin_now(connection, event, method, incoming, params, options);
+        if self.needs_hooks(want_view) {
+            self.run_hooks(&mut scope, method, incoming, params, fingerprint, want_view)
+                .await;
+        }
+        scope
+    }
+
+    /// Whether step 1 awaits a host hook: an identify function, `event_properties`, or (`want_view`) a hook that
+    /// runs after `begin` (the intent fallback). Without one, [`Self::begin_now`] is all of step 1.
+    pub(crate) fn needs_hooks(&self, want_view: bool) -> bool {
+        self.state.identity.has_identify()
+            || self.analytics.inner.event_properties.is_some()
+            || want_view
+    }
+
+    /// The synchronous part of step 1: session and attribution, the params encoded. Returns the scope and the
+    /// credential's fingerprint, for [`Self::run_hooks`].
+    pub(crate) fn begin_now<P: Serialize + Clone + Send + Sync + 'static>(
+        &self,
+        connection: &Connection,
+        event: &'static str,
+        method: &'static str,
+        incoming: &Incoming,
+        params: &P,
+        options: BeginOptions<'_>,
+    ) -> (Scope, Option<Fingerprint>) {
         let started_at = self.analytics.now();
         let started = self.analytics.inner.clock.elapsed();
         if options.handshake.is_none()
@@ -222,34 +251,45 @@ impl ServerShared {
         }
 
         let session_id = resolved.snapshot.session_id;
-        let mut record = RequestRecord::new(event, method, session_id.clone(), started_at);
+        let mut record = RequestRecord::new(event, method, session_id, started_at);
         record.request_id = incoming.id.clone();
         record.trace = trace::ids(&incoming.meta, incoming.headers.as_deref()).map(Box::new);
         record.params = Some(Encoded::with_meta(
             params,
             (!incoming.meta.is_empty()).then_some(&incoming.meta),
         ));
-        let needs_view = self.state.identity.has_identify()
-            || self.analytics.inner.event_properties.is_some()
-            || options.want_view;
-        let mut view = None;
-        if needs_view {
-            // Only the hooks' view needs its own copy of the params (serialized if a hook asks for them).
-            let hooks_view = hooks_view(method, incoming, params, session_id, &attribution);
-            record.resolution = self
-                .state
-                .identity
-                .resolve(&hooks_view, resolved.fingerprint)
-                .await;
-            record.event_properties = self.event_properties(hooks_view.clone()).await;
-            view = options.want_view.then_some(hooks_view);
-        }
         record.attribution = attribution;
-        Scope {
+        let scope = Scope {
             record,
             started,
-            view,
-        }
+            view: None,
+        };
+        (scope, resolved.fingerprint)
+    }
+
+    /// The awaited part of step 1, when [`Self::needs_hooks`]: identity, `event_properties`, and the view kept
+    /// for a later hook when `want_view`.
+    pub(crate) async fn run_hooks<P: Serialize + Clone + Send + Sync + 'static>(
+        &self,
+        scope: &mut Scope,
+        method: &'static str,
+        incoming: &Incoming,
+        params: &P,
+        fingerprint: Option<Fingerprint>,
+        want_view: bool,
+    ) {
+        let record = &mut scope.record;
+        // Only the hooks' view needs its own copy of the params (serialized if a hook asks for them).
+        let hooks_view = hooks_view(
+            method,
+            incoming,
+            params,
+            record.session_id.clone(),
+            &record.attribution,
+        );
+        record.resolution = self.state.identity.resolve(&hooks_view, fingerprint).await;
+        record.event_properties = self.event_properties(hooks_view.clone()).await;
+        scope.view = want_view.then_some(hooks_view);
     }
 
     /// The session of one request (`docs/sessions.md`): a conversation handle, a token, the transport's session,

@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::{BeginOptions, Incoming, Scope, ServerShared, errors};
 use crate::analytics::CallerContext;
 use crate::event::names;
+use crate::identity::Fingerprint;
 use crate::intent::{self, Owned};
 use crate::pipeline::{CaptureOptions, Encoded, ToolFacts};
 use crate::session::Connection;
@@ -58,6 +59,24 @@ impl PreparedCall {
     pub(crate) fn conversation_id(&self) -> Option<&str> {
         self.conversation.as_ref().map(|(handle, _)| &**handle)
     }
+}
+
+/// Step 1 of a `tools/call`, done synchronously or waiting for host hooks.
+pub(crate) enum Prepare {
+    /// Nothing to await: the common path.
+    Ready(PreparedCall),
+    /// An identify function, `event_properties` or the intent fallback must run first
+    /// ([`ServerShared::prepare_call_hooks`]).
+    Hooks(Box<PendingCall>),
+}
+
+/// A `tools/call` whose hooks have yet to run.
+pub(crate) struct PendingCall {
+    prepared: PreparedCall,
+    incoming: Incoming,
+    fingerprint: Option<Fingerprint>,
+    explicit: Option<String>,
+    want_view: bool,
 }
 
 /// How the handler of a prepared call ended.
@@ -140,6 +159,21 @@ impl ServerShared {
         request: &mut CallToolRequestParams,
         lookup: &(dyn Fn(&str) -> Option<Tool> + Sync),
     ) -> PreparedCall {
+        match self.prepare_call_now(connection, incoming, request, lookup) {
+            Prepare::Ready(prepared) => prepared,
+            Prepare::Hooks(pending) => self.prepare_call_hooks(pending, request).await,
+        }
+    }
+
+    /// Step 1 for a `tools/call` the host answers, without awaiting: ready unless a host hook must run first
+    /// ([`Self::needs_hooks`]), in which case [`Self::prepare_call_hooks`] completes it.
+    pub(crate) fn prepare_call_now(
+        &self,
+        connection: &Connection,
+        incoming: Incoming,
+        request: &mut CallToolRequestParams,
+        lookup: &(dyn Fn(&str) -> Option<Tool> + Sync),
+    ) -> Prepare {
         let name = request.name.to_string();
         let known = self.known_tool(&name, lookup);
         let owned = self.ownership(&name, known.as_deref());
@@ -158,23 +192,79 @@ impl ServerShared {
                         || (registered_tool(&name).is_some()
                             && intent::advertises_instructions(output))
                 });
-        let scope = self
-            .begin_call(
-                connection,
-                &incoming,
-                names::TOOL_CALL,
-                request,
-                explicit,
-                &arguments,
-            )
-            .await;
-        PreparedCall {
+        let want_view = explicit.is_none() && self.agent.intent_fallback.is_some();
+        let (mut scope, fingerprint) = self.begin_now(
+            connection,
+            names::TOOL_CALL,
+            "tools/call",
+            &incoming,
+            &*request,
+            BeginOptions {
+                want_view,
+                session: arguments
+                    .conversation
+                    .as_ref()
+                    .map(|(handle, _)| Arc::from(crate::session::derive_session_id(handle))),
+                ..BeginOptions::default()
+            },
+        );
+        scope.record.llm_model = arguments.model;
+        scope.record.conversation_id = arguments
+            .conversation
+            .as_ref()
+            .map(|(handle, _)| handle.clone());
+        let hooks = self.needs_hooks(want_view);
+        let explicit = if hooks {
+            explicit
+        } else {
+            // Without a fallback hook the intent is the explicit text or nothing (as `intent` resolves it).
+            scope.record.intent = explicit.map(|text| (text, intent::SOURCE_CONTEXT));
+            None
+        };
+        let prepared = PreparedCall {
             scope,
             name,
             known,
             conversation: arguments.conversation,
             instructions,
+        };
+        if !hooks {
+            return Prepare::Ready(prepared);
         }
+        Prepare::Hooks(Box::new(PendingCall {
+            prepared,
+            incoming,
+            fingerprint,
+            explicit,
+            want_view,
+        }))
+    }
+
+    /// The rest of step 1 when host hooks run: identity and `event_properties`, then the intent.
+    pub(crate) async fn prepare_call_hooks(
+        &self,
+        pending: Box<PendingCall>,
+        request: &CallToolRequestParams,
+    ) -> PreparedCall {
+        let PendingCall {
+            mut prepared,
+            incoming,
+            fingerprint,
+            explicit,
+            want_view,
+        } = *pending;
+        let scope = &mut prepared.scope;
+        self.run_hooks(
+            scope,
+            "tools/call",
+            &incoming,
+            request,
+            fingerprint,
+            want_view,
+        )
+        .await;
+        scope.record.intent = self.intent(explicit, scope).await;
+        prepared
     }
 
     /// Which arguments of tool `name` the crate owns (§8.2): `context` on instrumented tools, `llm_model` and
