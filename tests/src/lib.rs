@@ -1,9 +1,11 @@
 //! End-to-end test support: a reference MCP server and client helpers ([`fixtures`]), a local PostHog ingestion
-//! server for tests over real HTTP ([`ingest`]), and helpers for delivery tests ([`delivery`]).
+//! server for tests over real HTTP ([`ingest`]), helpers for delivery tests ([`delivery`]) and log capture
+//! ([`logs`]).
 
 pub mod delivery;
 pub mod fixtures;
 pub mod ingest;
+pub mod logs;
 
 pub use ingest::{Answer, IngestServer, RecordedRequest};
 

@@ -2,12 +2,12 @@
 //! that uses a virtual tool's name only on a later `tools/list` page is shadowed by the virtual tool advertised on
 //! the first page, with a logged warning. Events are read back from the local ingestion server.
 
-use std::io::Write;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 
 use posthog_mcp_tests::IngestServer;
 use posthog_mcp_tests::fixtures::{Ingested, call, connect, ingested, reporting_to};
+use posthog_mcp_tests::logs::{self, LogCapture};
 use rmcp::model::*;
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -89,40 +89,13 @@ impl ServerHandler for Paged {
     }
 }
 
-/// Log lines written while the guard lives, on this thread (a `#[tokio::test]` runs the server's tasks here).
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Logs {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Logs {
-    fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
-        let logs = Self::default();
-        let writer = logs.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_max_level(tracing::Level::WARN)
-            .with_writer(move || writer.clone())
-            .finish();
-        (logs, tracing::subscriber::set_default(subscriber))
-    }
-
-    /// The warnings that name `tool`.
-    fn warnings_about(&self, tool: &str) -> Vec<String> {
-        String::from_utf8_lossy(&self.0.lock().unwrap())
-            .lines()
-            .filter(|line| line.contains("WARN") && line.contains(&format!("tool={tool}")))
-            .map(str::to_owned)
-            .collect()
-    }
+/// The warnings that name `tool` in what `logs` captured (this thread: a `#[tokio::test]` runs the server's tasks
+/// here).
+fn warnings_about(logs: &LogCapture, tool: &str) -> Vec<String> {
+    logs.lines()
+        .into_iter()
+        .filter(|line| line.contains("WARN") && line.contains(&format!("tool={tool}")))
+        .collect()
 }
 
 fn names(listing: &ListToolsResult) -> Vec<&str> {
@@ -143,7 +116,7 @@ fn second_page() -> Option<PaginatedRequestParams> {
 
 #[tokio::test]
 async fn a_real_tool_with_a_virtual_name_on_a_later_page_is_shadowed_with_a_warning() {
-    let (logs, _guard) = Logs::capture();
+    let logs = logs::capture(tracing::Level::WARN);
     let ingest = IngestServer::start();
     let analytics = reporting_to(&ingest)
         .get_more_tools(true)
@@ -174,7 +147,7 @@ async fn a_real_tool_with_a_virtual_name_on_a_later_page_is_shadowed_with_a_warn
         );
     }
     for name in ["get_more_tools", "send_feedback"] {
-        assert!(logs.warnings_about(name).is_empty(), "no warning yet");
+        assert!(warnings_about(&logs, name).is_empty(), "no warning yet");
     }
 
     let second = client.list_tools(second_page()).await.unwrap();
@@ -190,7 +163,7 @@ async fn a_real_tool_with_a_virtual_name_on_a_later_page_is_shadowed_with_a_warn
             .all(|t| t.description.as_deref() == Some(HOST_DESCRIPTION))
     );
     for name in ["get_more_tools", "send_feedback"] {
-        let warnings = logs.warnings_about(name);
+        let warnings = warnings_about(&logs, name);
         assert_eq!(warnings.len(), 1, "one warning about {name}: {warnings:?}");
         assert!(
             warnings[0].contains("later listing page"),
@@ -258,7 +231,7 @@ async fn a_real_tool_with_a_virtual_name_on_a_later_page_is_shadowed_with_a_warn
 
 #[tokio::test]
 async fn without_the_virtual_tools_a_later_page_tool_keeps_its_name() {
-    let (logs, _guard) = Logs::capture();
+    let logs = logs::capture(tracing::Level::WARN);
     let ingest = IngestServer::start();
     let analytics = reporting_to(&ingest).build().unwrap();
     let host = Paged::default();
@@ -277,7 +250,7 @@ async fn without_the_virtual_tools_a_later_page_tool_keeps_its_name() {
     assert_eq!(text(&answer), "the host answered get_more_tools");
     client.cancel().await.unwrap();
     assert_eq!(host_calls.load(Ordering::SeqCst), 1);
-    assert!(logs.warnings_about("get_more_tools").is_empty());
+    assert!(warnings_about(&logs, "get_more_tools").is_empty());
 
     let delivered = ingested(&analytics, &ingest).await;
     let calls = events(&delivered, "$mcp_tool_call");

@@ -2,13 +2,12 @@
 //! and the summary logged when delivery stops, checked against the local ingestion server. Virtual time (a
 //! `ManualClock`) drives every wait of the worker; real time only carries the HTTP round trips.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use posthog_mcp::clock::ManualClock;
 use posthog_mcp::delivery::DeliveryOptions;
 use posthog_mcp_tests::delivery::{advance_until, job, payload, posthog_delivery, test_options};
-use posthog_mcp_tests::{Answer, IngestServer};
+use posthog_mcp_tests::{Answer, IngestServer, logs};
 
 const REAL: Duration = Duration::from_secs(20);
 
@@ -175,36 +174,9 @@ async fn while_ingestion_fails_only_one_batch_is_in_flight() {
     let _ = delivery.shutdown(Duration::from_millis(100)).await;
 }
 
-/// A `tracing` writer that keeps everything written, for asserting on log lines.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 #[test]
 fn shutdown_logs_one_line_summing_up_delivery() {
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(captured.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let logs = logs::capture(tracing::Level::INFO);
 
     let server = IngestServer::start();
     let clock = ManualClock::default();
@@ -230,7 +202,7 @@ fn shutdown_logs_one_line_summing_up_delivery() {
         delivery.shutdown(Duration::from_secs(1))
     ));
 
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     let summaries: Vec<&str> = text
         .lines()
         .filter(|l| l.contains("delivery stopped"))
@@ -256,12 +228,7 @@ fn shutdown_logs_one_line_summing_up_delivery() {
 
 #[test]
 fn a_clean_shutdown_logs_its_summary_at_info() {
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(captured.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let logs = logs::capture(tracing::Level::INFO);
     let server = IngestServer::start();
     let delivery = posthog_delivery(&server, test_options(), &ManualClock::default());
     for n in 0..3 {
@@ -270,7 +237,7 @@ fn a_clean_shutdown_logs_its_summary_at_info() {
     assert!(futures::executor::block_on(
         delivery.shutdown(Duration::from_secs(10))
     ));
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     let line = text
         .lines()
         .find(|l| l.contains("delivery stopped"))

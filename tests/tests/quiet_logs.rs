@@ -2,50 +2,23 @@
 //! a line per request. The request path runs on this test's thread (a current-thread runtime), where the
 //! capturing subscriber is installed.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use posthog_mcp::RequestView;
 use posthog_mcp_tests::fixtures::{Calculator, call, connect};
+use posthog_mcp_tests::logs::{self, LogCapture};
 use serde_json::json;
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 /// Our log lines (rmcp's own are not ours to count).
-fn lines(captured: &Captured) -> Vec<String> {
-    String::from_utf8_lossy(&captured.0.lock().unwrap())
-        .lines()
+fn ours(logs: &LogCapture) -> Vec<String> {
+    logs.lines()
+        .into_iter()
         .filter(|line| line.contains("posthog"))
-        .map(str::to_owned)
         .collect()
 }
 
 async fn calls_with(identify_fails: bool, calls: usize) -> Vec<String> {
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(captured.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let logs = logs::capture(tracing::Level::INFO);
     let analytics = posthog_mcp::Analytics::builder()
         .discard_sink()
         .without_registered_identify()
@@ -67,7 +40,7 @@ async fn calls_with(identify_fails: bool, calls: usize) -> Vec<String> {
     }
     client.cancel().await.unwrap();
     assert!(analytics.flush(Duration::from_secs(10)).await);
-    lines(&captured)
+    ours(&logs)
 }
 
 #[tokio::test]
