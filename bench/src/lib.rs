@@ -25,6 +25,18 @@ pub struct Pair {
     pub b: i64,
 }
 
+/// Arguments of `blob`.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct BlobSize {
+    /// Bytes of text in the reply.
+    pub size: usize,
+}
+
+/// A reply of `size` bytes of text (the size series).
+pub fn blob_text(size: usize) -> String {
+    "word ".repeat(size / 5 + 1)[..size].to_owned()
+}
+
 /// The calculator as a plain rmcp server.
 #[derive(Debug, Clone)]
 pub struct Plain {
@@ -45,6 +57,12 @@ impl Plain {
     #[tool(description = "Add two numbers")]
     async fn add(&self, Parameters(Pair { a, b }): Parameters<Pair>) -> String {
         (a + b).to_string()
+    }
+
+    /// A reply of `size` bytes.
+    #[tool(description = "A reply of `size` bytes")]
+    async fn blob(&self, Parameters(BlobSize { size }): Parameters<BlobSize>) -> String {
+        blob_text(size)
     }
 }
 
@@ -78,6 +96,13 @@ impl Attributed {
     #[tool(description = "Add two numbers")]
     async fn add(&self, Parameters(Pair { a, b }): Parameters<Pair>) -> String {
         (a + b).to_string()
+    }
+
+    /// A reply of `size` bytes.
+    #[posthog_tool]
+    #[tool(description = "A reply of `size` bytes")]
+    async fn blob(&self, Parameters(BlobSize { size }): Parameters<BlobSize>) -> String {
+        blob_text(size)
     }
 }
 
@@ -123,6 +148,33 @@ pub fn request() -> CallToolRequestParams {
         unreachable!()
     };
     CallToolRequestParams::new("add").with_arguments(arguments)
+}
+
+/// `add(1, 2)` as [`request`], with an extra `pad` argument of `bytes` bytes (the argument size series).
+pub fn request_with_argument(bytes: usize) -> CallToolRequestParams {
+    let mut request = request();
+    if let Some(arguments) = request.arguments.as_mut() {
+        arguments.insert("pad".into(), serde_json::Value::from(blob_text(bytes)));
+    }
+    request
+}
+
+/// `blob(size)`: a reply of `size` bytes (the reply size series).
+pub fn request_for_reply(size: usize) -> CallToolRequestParams {
+    let serde_json::Value::Object(arguments) = serde_json::json!({
+        "size": size,
+        "context": "A large reply for the benchmark",
+        "llm_model": "bench-model-1",
+    }) else {
+        unreachable!()
+    };
+    CallToolRequestParams::new("blob").with_arguments(arguments)
+}
+
+/// One `tools/call` round trip of `request`.
+pub async fn call_with(client: &Client, request: CallToolRequestParams) {
+    let result = client.call_tool(request).await.expect("the call succeeds");
+    std::hint::black_box(result);
 }
 
 /// One `tools/call` round trip; panics unless the answer is `3`.

@@ -135,6 +135,7 @@ impl State {
             queued: self.buffer.len() as u64,
             in_flight: self.in_flight as u64,
             jobs_pending: self.jobs_pending as u64,
+            held_bytes: (self.jobs_bytes + self.buffer_bytes + self.in_flight_bytes) as u64,
             ..self.counters
         }
     }

@@ -180,7 +180,7 @@ fn a_full_queue_drops_the_newest_and_counts_it() {
 fn a_byte_bound_drops_payloads_beyond_it() {
     let (delivery, _sink, _clock) = scripted(
         DeliveryOptions {
-            max_bytes: super::worker::estimated_len(&payload(0)) * 3 + 10,
+            max_bytes: super::worker::held_size(&payload(0)) * 3 + 10,
             batch_size: 1000,
             ..options()
         },

@@ -1,0 +1,291 @@
+//! The one overhead command (issue 13 item 3): every figure as a median of per-round ratios, the variants
+//! interleaved inside each round so that the machine's drift cancels.
+//!
+//! 1. Per call: bare rmcp, posthog-mcp's variants and posthog-rs's `mcp`, one `tools/call` at a time over rmcp's
+//!    duplex transport on a current-thread runtime (client and server on the main thread). Per round and variant:
+//!    wall time of N calls, the main thread's CPU during them (the request thread), and the process's CPU over
+//!    all threads until the variant's background delivery has handled every event (the loopback sink's own
+//!    threads excluded).
+//! 2. Sizes: the same for arguments and replies of 1 KB to 1 MB (bare, posthog-mcp discard, posthog-rs).
+//! 3. Delivery: custom events through posthog-mcp's worker to the discard sink (the baseline) and over HTTP with
+//!    gzip to the loopback sink, payloads per second, and what was lost.
+//!
+//! `cargo run --release --bin overhead -- [CALLS] [ROUNDS]` (defaults 2000 and 9). Prints Markdown.
+
+use std::time::{Duration, Instant};
+
+use posthog_mcp::Analytics;
+use posthog_mcp_bench::{
+    Client, LoopbackSink, Setup, Variant, call, call_with, init_global_disabled, process_cpu,
+    request_for_reply, request_with_argument, thread_cpu,
+};
+use rmcp::model::CallToolRequestParams;
+
+/// One variant's figures for one round, per call.
+#[derive(Clone, Copy, Default)]
+struct Sample {
+    wall: f64,
+    thread: f64,
+    process: f64,
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+/// Measures `calls` calls of `request` (or the standard call) on `setup`, after a warm-up.
+fn measure(
+    rt: &tokio::runtime::Runtime,
+    setup: &Setup,
+    sink: &LoopbackSink,
+    calls: u32,
+    request: Option<&CallToolRequestParams>,
+) -> Sample {
+    async fn one(client: &Client, request: Option<&CallToolRequestParams>) {
+        match request {
+            Some(request) => call_with(client, request.clone()).await,
+            None => call(client).await,
+        }
+    }
+    rt.block_on(async {
+        for _ in 0..(calls / 10).max(2) {
+            one(&setup.client, request).await;
+        }
+        setup.settle().await;
+    });
+    let sink_before = sink.cpu();
+    let process_before = process_cpu();
+    let thread_before = thread_cpu();
+    let wall_before = Instant::now();
+    rt.block_on(async {
+        for _ in 0..calls {
+            one(&setup.client, request).await;
+        }
+    });
+    let wall = wall_before.elapsed();
+    let thread = thread_cpu().saturating_sub(thread_before);
+    rt.block_on(setup.settle());
+    let process = process_cpu()
+        .saturating_sub(process_before)
+        .saturating_sub(sink.cpu().saturating_sub(sink_before));
+    let n = f64::from(calls);
+    Sample {
+        wall: micros(wall) / n,
+        thread: micros(thread) / n,
+        process: micros(process) / n,
+    }
+}
+
+/// `samples[variant][round]`; variant 0 is bare. Rounds rotate the order of the variants.
+fn rounds(
+    rounds: usize,
+    count: usize,
+    mut run: impl FnMut(usize) -> Sample,
+) -> Vec<Vec<Sample>> {
+    let mut samples = vec![Vec::with_capacity(rounds); count];
+    for round in 0..rounds {
+        for k in 0..count {
+            let index = (k + round) % count;
+            samples[index].push(run(index));
+        }
+    }
+    samples
+}
+
+struct Summary {
+    wall: f64,
+    wall_ratio: f64,
+    wall_added: f64,
+    thread_ratio: f64,
+    thread_added: f64,
+    process_ratio: f64,
+    process_added: f64,
+}
+
+fn summarize(own: &[Sample], bare: &[Sample]) -> Summary {
+    let pairs = || own.iter().zip(bare);
+    Summary {
+        wall: median(own.iter().map(|s| s.wall).collect()),
+        wall_ratio: median(pairs().map(|(s, b)| s.wall / b.wall).collect()),
+        wall_added: median(pairs().map(|(s, b)| s.wall - b.wall).collect()),
+        thread_ratio: median(pairs().map(|(s, b)| s.thread / b.thread).collect()),
+        thread_added: median(pairs().map(|(s, b)| s.thread - b.thread).collect()),
+        process_ratio: median(pairs().map(|(s, b)| s.process / b.process).collect()),
+        process_added: median(pairs().map(|(s, b)| s.process - b.process).collect()),
+    }
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let calls: u32 = args.next().map_or(2000, |a| a.parse().expect("CALLS"));
+    let round_count: usize = args.next().map_or(9, |a| a.parse().expect("ROUNDS"));
+    init_global_disabled();
+    let sink = LoopbackSink::start();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let setups: Vec<Setup> = Variant::ALL
+        .iter()
+        .map(|&variant| rt.block_on(Setup::new(variant, &sink.url)))
+        .collect();
+
+    println!("## 1. One `tools/call`, {calls} calls × {round_count} rounds, variants interleaved\n");
+    println!(
+        "Medians over rounds of each round's ratio to that round's bare figure. Wall and request-thread CPU: the \
+         calls only; process CPU: all threads until delivery settled, loopback sink excluded.\n"
+    );
+    println!(
+        "| variant | wall/call | wall × bare | added wall | request-thread CPU × bare | added | process CPU × bare | added |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let samples = rounds(round_count, setups.len(), |i| {
+        measure(&rt, &setups[i], &sink, calls, None)
+    });
+    let mut ours_added = None;
+    let mut theirs_added = None;
+    for (setup, own) in setups.iter().zip(&samples) {
+        let s = summarize(own, &samples[0]);
+        match setup.variant {
+            Variant::OursDiscard => ours_added = Some(s.wall_added),
+            Variant::PosthogRs => theirs_added = Some(s.wall_added),
+            _ => {}
+        }
+        println!(
+            "| {} | {:.2} µs | {:.3} | {:+.2} µs | {:.3} | {:+.2} µs | {:.3} | {:+.2} µs |",
+            setup.variant.name(),
+            s.wall,
+            s.wall_ratio,
+            s.wall_added,
+            s.thread_ratio,
+            s.thread_added,
+            s.process_ratio,
+            s.process_added,
+        );
+    }
+    if let (Some(ours), Some(theirs)) = (ours_added, theirs_added) {
+        println!(
+            "\nAdded wall time, posthog-rs `mcp` ÷ posthog-mcp (discard): {:.1}×\n",
+            theirs / ours
+        );
+    }
+
+    // 2. Sizes.
+    let sized: Vec<&Setup> = setups
+        .iter()
+        .filter(|s| matches!(s.variant, Variant::Bare | Variant::OursDiscard | Variant::PosthogRs))
+        .collect();
+    for (label, make) in [
+        (
+            "argument",
+            request_with_argument as fn(usize) -> CallToolRequestParams,
+        ),
+        ("reply", request_for_reply),
+    ] {
+        println!("## 2. {label} size series, added per call vs bare (medians of per-round differences)\n");
+        println!(
+            "| {label} | calls × rounds | bare wall/call | posthog-mcp added wall | request-thread CPU | process CPU | posthog-rs added wall | request-thread CPU | process CPU |"
+        );
+        println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        for size in [1_000usize, 10_000, 100_000, 1_000_000] {
+            let n = ((calls / 4) as usize).min((20_000_000 / size).max(20)) as u32;
+            let request = make(size);
+            let samples = rounds(round_count.min(5), sized.len(), |i| {
+                measure(&rt, sized[i], &sink, n, Some(&request))
+            });
+            let ours = summarize(&samples[1], &samples[0]);
+            let theirs = summarize(&samples[2], &samples[0]);
+            println!(
+                "| {} KB | {n} × {} | {:.1} µs | {:+.1} µs | {:+.1} µs | {:+.1} µs | {:+.1} µs | {:+.1} µs | {:+.1} µs |",
+                size / 1000,
+                round_count.min(5),
+                median(samples[0].iter().map(|s| s.wall).collect()),
+                ours.wall_added,
+                ours.thread_added,
+                ours.process_added,
+                theirs.wall_added,
+                theirs.thread_added,
+                theirs.process_added,
+            );
+        }
+        println!();
+    }
+
+    // 3. Delivery throughput.
+    let events: u64 = 50_000;
+    println!("## 3. Delivery: {events} custom events per run, 3 rounds interleaved\n");
+    println!("| sink | payloads/s (median) | × discard (median of per-round ratios) | lost |");
+    println!("| --- | ---: | ---: | ---: |");
+    let instances: Vec<(&str, Analytics)> = vec![
+        (
+            "discard (baseline)",
+            Analytics::builder()
+                .without_registered_identify()
+                .discard_sink()
+                .build()
+                .expect("a valid configuration"),
+        ),
+        (
+            "HTTP, gzip, loopback sink",
+            Analytics::builder()
+                .without_registered_identify()
+                .api_key("phc_bench")
+                .host(&sink.url)
+                .build()
+                .expect("a valid configuration"),
+        ),
+    ];
+    let mut rates = vec![Vec::new(); instances.len()];
+    for round in 0..3 {
+        for k in 0..instances.len() {
+            let index = (k + round) % instances.len();
+            let analytics = &instances[index].1;
+            let before = analytics.stats();
+            let started = Instant::now();
+            for i in 0..events {
+                if i % 1000 == 0 {
+                    // Stay within the default queue (10,000): this measures throughput, not overflow.
+                    while {
+                        let s = analytics.stats();
+                        s.queued + s.jobs_pending > 6_000
+                    } {
+                        std::thread::sleep(Duration::from_micros(100));
+                    }
+                }
+                let mut properties = serde_json::Map::new();
+                properties.insert("i".into(), i.into());
+                properties.insert("tool".into(), "add".into());
+                let _ = analytics.capture("bench_event", properties);
+            }
+            assert!(rt.block_on(analytics.flush(Duration::from_secs(60))), "drained");
+            let rate = events as f64 / started.elapsed().as_secs_f64();
+            let after = analytics.stats();
+            assert_eq!(after.dropped(), before.dropped(), "{} lost payloads", instances[index].0);
+            rates[index].push(rate);
+        }
+    }
+    for (index, (name, analytics)) in instances.iter().enumerate() {
+        let ratio = median(rates[index].iter().zip(&rates[0]).map(|(r, b)| r / b).collect());
+        println!(
+            "| {name} | {:.0} | {:.2} | {} |",
+            median(rates[index].clone()),
+            ratio,
+            analytics.stats().dropped()
+        );
+    }
+    println!(
+        "\nloopback sink: {} requests, {} body bytes",
+        sink.requests.load(std::sync::atomic::Ordering::Relaxed),
+        sink.bytes.load(std::sync::atomic::Ordering::Relaxed),
+    );
+}
