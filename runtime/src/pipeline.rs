@@ -303,7 +303,7 @@ pub(crate) struct RequestRecord {
     /// untraced requests (most) keep the record one word larger only.
     pub trace: Option<Box<TraceIds>>,
     /// `$mcp_task_id`: the task a task-augmented `tools/call` created (reported when the task ends).
-    pub task_id: Option<String>,
+    pub task_id: Option<Box<str>>,
 }
 
 impl RequestRecord {

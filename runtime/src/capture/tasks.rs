@@ -38,7 +38,7 @@ impl ServerShared {
             started,
             view: _,
         } = scope;
-        record.task_id = Some(task_id.clone());
+        record.task_id = Some(task_id.as_str().into());
         // The creation answer is not the call's result: the terminal state's result replaces it.
         record.response = None;
         record.is_error = None;
