@@ -2,7 +2,8 @@
 //! extension (SEP-2663) and a hand-written server that answers `tools/call` with a task: the call's
 //! `$mcp_tool_call` is sent once, when a `tasks/get` answer first shows the task terminal, with the task's own
 //! duration on the virtual clock, its outcome and `$mcp_task_id`; a task never seen ending is reported as
-//! `task_timeout`; `tasks/get` and `tasks/cancel` reach the server untouched.
+//! `task_timeout`, and beyond the capacity the oldest as `task_untracked`; `tasks/get` and `tasks/cancel` reach the
+//! server untouched.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -286,4 +287,38 @@ async fn tasks_get_and_cancel_reach_the_server_untouched() {
     assert_eq!(p["$mcp_is_error"], true);
     assert_eq!(p["$mcp_error_type"], "task_cancelled");
     assert_eq!(p["$mcp_duration_ms"], 3000);
+}
+
+#[tokio::test]
+async fn more_tasks_than_the_capacity_report_the_oldest_as_untracked() {
+    let w = world(|b| b.task_capacity(2)).await;
+    let first = w.start_job().await;
+    w.clock.advance(Duration::from_secs(1));
+    let second = w.start_job().await;
+    w.clock.advance(Duration::from_secs(1));
+    let third = w.start_job().await;
+    w.clock.advance(Duration::from_secs(1));
+    for id in [&first, &second, &third] {
+        w.server.set(id, failure());
+        w.poll(id).await;
+    }
+
+    let calls = w.tool_calls().await;
+    assert_eq!(calls.len(), 3, "{calls:?}");
+    let by_task = |id: &str| {
+        calls
+            .iter()
+            .find(|c| c.properties["$mcp_task_id"] == id)
+            .unwrap_or_else(|| panic!("a call for {id}"))
+            .properties
+            .clone()
+    };
+    let oldest = by_task(&first);
+    assert_eq!(oldest["$mcp_error_type"], "task_untracked");
+    assert_eq!(
+        oldest["$mcp_duration_ms"], 2000,
+        "reported when the third task came"
+    );
+    assert_eq!(by_task(&second)["$mcp_error_type"], "InternalError");
+    assert_eq!(by_task(&third)["$mcp_error_type"], "InternalError");
 }
