@@ -139,7 +139,7 @@ impl ServerShared {
             );
         }
         for pending in expired {
-            let ended = pending.started + timeout;
+            let ended = pending.started.saturating_add(timeout);
             let message = format!(
                 "the task was not seen ending within {} ms",
                 timeout.as_millis()
