@@ -2,7 +2,7 @@
 //! instruments, the process-wide instance that zero-config use starts lazily, and custom events.
 
 use std::any::TypeId;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
@@ -46,6 +46,10 @@ pub(crate) struct Inner {
     /// The state of each server this instance instruments (identity cache, caller sessions), by server.
     servers: dashmap::DashMap<ServerKey, Arc<ServerState>>,
     pub(crate) session_capacity: NonZeroUsize,
+    /// How long a task is awaited before it is reported as timed out.
+    pub(crate) task_timeout: Duration,
+    /// How many tasks each server awaits at once.
+    pub(crate) task_capacity: NonZeroUsize,
 }
 
 impl std::fmt::Debug for Analytics {
@@ -198,6 +202,16 @@ pub(crate) struct ServerState {
     pub(crate) first_page: Mutex<Option<HashSet<String>>>,
     /// Skip warnings already logged, so a listing repeated per request warns once per tool and argument.
     pub(crate) warned: dashmap::DashMap<(String, &'static str), ()>,
+    /// Task-augmented calls awaiting their terminal state (`capture/tasks.rs`), by task id.
+    pub(crate) tasks: Mutex<HashMap<String, PendingTask>>,
+}
+
+/// A task-augmented `tools/call` whose event waits for the task to end.
+pub(crate) struct PendingTask {
+    /// The call's record, filled but for the outcome and the duration.
+    pub(crate) record: RequestRecord,
+    /// When the call began, on the instance's monotonic clock.
+    pub(crate) started: Duration,
 }
 
 /// A custom event could not be captured.
@@ -272,6 +286,9 @@ impl Analytics {
                 servers: dashmap::DashMap::new(),
                 session_capacity: NonZeroUsize::new(builder.session_capacity)
                     .unwrap_or(NonZeroUsize::MIN),
+                task_timeout: builder.task_timeout.max(Duration::from_millis(1)),
+                task_capacity: NonZeroUsize::new(builder.task_capacity)
+                    .unwrap_or(NonZeroUsize::MIN),
             }),
         }
     }
@@ -298,6 +315,7 @@ impl Analytics {
                     tools: dashmap::DashMap::new(),
                     first_page: Mutex::new(None),
                     warned: dashmap::DashMap::new(),
+                    tasks: Mutex::new(HashMap::new()),
                 })
             })
             .clone()

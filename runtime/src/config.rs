@@ -169,6 +169,8 @@ pub struct Builder {
     pub(crate) delivery: DeliveryOptions,
     pub(crate) cache_capacity: usize,
     pub(crate) session_capacity: usize,
+    pub(crate) task_timeout: Duration,
+    pub(crate) task_capacity: usize,
     pub(crate) cache_ttl: Duration,
     pub(crate) identify_timeout: Duration,
     pub(crate) identify_failure_ttl: Duration,
@@ -193,6 +195,8 @@ impl Default for Builder {
             delivery: DeliveryOptions::default(),
             cache_capacity: 1000,
             session_capacity: 10_000,
+            task_timeout: Duration::from_secs(600),
+            task_capacity: 1000,
             cache_ttl: Duration::from_secs(600),
             identify_timeout: Duration::from_secs(2),
             identify_failure_ttl: Duration::from_secs(30),
@@ -332,6 +336,21 @@ impl Builder {
     /// next request starts a new session; drops are counted in [`Analytics::session_stats`](crate::Analytics::session_stats).
     pub fn session_capacity(mut self, capacity: usize) -> Self {
         self.session_capacity = capacity;
+        self
+    }
+
+    /// How long a task-augmented `tools/call` may run before it is reported as unfinished (default 10
+    /// minutes; `docs/tasks.md`). A task whose terminal state is not seen in time is reported once, as an error
+    /// of type `task_timeout`; zero is treated as one millisecond.
+    pub fn task_timeout(mut self, timeout: Duration) -> Self {
+        self.task_timeout = timeout;
+        self
+    }
+
+    /// How many tasks are awaited at once (default 1,000; at least one). When full, the oldest is reported
+    /// at once as an error of type `task_untracked` and forgotten.
+    pub fn task_capacity(mut self, capacity: usize) -> Self {
+        self.task_capacity = capacity;
         self
     }
 

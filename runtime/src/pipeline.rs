@@ -302,6 +302,8 @@ pub(crate) struct RequestRecord {
     /// The incoming trace context: `$mcp_trace_id` / `$mcp_parent_span_id`, and the `$ai_span`'s ids. Boxed:
     /// untraced requests (most) keep the record one word larger only.
     pub trace: Option<Box<TraceIds>>,
+    /// `$mcp_task_id`: the task a task-augmented `tools/call` created (reported when the task ends).
+    pub task_id: Option<Box<str>>,
 }
 
 impl RequestRecord {
@@ -343,6 +345,7 @@ impl RequestRecord {
             llm_model: None,
             feedback: None,
             capture_parameters: true,
+            task_id: None,
             trace: None,
         }
     }
@@ -593,6 +596,10 @@ fn build(record: RequestRecord, exception_autocapture: bool, llm_traces: bool) -
         props.insert("$mcp_llm_model_source".into(), Value::from(*source));
     }
     props.insert("$mcp_duration_ms".into(), Value::from(record.duration_ms));
+    if let Some(task_id) = &record.task_id {
+        let task_id = privacy::generic_string(task_id);
+        put_str(&mut props, "$mcp_task_id", Some(&task_id), CAP_NAME);
+    }
     if let Some(trace) = &record.trace {
         trace_properties(&mut props, trace);
     }

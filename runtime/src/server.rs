@@ -382,6 +382,21 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
         .await
     }
 
+    /// Forwarded unchanged; a terminal state in the answer reports the task's `tools/call` (`capture/tasks.rs`).
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, ErrorData> {
+        let result = self.inner.get_task(request, context).await;
+        if self.enabled()
+            && let Ok(answer) = &result
+        {
+            self.server.observe_task(&answer.task);
+        }
+        result
+    }
+
     // Everything else is forwarded unchanged: one table, checked against rmcp's 32 methods by a test per method.
     forward! {
         fn ping(&self, context: RequestContext<RoleServer>) -> Result<(), ErrorData>;
@@ -391,7 +406,6 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
         fn set_level(&self, request: SetLevelRequestParams, context: RequestContext<RoleServer>) -> Result<(), ErrorData>;
         fn listen(&self, context: rmcp::service::SubscriptionContext) -> Result<(), ErrorData>;
         fn on_custom_request(&self, request: CustomRequest, context: RequestContext<RoleServer>) -> Result<CustomResult, ErrorData>;
-        fn get_task(&self, request: GetTaskParams, context: RequestContext<RoleServer>) -> Result<GetTaskResult, ErrorData>;
         fn update_task(&self, request: UpdateTaskParams, context: RequestContext<RoleServer>) -> Result<(), ErrorData>;
         fn cancel_task(&self, request: CancelTaskParams, context: RequestContext<RoleServer>) -> Result<(), ErrorData>;
         fn list_skills(&self, request: Option<PaginatedRequestParams>, context: RequestContext<RoleServer>) -> Result<ListSkillsResult, ErrorData>;

@@ -11,6 +11,7 @@ mod attribution;
 pub(crate) mod errors;
 mod initialize;
 mod listing;
+mod tasks;
 mod tool_call;
 pub mod trace;
 mod unwrapped;

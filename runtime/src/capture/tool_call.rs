@@ -368,6 +368,7 @@ impl ServerShared {
         record.tool_properties = std::mem::take(&mut annotations.properties);
         let typed_error = annotations.error.take();
         let mut delivered = false;
+        let mut parked = None;
         match outcome {
             CallOutcome::Response(response) => {
                 let is_error =
@@ -397,6 +398,9 @@ impl ServerShared {
                     CallToolResponse::Task(task) => Some(Encoded::of(task)),
                     _ => None,
                 };
+                if let CallToolResponse::Task(task) = &*response {
+                    parked = Some(task.task.task_id.clone());
+                }
             }
             CallOutcome::Error(error) => {
                 record.is_error = Some(true);
@@ -410,7 +414,11 @@ impl ServerShared {
         if conversation.is_some_and(|(_, minted)| minted) && !delivered {
             record.conversation_id = None;
         }
-        self.finish(scope);
+        match parked {
+            // A task-augmented call is reported when its task ends (`tasks.rs`).
+            Some(task_id) => self.park_task(scope, task_id),
+            None => self.finish(scope),
+        }
     }
 }
 
