@@ -16,7 +16,7 @@ use tracing::Instrument as _;
 
 use crate::analytics::Analytics;
 use crate::capture::trace;
-use crate::capture::{BeginOptions, CallOutcome, Incoming, Prepare, ServerShared};
+use crate::capture::{BeginOptions, CallOutcome, Incoming, ServerShared};
 use crate::event::names;
 use crate::pipeline::{Captured, Encoded};
 use crate::session::Connection;
@@ -207,18 +207,12 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
             incoming.id.as_ref(),
         );
         let inner = &self.inner;
-        let lookup = |name: &str| inner.get_tool(name);
-        let prepared =
-            match self
-                .server
-                .prepare_call_now(&self.connection, incoming, &mut request, &lookup)
-            {
-                Prepare::Ready(prepared) => prepared,
-                // Boxed: only a server with hooks keeps their state in this future.
-                Prepare::Hooks(pending) => {
-                    Box::pin(self.server.prepare_call_hooks(pending, &request)).await
-                }
-            };
+        let prepared = self
+            .server
+            .prepare_call(&self.connection, incoming, &mut request, &|name| {
+                inner.get_tool(name)
+            })
+            .await;
         trace::record_resolved(&span, prepared.record());
         context.extensions.insert(prepared.caller());
         let slot = ToolCallSlot::watching();

@@ -5,25 +5,11 @@
 use std::time::Duration;
 
 use posthog_mcp::{Analytics, DeliveryOptions};
+use posthog_mcp_tests::process::rss;
 use posthog_mcp_tests::{Answer, IngestServer};
 
 const MIB: usize = 1024 * 1024;
 const BUDGET: usize = 48 * MIB;
-
-/// The process's resident set, in bytes (Linux `VmRSS`).
-fn rss() -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").expect("Linux /proc");
-    let line = status
-        .lines()
-        .find(|line| line.starts_with("VmRSS:"))
-        .expect("VmRSS in /proc/self/status");
-    let kib: usize = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .expect("a number of kB");
-    kib * 1024
-}
 
 #[test]
 fn a_full_queue_costs_at_most_twice_the_bytes_it_counts() {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use posthog_mcp::DeliveryOptions;
 use posthog_mcp_tests::IngestServer;
 use posthog_mcp_tests::fixtures::{Calculator, call, connect, reporting_to};
+use posthog_mcp_tests::process::peak_rss;
 use serde_json::json;
 
 const MIB: usize = 1024 * 1024;
@@ -17,21 +18,6 @@ const BUDGET: usize = 16 * MIB;
 /// What the process may grow beyond the budget: the allocator's slack around a few 4 MB buffers in flight, the
 /// ingestion server's own bodies, the delivery worker's HTTP client.
 const OVERHEAD: usize = 32 * MIB;
-
-/// The process's peak resident set, in bytes (Linux `VmHWM`).
-fn peak_rss() -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").expect("Linux /proc");
-    let line = status
-        .lines()
-        .find(|line| line.starts_with("VmHWM:"))
-        .expect("VmHWM in /proc/self/status");
-    let kib: usize = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .expect("a number of kB");
-    kib * 1024
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_hundred_calls_of_four_megabytes_stay_within_the_byte_budget_and_drain_in_seconds() {

@@ -62,7 +62,7 @@ impl PreparedCall {
 }
 
 /// Step 1 of a `tools/call`, done synchronously or waiting for host hooks.
-pub(crate) enum Prepare {
+enum Prepare {
     /// Nothing to await: the common path.
     Ready(PreparedCall),
     /// An identify function, `event_properties` or the intent fallback must run first
@@ -71,7 +71,7 @@ pub(crate) enum Prepare {
 }
 
 /// A `tools/call` whose hooks have yet to run.
-pub(crate) struct PendingCall {
+struct PendingCall {
     prepared: PreparedCall,
     incoming: Incoming,
     fingerprint: Option<Fingerprint>,
@@ -132,23 +132,25 @@ impl ServerShared {
                 "tools/call",
                 incoming,
                 request,
-                BeginOptions {
-                    want_view: explicit.is_none() && self.agent.intent_fallback.is_some(),
-                    session: arguments
-                        .conversation
-                        .as_ref()
-                        .map(|(handle, _)| Arc::from(crate::session::derive_session_id(handle))),
-                    ..BeginOptions::default()
-                },
+                self.call_options(explicit.is_some(), arguments),
             )
             .await;
         scope.record.intent = self.intent(explicit, &mut scope).await;
-        scope.record.llm_model = arguments.model.clone();
-        scope.record.conversation_id = arguments
-            .conversation
-            .as_ref()
-            .map(|(handle, _)| handle.clone());
+        note_agent(&mut scope, arguments.model.clone(), arguments);
         scope
+    }
+
+    /// The options of step 1 for a `tools/call`: the conversation's session when there is a handle, and a view
+    /// kept for the intent fallback when the call brings no intent of its own.
+    fn call_options(&self, explicit: bool, arguments: &AgentArguments) -> BeginOptions<'static> {
+        BeginOptions {
+            want_view: !explicit && self.agent.intent_fallback.is_some(),
+            session: arguments
+                .conversation
+                .as_ref()
+                .map(|(handle, _)| Arc::from(crate::session::derive_session_id(handle))),
+            ..BeginOptions::default()
+        }
     }
 
     /// Step 1 for a `tools/call` the host answers.
@@ -161,13 +163,14 @@ impl ServerShared {
     ) -> PreparedCall {
         match self.prepare_call_now(connection, incoming, request, lookup) {
             Prepare::Ready(prepared) => prepared,
-            Prepare::Hooks(pending) => self.prepare_call_hooks(pending, request).await,
+            // Boxed: only a server with hooks keeps their state in the caller's future.
+            Prepare::Hooks(pending) => Box::pin(self.prepare_call_hooks(pending, request)).await,
         }
     }
 
     /// Step 1 for a `tools/call` the host answers, without awaiting: ready unless a host hook must run first
     /// ([`Self::needs_hooks`]), in which case [`Self::prepare_call_hooks`] completes it.
-    pub(crate) fn prepare_call_now(
+    fn prepare_call_now(
         &self,
         connection: &Connection,
         incoming: Incoming,
@@ -177,7 +180,7 @@ impl ServerShared {
         let name = request.name.to_string();
         let known = self.known_tool(&name, lookup);
         let owned = self.ownership(&name, known.as_deref());
-        let arguments = self.take_agent_arguments(&incoming, request, owned);
+        let mut arguments = self.take_agent_arguments(&incoming, request, owned);
         let explicit = intent::explicit_intent(arguments.context.as_ref());
         let instructions = arguments.conversation.is_some()
             && known
@@ -192,27 +195,17 @@ impl ServerShared {
                         || (registered_tool(&name).is_some()
                             && intent::advertises_instructions(output))
                 });
-        let want_view = explicit.is_none() && self.agent.intent_fallback.is_some();
+        let options = self.call_options(explicit.is_some(), &arguments);
+        let want_view = options.want_view;
         let (mut scope, fingerprint) = self.begin_now(
             connection,
             names::TOOL_CALL,
             "tools/call",
             &incoming,
             &*request,
-            BeginOptions {
-                want_view,
-                session: arguments
-                    .conversation
-                    .as_ref()
-                    .map(|(handle, _)| Arc::from(crate::session::derive_session_id(handle))),
-                ..BeginOptions::default()
-            },
+            options,
         );
-        scope.record.llm_model = arguments.model;
-        scope.record.conversation_id = arguments
-            .conversation
-            .as_ref()
-            .map(|(handle, _)| handle.clone());
+        note_agent(&mut scope, arguments.model.take(), &arguments);
         let hooks = self.needs_hooks(want_view);
         let explicit = if hooks {
             explicit
@@ -241,7 +234,7 @@ impl ServerShared {
     }
 
     /// The rest of step 1 when host hooks run: identity and `event_properties`, then the intent.
-    pub(crate) async fn prepare_call_hooks(
+    async fn prepare_call_hooks(
         &self,
         pending: Box<PendingCall>,
         request: &CallToolRequestParams,
@@ -446,4 +439,17 @@ pub(super) fn deliver_handle(
         delivered = true;
     }
     delivered
+}
+
+/// The agent's arguments on the record: the resolved model and the conversation handle.
+fn note_agent(
+    scope: &mut Scope,
+    model: Option<(String, &'static str)>,
+    arguments: &AgentArguments,
+) {
+    scope.record.llm_model = model;
+    scope.record.conversation_id = arguments
+        .conversation
+        .as_ref()
+        .map(|(handle, _)| handle.clone());
 }
