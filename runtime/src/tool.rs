@@ -38,9 +38,9 @@ pub struct CallAnnotations {
     pub properties: Map<String, Value>,
     /// Whether the attribute saw the call fail: an `Err` of any type (protocol errors included), an `is_error`
     /// result, or a panic. The wrapper still classifies protocol errors and `is_error` results itself;
-    /// for those the attribute leaves [`ToolAnnotations::error`] empty.
+    /// for those the attribute leaves [`error`](Self::error) empty.
     pub is_error: bool,
-    /// Whether the tool body panicked; [`ToolAnnotations::error`] then describes the panic (type `Panic`).
+    /// Whether the tool body panicked; [`error`](Self::error) then describes the panic (type `Panic`).
     pub panicked: bool,
     /// Whether the wrapper ran the host's handler with this slot as the current call's.
     pub watched: bool,
@@ -99,7 +99,7 @@ tokio::task_local! {
 }
 
 /// Runs `handler` (the host's `call_tool`) with `slot` as the current call's slot. rmcp awaits a tool's future on
-/// the task that called `call_tool`, so the attribute inside finds the slot with [`current_call`].
+/// the task that called `call_tool`, so the attribute inside finds the slot with `current_call`.
 pub async fn with_call_slot<F: std::future::Future>(
     slot: ToolCallSlot,
     handler: F,

@@ -12,7 +12,7 @@ use crate::pipeline::TraceIds;
 const TRACESTATE_MAX: usize = 512;
 
 /// The trace context of one request: the incoming trace, the caller's span and its `tracestate`. The request
-/// path needs only the ids ([`ids`]); the whole context is for the fuzz target and tests (`__internals`).
+/// path needs only the ids (`ids`); the whole context is for the fuzz target and tests (`__internals`).
 #[cfg_attr(not(feature = "__internals"), allow(dead_code))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TraceContext {
