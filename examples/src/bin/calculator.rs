@@ -73,30 +73,68 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Mode, String> {
     }
 }
 
-/// Resolves on ctrl-c, or on SIGTERM where there is one (what process managers and most MCP clients send).
-async fn termination() {
+/// ctrl-c and SIGTERM (what process managers and most MCP clients send), listened to from the start so that
+/// none is missed between the first and the second.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = terminate.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn listen() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Signals {
+                interrupt: signal(SignalKind::interrupt()).ok(),
+                terminate: signal(SignalKind::terminate()).ok(),
             }
         }
+        #[cfg(not(unix))]
+        {
+            Signals {}
+        }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    /// Resolves on the next ctrl-c or SIGTERM.
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        {
+            async fn recv(signal: &mut Option<tokio::signal::unix::Signal>) {
+                match signal {
+                    Some(signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            tokio::select! {
+                () = recv(&mut self.interrupt) => {}
+                () = recv(&mut self.terminate) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+
+    /// Resolves on the first signal; from then on a second one ends the process at once (exit code 130), without
+    /// waiting for open connections or for the last events to be delivered.
+    async fn first(mut self) {
+        self.next().await;
+        tracing::info!("calculator: signal received, stopping (a second signal exits at once)");
+        tokio::spawn(async move {
+            self.next().await;
+            tracing::warn!("calculator: second signal, exiting without waiting for delivery");
+            std::process::exit(130);
+        });
     }
 }
 
-async fn serve_stdio() -> Result<(), Box<dyn std::error::Error>> {
+async fn serve_stdio(signals: Signals) -> Result<(), Box<dyn std::error::Error>> {
     let serve = async {
         let service = posthog_mcp::instrument(Calculator::new())
             .serve(rmcp::transport::stdio())
@@ -109,16 +147,14 @@ async fn serve_stdio() -> Result<(), Box<dyn std::error::Error>> {
     tokio::select! {
         served = serve => served,
         // Dropping the service on a signal cancels it.
-        () = termination() => {
-            tracing::info!("calculator: signal received, stopping");
-            Ok(())
-        }
+        () = signals.first() => Ok(()),
     }
 }
 
 async fn serve_http(
     address: SocketAddr,
     stateless: bool,
+    signals: Signals,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let config = StreamableHttpServerConfig::default();
     // Cancelling the service's token ends open sessions and their event streams, so the server can stop.
@@ -139,8 +175,7 @@ async fn serve_http(
     );
     axum::serve(listener, router)
         .with_graceful_shutdown(async move {
-            termination().await;
-            tracing::info!("calculator: signal received, stopping");
+            signals.first().await;
             sessions.cancel();
         })
         .await?;
@@ -169,9 +204,10 @@ async fn main() {
         }
     };
 
+    let signals = Signals::listen();
     let served = match mode {
-        Mode::Stdio => serve_stdio().await,
-        Mode::Http { address, stateless } => serve_http(address, stateless).await,
+        Mode::Stdio => serve_stdio(signals).await,
+        Mode::Http { address, stateless } => serve_http(address, stateless, signals).await,
     };
     // Deliver whatever is still queued before the process ends (bounded; never hangs the exit).
     posthog_mcp::shutdown().await;

@@ -330,7 +330,6 @@ impl Delivery {
         shared.lock().closing = true;
         let drained = self.flush(timeout).await;
         shared.signal_stop();
-        log_summary(shared);
         if !worker::on_worker_thread() {
             // The worker stops at its next await; give it until the deadline (and a little) to wind down.
             let mut exited = shared.exited.subscribe();
@@ -340,6 +339,8 @@ impl Delivery {
             })
             .await;
         }
+        // After the worker's exit, which counts what it abandoned as dropped: the summary gives final counts.
+        log_summary(shared);
         drained
     }
 

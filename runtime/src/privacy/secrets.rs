@@ -69,7 +69,8 @@ const PEM_DASHES: &str = "-----";
 ///
 /// Private key blocks first, then one left-to-right pass over the other shapes: a candidate that is not confirmed
 /// is skipped by one byte, so a credential inside it (after a `Bearer` that is an ordinary word) is still found.
-/// Idempotent: `[redacted]` matches no shape.
+/// Idempotent: `[redacted]` matches no shape, and a credential glued to the end of another is searched as if a
+/// word began there, as it does behind `[redacted]` in a second pass.
 pub(crate) fn redact_secrets(text: &str) -> Cow<'_, str> {
     match redact_pem_blocks(text) {
         Cow::Borrowed(text) => redact_shapes(text),
@@ -129,10 +130,17 @@ fn redact_shapes(text: &str) -> Cow<'_, str> {
     let mut copied = 0;
     let mut at = 0;
     while at < text.len() {
-        let Some(found) = SECRET.find_at(text, at) else {
+        // Right after a redacted credential, the search starts a fresh haystack there, so a shape that needs a
+        // word boundary before it (a JWT glued to an AWS key id) is found as it would be behind `[redacted]`:
+        // this is what keeps the pass idempotent.
+        let found = if at == copied && at > 0 {
+            SECRET.find(&text[at..]).map(|m| (at + m.start(), at + m.end()))
+        } else {
+            SECRET.find_at(text, at).map(|m| (m.start(), m.end()))
+        };
+        let Some((start, end)) = found else {
             break;
         };
-        let (start, end) = (found.start(), found.end());
         let Some((keep, end)) = confirm(text, start, end) else {
             // Every shape starts with an ASCII byte, so `start + 1` is a char boundary.
             at = start + 1;
@@ -472,6 +480,16 @@ mod tests {
             ),
             "Authorization: Basic [redacted] next"
         );
+    }
+
+    #[test]
+    fn a_jwt_glued_to_an_aws_key_id_is_redacted_in_the_same_pass() {
+        // Found by the `secrets` fuzz target (`.ci/fuzz`): the key id has no boundary after it, so the JWT behind
+        // it only began a word once the key id had become `[redacted]`, and a second pass took it.
+        let text = "x AKIAQ7ZC4NRTX2LMB6WEeyJzdWIiO-0NiJ9.AKIBEGINP4kR-c4IT0.c2ln a";
+        let once = redact_secrets(text);
+        assert_eq!(once, "x [redacted][redacted] a");
+        assert_eq!(redact_secrets(&once), once);
     }
 
     #[test]
