@@ -553,33 +553,72 @@ fn build(record: RequestRecord, exception_autocapture: bool, llm_traces: bool) -
         record.conversation_id.as_deref(),
         identity,
     );
-    let resource = match record.event {
-        names::INITIALIZE => Some("Unknown Tool Name".to_owned()),
-        names::TOOL_CALL => Some(record.tool.as_ref().map_or(
-            "Unknown Tool Name".to_owned(),
-            |t| {
-                if t.name.is_empty() {
-                    "Unknown Tool Name".to_owned()
-                } else {
-                    t.name.clone()
-                }
-            },
-        )),
-        _ => record.resource_name.clone(),
-    };
+    let resource = main_resource_name(&record);
     if let Some(resource) = &resource {
         props.insert("$mcp_resource_name".into(), resource_name(resource));
     }
+    call_properties(&mut props, &record);
+    if record.capture_parameters {
+        props.insert("$mcp_parameters".into(), parameters(&record, params));
+    }
+    response_properties(&mut props, &record);
+    set_properties(&mut props, identity);
+    added_properties(&mut props, &record);
+    main.properties = props;
+    privacy::fit_budget(&mut main, true);
+
+    let exception = match (&record.error, record.is_error) {
+        (Some(error), Some(true)) if exception_autocapture => Some(exception_payload(
+            &record,
+            error,
+            distinct,
+            &main,
+            resource.as_deref(),
+        )),
+        _ => None,
+    };
+    let span = match record.trace.as_deref() {
+        Some(trace) if llm_traces && record.event == names::TOOL_CALL => {
+            Some(ai_span_payload(&record, trace, &main))
+        }
+        _ => None,
+    };
+    payloads.push(main);
+    payloads.extend(exception);
+    payloads.extend(span);
+    payloads
+}
+
+/// The main event's `$mcp_resource_name`: the tool's name on a tool call (a placeholder when it has none), the
+/// placeholder on initialize, else the resource or prompt the request named.
+fn main_resource_name(record: &RequestRecord) -> Option<String> {
+    const UNKNOWN: &str = "Unknown Tool Name";
+    match record.event {
+        names::INITIALIZE => Some(UNKNOWN.to_owned()),
+        names::TOOL_CALL => Some(
+            record
+                .tool
+                .as_ref()
+                .filter(|tool| !tool.name.is_empty())
+                .map_or(UNKNOWN.to_owned(), |tool| tool.name.clone()),
+        ),
+        _ => record.resource_name.clone(),
+    }
+}
+
+/// What the request was and how it went: the tool, the agent's intent and model, the duration, the task and
+/// trace it belongs to, the client attribution, and the outcome.
+fn call_properties(props: &mut Map<String, Value>, record: &RequestRecord) {
     if let Some(tool) = &record.tool {
-        put_str(&mut props, "$mcp_tool_name", Some(&tool.name), CAP_NAME);
+        put_str(props, "$mcp_tool_name", Some(&tool.name), CAP_NAME);
         put_str(
-            &mut props,
+            props,
             "$mcp_tool_description",
             tool.description.as_deref(),
             usize::MAX,
         );
         put_str(
-            &mut props,
+            props,
             "$mcp_tool_category",
             tool.category.as_deref(),
             CAP_NAME,
@@ -592,34 +631,31 @@ fn build(record: RequestRecord, exception_autocapture: bool, llm_traces: bool) -
     }
     if let Some((model, source)) = &record.llm_model {
         let model = privacy::generic_string(model);
-        put_str(&mut props, "$mcp_llm_model", Some(&model), CAP_NAME);
+        put_str(props, "$mcp_llm_model", Some(&model), CAP_NAME);
         props.insert("$mcp_llm_model_source".into(), Value::from(*source));
     }
     props.insert("$mcp_duration_ms".into(), Value::from(record.duration_ms));
     if let Some(task_id) = &record.task_id {
         let task_id = privacy::generic_string(task_id);
-        put_str(&mut props, "$mcp_task_id", Some(&task_id), CAP_NAME);
+        put_str(props, "$mcp_task_id", Some(&task_id), CAP_NAME);
     }
     if let Some(trace) = &record.trace {
-        trace_properties(&mut props, trace);
+        trace_properties(props, trace);
     }
-    attribution_properties(&mut props, &record.attribution);
+    attribution_properties(props, &record.attribution);
     if let Some(is_error) = record.is_error {
         props.insert("$mcp_is_error".into(), Value::Bool(is_error));
         if let (true, Some(error)) = (is_error, &record.error) {
-            put_str(
-                &mut props,
-                "$mcp_error_type",
-                Some(&error.type_name),
-                CAP_NAME,
-            );
+            put_str(props, "$mcp_error_type", Some(&error.type_name), CAP_NAME);
             let message = privacy::generic_string(&error.message);
-            put_str(&mut props, "$mcp_error_message", Some(&message), CAP_TEXT);
+            put_str(props, "$mcp_error_message", Some(&message), CAP_TEXT);
         }
     }
-    if record.capture_parameters {
-        props.insert("$mcp_parameters".into(), parameters(&record, params));
-    }
+}
+
+/// `$mcp_response` (sanitized, when responses are captured) and, on `tools/list`, `$mcp_listed_tool_names`
+/// (even when responses are not).
+fn response_properties(props: &mut Map<String, Value>, record: &RequestRecord) {
     let mut listed_names = None;
     if let Some(response) = record.response.as_ref().filter(|_| record.capture.response) {
         let mut response = response.to_json();
@@ -645,7 +681,11 @@ fn build(record: RequestRecord, exception_autocapture: bool, llm_traces: bool) -
     if let Some(names) = listed_names {
         props.insert("$mcp_listed_tool_names".into(), names);
     }
-    set_properties(&mut props, identity);
+}
+
+/// What the host added, in order of precedence (later wins): properties the tool set during the call, the
+/// `event_properties` hook's, and the feedback tool's.
+fn added_properties(props: &mut Map<String, Value>, record: &RequestRecord) {
     for (key, value) in &record.tool_properties {
         props.insert(key.clone(), value.clone());
     }
@@ -657,29 +697,6 @@ fn build(record: RequestRecord, exception_autocapture: bool, llm_traces: bool) -
     if let Some(feedback) = &record.feedback {
         props.extend(feedback.properties());
     }
-    main.properties = props;
-    privacy::fit_budget(&mut main, true);
-
-    let exception = match (&record.error, record.is_error) {
-        (Some(error), Some(true)) if exception_autocapture => Some(exception_payload(
-            &record,
-            error,
-            distinct,
-            &main,
-            resource.as_deref(),
-        )),
-        _ => None,
-    };
-    let span = match record.trace.as_deref() {
-        Some(trace) if llm_traces && record.event == names::TOOL_CALL => {
-            Some(ai_span_payload(&record, trace, &main))
-        }
-        _ => None,
-    };
-    payloads.push(main);
-    payloads.extend(exception);
-    payloads.extend(span);
-    payloads
 }
 
 /// `$mcp_trace_id` and `$mcp_parent_span_id`, lowercase hex as in `traceparent`.

@@ -83,7 +83,7 @@ fn throughput_to_the_local_ingestion_server() {
 /// Tool-call events built by the real pipeline: how fast the worker builds and delivers them.
 async fn throughput_of_tool_call_events_built_by_the_pipeline() {
     use posthog_mcp::Analytics;
-    use posthog_mcp_tests::fixtures::{Calculator, call, connect};
+    use posthog_mcp_tests::fixtures::{WrapperOnlyServer, call, connect};
     const CALLS: usize = if cfg!(debug_assertions) {
         5_000
     } else {
@@ -109,7 +109,7 @@ async fn throughput_of_tool_call_events_built_by_the_pipeline() {
             .without_registered_identify()
             .build()
             .unwrap();
-        let client = connect(analytics.instrument(Calculator::default())).await;
+        let client = connect(analytics.instrument(WrapperOnlyServer::default())).await;
         let start = Instant::now();
         for i in 0..CALLS {
             client

@@ -38,14 +38,17 @@ pub struct NoteArgs {
     pub note: String,
 }
 
-/// The reference server of the end-to-end tests.
+/// The reference server of the end-to-end tests. Unlike the example calculator (`examples/src/calculator.rs`),
+/// no tool carries `#[posthog_tool]`: what reaches PostHog is what the wrapper (`instrument`) captures alone.
+/// Besides the calculator's `add`, `divide`, `fail_result`, resource and prompt, it has the test-only tools
+/// `echo`, `save_note` (a secret argument) and `explode` (a panic).
 #[derive(Debug, Clone)]
-pub struct Calculator {
+pub struct WrapperOnlyServer {
     tool_router: ToolRouter<Self>,
     prompt_router: PromptRouter<Self>,
 }
 
-impl Default for Calculator {
+impl Default for WrapperOnlyServer {
     fn default() -> Self {
         Self {
             tool_router: Self::tool_router(),
@@ -55,7 +58,7 @@ impl Default for Calculator {
 }
 
 #[tool_router]
-impl Calculator {
+impl WrapperOnlyServer {
     /// Adds two numbers.
     #[tool(description = "Add two numbers")]
     async fn add(&self, Parameters(Pair { a, b }): Parameters<Pair>) -> String {
@@ -111,7 +114,7 @@ impl Calculator {
 }
 
 #[prompt_router]
-impl Calculator {
+impl WrapperOnlyServer {
     /// Greets.
     #[prompt(name = "hello", description = "Say hello")]
     async fn hello(&self) -> Vec<PromptMessage> {
@@ -121,7 +124,7 @@ impl Calculator {
 
 #[tool_handler(router = self.tool_router)]
 #[prompt_handler(router = self.prompt_router)]
-impl ServerHandler for Calculator {
+impl ServerHandler for WrapperOnlyServer {
     fn get_info(&self) -> ServerConfig {
         let mut info = ServerConfig::new(
             ServerCapabilities::builder()

@@ -8,7 +8,7 @@ use posthog_mcp::tool::{ToolRegistration, ToolSpec};
 use posthog_mcp::{Analytics, Builder, ConfigError, Feedback};
 use posthog_mcp_tests::IngestServer;
 use posthog_mcp_tests::fixtures::{
-    Calculator, Ingested, Recorder, call, connect, ingested, reporting_to,
+    Ingested, Recorder, WrapperOnlyServer, call, connect, ingested, reporting_to,
 };
 use rmcp::model::*;
 use serde_json::{Value, json};
@@ -474,7 +474,7 @@ async fn a_virtual_name_called_before_any_listing_goes_to_the_host() {
 async fn an_error_result_carries_the_conversation_handle_and_its_events_record_it() {
     let ingest = IngestServer::start();
     let analytics = builder(&ingest).conversation_id(true).build().unwrap();
-    let client = connect(analytics.instrument(Calculator::default())).await;
+    let client = connect(analytics.instrument(WrapperOnlyServer::default())).await;
     let tools = client.list_all_tools().await.unwrap();
     assert_eq!(
         schema_of(&tools, "fail_result")["properties"]["conversation_id"]["type"],
@@ -551,7 +551,7 @@ async fn an_error_result_carries_the_conversation_handle_and_its_events_record_i
 async fn a_protocol_error_keeps_an_echoed_handle_and_drops_a_minted_one() {
     let ingest = IngestServer::start();
     let analytics = builder(&ingest).conversation_id(true).build().unwrap();
-    let client = connect(analytics.instrument(Calculator::default())).await;
+    let client = connect(analytics.instrument(WrapperOnlyServer::default())).await;
     let first = client
         .call_tool(call("add", json!({"a": 1, "b": 2})))
         .await

@@ -4,7 +4,7 @@
 
 use posthog_mcp_tests::IngestServer;
 use posthog_mcp_tests::fixtures::{
-    Calculator, call, connect, connect_http, delivered, reporting_to, serve_http,
+    WrapperOnlyServer, call, connect, connect_http, delivered, reporting_to, serve_http,
 };
 use rmcp::model::*;
 use serde_json::{Value, json};
@@ -33,7 +33,7 @@ async fn a_meta_traceparent_puts_the_trace_and_parent_span_on_the_main_event_and
  {
     let ingest = IngestServer::start();
     let analytics = reporting_to(&ingest).build().unwrap();
-    let client = connect(analytics.instrument(Calculator::default())).await;
+    let client = connect(analytics.instrument(WrapperOnlyServer::default())).await;
     client
         .call_tool(with_meta(
             call("add", json!({"a": 2, "b": 3})),
@@ -69,7 +69,7 @@ async fn a_meta_traceparent_puts_the_trace_and_parent_span_on_the_main_event_and
 async fn every_main_event_of_a_traced_request_carries_the_trace() {
     let ingest = IngestServer::start();
     let analytics = reporting_to(&ingest).build().unwrap();
-    let client = connect(analytics.instrument(Calculator::default())).await;
+    let client = connect(analytics.instrument(WrapperOnlyServer::default())).await;
     let mut meta = RequestMetaObject::new();
     meta.set_traceparent(traceparent(TRACE, PARENT));
     let mut params = GetPromptRequestParams::new("hello");
@@ -100,7 +100,7 @@ async fn every_main_event_of_a_traced_request_carries_the_trace() {
 async fn invalid_traceparents_are_ignored_and_the_call_still_succeeds() {
     let ingest = IngestServer::start();
     let analytics = reporting_to(&ingest).build().unwrap();
-    let client = connect(analytics.instrument(Calculator::default())).await;
+    let client = connect(analytics.instrument(WrapperOnlyServer::default())).await;
     let invalid = [
         "not a traceparent".to_owned(),
         traceparent(&TRACE.to_uppercase(), PARENT),
@@ -139,7 +139,11 @@ async fn over_http_a_traceparent_header_is_read_and_meta_wins_over_it() {
     let header_parent = "2222222222222222";
     let header = traceparent(header_trace, header_parent);
     let instance = analytics.clone();
-    let url = serve_http(move || instance.instrument(Calculator::default()), true).await;
+    let url = serve_http(
+        move || instance.instrument(WrapperOnlyServer::default()),
+        true,
+    )
+    .await;
     let client = connect_http(&url, None, &[("traceparent", &header)]).await;
     client
         .call_tool(call("add", json!({"a": 2, "b": 3})))
@@ -186,7 +190,7 @@ fn is_hex(value: &Value, len: usize) -> bool {
 async fn with_llm_traces_a_traced_tool_call_is_also_an_ai_span_of_the_agent_s_trace() {
     let ingest = IngestServer::start();
     let analytics = reporting_to(&ingest).llm_traces(true).build().unwrap();
-    let client = connect(analytics.instrument(Calculator::default())).await;
+    let client = connect(analytics.instrument(WrapperOnlyServer::default())).await;
     client
         .call_tool(with_meta(
             call("add", json!({"a": 2, "b": 3})),

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use posthog_mcp_tests::IngestServer;
-use posthog_mcp_tests::fixtures::{Calculator, call, connect, delivered, reporting_to};
+use posthog_mcp_tests::fixtures::{WrapperOnlyServer, call, connect, delivered, reporting_to};
 use rmcp::model::*;
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -77,7 +77,7 @@ impl Spans {
 
 /// The calculator, with a span of its own inside every tool call.
 #[derive(Clone, Default)]
-struct Traced(Calculator);
+struct Traced(WrapperOnlyServer);
 
 impl ServerHandler for Traced {
     async fn call_tool(

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use posthog_mcp::{Analytics, DeliveryOptions};
-use posthog_mcp_tests::fixtures::{Calculator, Client, call, connect};
+use posthog_mcp_tests::fixtures::{Client, WrapperOnlyServer, call, connect};
 use posthog_mcp_tests::{Answer, IngestServer};
 use serde_json::json;
 
@@ -41,8 +41,8 @@ async fn tool_calls_are_not_slowed_when_ingestion_answers_after_ten_seconds() {
             ..DeliveryOptions::default()
         },
     );
-    let plain = connect(Calculator::default()).await;
-    let instrumented = connect(analytics.instrument(Calculator::default())).await;
+    let plain = connect(WrapperOnlyServer::default()).await;
+    let instrumented = connect(analytics.instrument(WrapperOnlyServer::default())).await;
     calls(&plain, 50).await;
     calls(&instrumented, 50).await;
     assert!(
@@ -95,7 +95,7 @@ async fn sequential_tool_calls_all_arrive(calls_made: usize, options: DeliveryOp
     let server = IngestServer::start();
     server.keep_bodies(false);
     let analytics = analytics(&server, options);
-    let client = connect(analytics.instrument(Calculator::default())).await;
+    let client = connect(analytics.instrument(WrapperOnlyServer::default())).await;
     let took = calls(&client, calls_made).await;
     assert!(analytics.shutdown(Duration::from_secs(120)).await);
     let stats = analytics.stats();

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use posthog_mcp::{Analytics, DeliveryOptions};
-use posthog_mcp_tests::fixtures::{Calculator, call, connect};
+use posthog_mcp_tests::fixtures::{WrapperOnlyServer, call, connect};
 use posthog_mcp_tests::{Answer, IngestServer};
 use serde_json::json;
 
@@ -29,7 +29,7 @@ async fn ten_thousand_calls_per_second_for_ten_seconds_with_a_100_ms_round_trip_
         .without_registered_identify()
         .build()
         .unwrap();
-    let client = connect(analytics.instrument(Calculator::default())).await;
+    let client = connect(analytics.instrument(WrapperOnlyServer::default())).await;
     let total = RATE * SECONDS;
     let start = Instant::now();
     let mut made = 0u64;

@@ -154,10 +154,10 @@ async fn timestamp_and_sent_at_are_rfc3339_with_milliseconds_and_z() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lib_fields_name_this_crate_and_agree_and_no_os_is_sent_on_real_tool_calls() {
-    use posthog_mcp_tests::fixtures::{Calculator, call, connect, delivered, reporting_to};
+    use posthog_mcp_tests::fixtures::{WrapperOnlyServer, call, connect, delivered, reporting_to};
     let server = IngestServer::start();
     let analytics = reporting_to(&server).build().unwrap();
-    let client = connect(analytics.instrument(Calculator::default())).await;
+    let client = connect(analytics.instrument(WrapperOnlyServer::default())).await;
     client
         .call_tool(call("add", serde_json::json!({"a": 1, "b": 2})))
         .await

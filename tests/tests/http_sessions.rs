@@ -10,7 +10,7 @@ use std::time::Duration;
 use posthog_mcp::{Analytics, Identity, RequestView};
 use posthog_mcp_tests::IngestServer;
 use posthog_mcp_tests::fixtures::{
-    Calculator, Client, call, connect, connect_http, connect_http_as, connect_http_modern,
+    Client, WrapperOnlyServer, call, connect, connect_http, connect_http_as, connect_http_modern,
     delivered, reporting_to, serve_http, serve_http_with,
 };
 use serde_json::{Value, json};
@@ -143,7 +143,7 @@ fn is_generated(session: &str) -> bool {
 #[tokio::test]
 async fn a_stateful_session_is_one_session_from_its_initialize_on() {
     let w = world(true);
-    let server = w.analytics.instrument(Calculator::default());
+    let server = w.analytics.instrument(WrapperOnlyServer::default());
     let url = serve_http(move || server.clone(), true).await;
     let client = connect_http(&url, Some("alice-token"), &[]).await;
     use_every_feature(&client).await;
@@ -173,7 +173,7 @@ async fn a_stateful_session_is_one_session_from_its_initialize_on() {
 #[tokio::test]
 async fn a_stateless_server_mints_a_session_token_that_holds_from_initialize_on() {
     let w = world(true);
-    let server = w.analytics.instrument(Calculator::default());
+    let server = w.analytics.instrument(WrapperOnlyServer::default());
     let url = serve_http(move || server.clone(), false).await;
     let client = connect_http(&url, Some("alice-token"), &[]).await;
     use_every_feature(&client).await;
@@ -196,7 +196,7 @@ async fn a_stateless_server_mints_a_session_token_that_holds_from_initialize_on(
 #[tokio::test]
 async fn a_2026_07_28_caller_keeps_one_session_and_is_identified_once() {
     let w = world(false);
-    let server = w.analytics.instrument(Calculator::default());
+    let server = w.analytics.instrument(WrapperOnlyServer::default());
     let url = serve_http(move || server.clone(), false).await;
     let client = connect_http_modern(&url, Some("alice-token"), &[]).await;
     use_every_feature(&client).await;
@@ -219,7 +219,7 @@ async fn a_2026_07_28_caller_keeps_one_session_and_is_identified_once() {
 #[tokio::test]
 async fn an_anonymous_2026_07_28_client_is_one_anonymous_session_not_one_per_request() {
     let w = world(false);
-    let server = w.analytics.instrument(Calculator::default());
+    let server = w.analytics.instrument(WrapperOnlyServer::default());
     let url = serve_http(move || server.clone(), false).await;
     let client = connect_http_modern(&url, None, &[("user-agent", "agent/1")]).await;
     use_every_feature(&client).await;
@@ -264,7 +264,7 @@ async fn raw_call(url: &str, bearer: &str, session: &str, b: i64) {
 #[tokio::test]
 async fn two_credentials_never_share_a_session_or_an_identity_even_on_one_session_header() {
     let w = world(false);
-    let server = w.analytics.instrument(Calculator::default());
+    let server = w.analytics.instrument(WrapperOnlyServer::default());
     let url = serve_http(move || server.clone(), false).await;
     // Alice's own session, minted at her initialize; bob presents her session token as his own.
     let alice = connect_http(&url, Some("alice-token"), &[]).await;
@@ -337,7 +337,7 @@ async fn two_credentials_never_share_a_session_or_an_identity_even_on_one_sessio
 #[tokio::test]
 async fn a_client_that_moves_to_the_2026_07_28_protocol_keeps_its_session() {
     let w = world(false);
-    let server = w.analytics.instrument(Calculator::default());
+    let server = w.analytics.instrument(WrapperOnlyServer::default());
     let url = serve_http(move || server.clone(), true).await;
     let legacy = connect_http(&url, Some("alice-token"), &[]).await;
     legacy
@@ -381,8 +381,8 @@ async fn two_server_processes_serving_one_client_alternately_each_merge_into_the
         .build()
         .unwrap();
     let (first, second) = (
-        w.analytics.instrument(Calculator::default()),
-        other.instrument(Calculator::default()),
+        w.analytics.instrument(WrapperOnlyServer::default()),
+        other.instrument(WrapperOnlyServer::default()),
     );
     let url_a = serve_http(move || first.clone(), false).await;
     let url_b = serve_http(move || second.clone(), false).await;
@@ -422,7 +422,11 @@ async fn instrumenting_per_request_shares_one_identity_cache() {
     let w = world(false);
     let analytics = w.analytics.clone();
     // A factory that instruments a new handler for every request, as stateless servers are often written.
-    let url = serve_http(move || analytics.instrument(Calculator::default()), false).await;
+    let url = serve_http(
+        move || analytics.instrument(WrapperOnlyServer::default()),
+        false,
+    )
+    .await;
     let client = connect_http(&url, Some("alice-token"), &[]).await;
     use_every_feature(&client).await;
     client.cancel().await.unwrap();
@@ -438,7 +442,7 @@ async fn instrumenting_per_request_shares_one_identity_cache() {
 #[tokio::test]
 async fn without_the_http_pieces_a_stateless_caller_still_keeps_one_session() {
     let w = world(false);
-    let server = w.analytics.instrument(Calculator::default());
+    let server = w.analytics.instrument(WrapperOnlyServer::default());
     let url = serve_http_with(move || server.clone(), false, false).await;
     let client = connect_http(&url, Some("alice-token"), &[]).await;
     use_every_feature(&client).await;
@@ -456,7 +460,7 @@ async fn without_the_http_pieces_a_stateless_caller_still_keeps_one_session() {
 #[tokio::test]
 async fn two_concurrent_http_sessions_keep_their_own_identities() {
     let w = world(false);
-    let server = w.analytics.instrument(Calculator::default());
+    let server = w.analytics.instrument(WrapperOnlyServer::default());
     let url = serve_http(move || server.clone(), true).await;
     let (alice, bob) = tokio::join!(
         connect_http(&url, Some("alice-token"), &[]),
@@ -514,7 +518,7 @@ async fn two_concurrent_http_sessions_keep_their_own_identities() {
 async fn stateless_http_requests_report_the_caller_s_user_agent() {
     let ingest = IngestServer::start();
     let analytics = reporting_to(&ingest).build().unwrap();
-    let server = analytics.instrument(Calculator::default());
+    let server = analytics.instrument(WrapperOnlyServer::default());
     let url = serve_http(move || server.clone(), false).await;
     let client = connect_http(&url, None, &[("user-agent", "stateless-agent/3")]).await;
     let result = client
@@ -539,7 +543,7 @@ async fn stateless_http_requests_report_the_caller_s_user_agent() {
 async fn a_panicking_tool_is_recorded_and_the_panic_continues() {
     let ingest = IngestServer::start();
     let analytics = reporting_to(&ingest).build().unwrap();
-    let client = connect(analytics.instrument(Calculator::default())).await;
+    let client = connect(analytics.instrument(WrapperOnlyServer::default())).await;
     let outcome = tokio::time::timeout(
         Duration::from_secs(1),
         client.call_tool(call("explode", json!({}))),

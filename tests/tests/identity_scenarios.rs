@@ -9,7 +9,7 @@ use posthog_mcp::clock::ManualClock;
 use posthog_mcp::{Analytics, Builder, Identity, RequestView};
 use posthog_mcp_tests::IngestServer;
 use posthog_mcp_tests::fixtures::{
-    Calculator, Client, call, connect, connect_http, delivered, reporting_to, serve_http,
+    Client, WrapperOnlyServer, call, connect, connect_http, delivered, reporting_to, serve_http,
 };
 use rmcp::model::{CallToolRequestParams, RequestMetaObject};
 use serde_json::{Value, json};
@@ -122,7 +122,7 @@ fn alice(credential: Option<&str>) -> Answer {
 #[tokio::test]
 async fn s1_a_stable_identity_is_resolved_once_and_announced_once() {
     let w = world(|_| Answer::User("user-42", "free"), |b| b);
-    let client = connect(w.analytics.instrument(Calculator::default())).await;
+    let client = connect(w.analytics.instrument(WrapperOnlyServer::default())).await;
     for _ in 0..3 {
         echo(&client, None).await;
     }
@@ -158,7 +158,7 @@ async fn s1_a_stable_identity_is_resolved_once_and_announced_once() {
 #[tokio::test]
 async fn s2_after_the_ttl_an_unchanged_identity_is_resolved_again_but_not_announced() {
     let w = world(|_| Answer::User("user-42", "free"), |b| b);
-    let client = connect(w.analytics.instrument(Calculator::default())).await;
+    let client = connect(w.analytics.instrument(WrapperOnlyServer::default())).await;
     for _ in 0..3 {
         echo(&client, None).await;
     }
@@ -181,7 +181,7 @@ async fn s3_a_changed_identity_after_the_ttl_is_announced_with_merged_properties
         },
         |b| b,
     );
-    let client = connect(w.analytics.instrument(Calculator::default())).await;
+    let client = connect(w.analytics.instrument(WrapperOnlyServer::default())).await;
     echo(&client, None).await;
     *PLAN.lock().unwrap() = "pro";
     w.clock.advance(10 * MINUTE);
@@ -200,7 +200,7 @@ async fn s3_a_changed_identity_after_the_ttl_is_announced_with_merged_properties
 #[tokio::test]
 async fn s4_another_caller_on_the_same_session_gets_only_their_own_identity() {
     let w = world(alice, |b| b);
-    let client = connect(w.analytics.instrument(Calculator::default())).await;
+    let client = connect(w.analytics.instrument(WrapperOnlyServer::default())).await;
     echo(&client, Some("alice-token")).await;
     echo(&client, Some("bob-token")).await;
     client.cancel().await.unwrap();
@@ -236,7 +236,7 @@ async fn s5_a_failing_resolution_for_another_caller_is_anonymous_never_the_first
             },
             |b| b,
         );
-        let client = connect(w.analytics.instrument(Calculator::default())).await;
+        let client = connect(w.analytics.instrument(WrapperOnlyServer::default())).await;
         echo(&client, Some("alice-token")).await;
         assert_eq!(echo(&client, Some("bob-token")).await, "hi");
         client.cancel().await.unwrap();
@@ -262,7 +262,7 @@ async fn s6_a_slow_identify_is_abandoned_after_the_timeout_and_the_result_is_unc
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     });
-    let client = connect(w.analytics.instrument(Calculator::default())).await;
+    let client = connect(w.analytics.instrument(WrapperOnlyServer::default())).await;
     let result = client
         .call_tool(call("add", json!({"a": 2, "b": 3})))
         .await
@@ -280,7 +280,7 @@ async fn s6_a_slow_identify_is_abandoned_after_the_timeout_and_the_result_is_unc
 #[tokio::test]
 async fn s7_the_identify_event_merges_the_anonymous_initialize_session() {
     let w = world(alice, |b| b);
-    let client = connect(w.analytics.instrument(Calculator::default())).await;
+    let client = connect(w.analytics.instrument(WrapperOnlyServer::default())).await;
     echo(&client, Some("alice-token")).await;
     client.cancel().await.unwrap();
     let payloads = w.payloads().await;
@@ -303,7 +303,7 @@ async fn s7_the_identify_event_merges_the_anonymous_initialize_session() {
 async fn s8_without_an_identify_function_every_event_is_anonymous() {
     let ingest = IngestServer::start();
     let analytics = reporting_to(&ingest).build().unwrap();
-    let client = connect(analytics.instrument(Calculator::default())).await;
+    let client = connect(analytics.instrument(WrapperOnlyServer::default())).await;
     echo(&client, Some("alice-token")).await;
     client.cancel().await.unwrap();
     let payloads = delivered(&analytics, &ingest).await;
@@ -323,7 +323,7 @@ async fn s9_the_least_recently_used_session_is_evicted_at_capacity() {
         |_| Answer::User("u", "free"),
         |b| b.identity_cache_capacity(2),
     );
-    let server = w.analytics.instrument(Calculator::default());
+    let server = w.analytics.instrument(WrapperOnlyServer::default());
     let mut clients = Vec::new();
     for _ in 0..3 {
         clients.push(connect(server.clone()).await);
@@ -341,8 +341,8 @@ async fn s9_the_least_recently_used_session_is_evicted_at_capacity() {
 #[tokio::test]
 async fn s10_two_instrumented_servers_never_share_cache_entries() {
     let w = world(|_| Answer::User("u", "free"), |b| b);
-    let first = connect(w.analytics.instrument(Calculator::default())).await;
-    let second = connect(w.analytics.instrument(Calculator::default())).await;
+    let first = connect(w.analytics.instrument(WrapperOnlyServer::default())).await;
+    let second = connect(w.analytics.instrument(WrapperOnlyServer::default())).await;
     echo(&first, None).await;
     echo(&second, None).await;
     assert_eq!(w.calls(), 2);
@@ -354,7 +354,7 @@ async fn s10_two_instrumented_servers_never_share_cache_entries() {
 async fn s11_no_authorization_value_reaches_any_payload_over_http() {
     let w = world(alice, |b| b.credential_header("authorization"));
     let analytics = w.analytics.clone();
-    let server = analytics.instrument(Calculator::default());
+    let server = analytics.instrument(WrapperOnlyServer::default());
     let url = serve_http(move || server.clone(), true).await;
     let client = connect_http(
         &url,
@@ -386,7 +386,7 @@ async fn s11_no_authorization_value_reaches_any_payload_over_http() {
 #[tokio::test]
 async fn s12_an_empty_distinct_id_counts_as_no_identity() {
     let w = world(|_| Answer::User("", "free"), |b| b);
-    let client = connect(w.analytics.instrument(Calculator::default())).await;
+    let client = connect(w.analytics.instrument(WrapperOnlyServer::default())).await;
     echo(&client, None).await;
     client.cancel().await.unwrap();
     let payloads = w.payloads().await;
@@ -399,7 +399,7 @@ async fn s12_an_empty_distinct_id_counts_as_no_identity() {
 #[tokio::test]
 async fn an_unidentified_session_never_carries_person_properties() {
     let w = world(|_| Answer::Nothing, |b| b);
-    let client = connect(w.analytics.instrument(Calculator::default())).await;
+    let client = connect(w.analytics.instrument(WrapperOnlyServer::default())).await;
     echo(&client, None).await;
     client
         .call_tool(call("fail_result", json!({})))

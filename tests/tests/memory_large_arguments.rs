@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use posthog_mcp::DeliveryOptions;
 use posthog_mcp_tests::IngestServer;
-use posthog_mcp_tests::fixtures::{Calculator, call, connect, reporting_to};
+use posthog_mcp_tests::fixtures::{WrapperOnlyServer, call, connect, reporting_to};
 use posthog_mcp_tests::process::peak_rss;
 use serde_json::json;
 
@@ -26,7 +26,7 @@ async fn three_hundred_calls_of_four_megabytes_stay_within_the_byte_budget_and_d
     assert!(text.len() >= 4 * MIB - 64);
 
     // The transport's own peak (request and reply buffers of one 4 MB call) without analytics, as the baseline.
-    let bare = connect(Calculator::default()).await;
+    let bare = connect(WrapperOnlyServer::default()).await;
     for _ in 0..5 {
         bare.call_tool(call("echo", json!({ "text": text })))
             .await
@@ -44,7 +44,7 @@ async fn three_hundred_calls_of_four_megabytes_stay_within_the_byte_budget_and_d
         })
         .build()
         .unwrap();
-    let client = connect(analytics.instrument(Calculator::default())).await;
+    let client = connect(analytics.instrument(WrapperOnlyServer::default())).await;
     let mut peak_held = 0;
     for _ in 0..calls {
         let result = client

@@ -3,7 +3,7 @@
 
 use posthog_mcp::{Identity, RequestView};
 use posthog_mcp_tests::IngestServer;
-use posthog_mcp_tests::fixtures::{Calculator, call, delivered, reporting_to};
+use posthog_mcp_tests::fixtures::{WrapperOnlyServer, call, delivered, reporting_to};
 use rmcp::model::{ClientCapabilities, ClientConfig, Implementation, ProtocolVersion};
 use rmcp::{ClientLifecycleMode, ClientServiceExt, ServiceExt};
 use serde_json::json;
@@ -18,7 +18,7 @@ async fn a_discover_client_is_identified_and_attributed_from_its_first_request()
         })
         .build()
         .unwrap();
-    let server = analytics.instrument(Calculator::default());
+    let server = analytics.instrument(WrapperOnlyServer::default());
     let (server_io, client_io) = tokio::io::duplex(64 * 1024);
     tokio::spawn(async move {
         if let Ok(running) = server.serve(server_io).await {

@@ -2,14 +2,14 @@
 //! ingestion server over HTTP.
 
 use posthog_mcp_tests::IngestServer;
-use posthog_mcp_tests::fixtures::{Calculator, call, connect, delivered, reporting_to};
+use posthog_mcp_tests::fixtures::{WrapperOnlyServer, call, connect, delivered, reporting_to};
 use serde_json::json;
 
 #[tokio::test]
 async fn a_password_a_url_credential_and_a_posthog_token_never_reach_ingestion() {
     let ingest = IngestServer::start();
     let analytics = reporting_to(&ingest).build().unwrap();
-    let client = connect(analytics.instrument(Calculator::default())).await;
+    let client = connect(analytics.instrument(WrapperOnlyServer::default())).await;
     let error = client
         .call_tool(call(
             "save_note",

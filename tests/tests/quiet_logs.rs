@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use posthog_mcp::RequestView;
-use posthog_mcp_tests::fixtures::{Calculator, call, connect};
+use posthog_mcp_tests::fixtures::{WrapperOnlyServer, call, connect};
 use posthog_mcp_tests::logs::{self, LogCapture};
 use serde_json::json;
 
@@ -31,7 +31,7 @@ async fn calls_with(identify_fails: bool, calls: usize) -> Vec<String> {
         })
         .build()
         .unwrap();
-    let client = connect(analytics.instrument(Calculator::default())).await;
+    let client = connect(analytics.instrument(WrapperOnlyServer::default())).await;
     for i in 0..calls {
         client
             .call_tool(call("add", json!({"a": i, "b": 1})))

@@ -3,7 +3,7 @@
 
 use posthog_mcp::Analytics;
 use posthog_mcp_tests::IngestServer;
-use posthog_mcp_tests::fixtures::{Calculator, call, connect, delivered, reporting_to};
+use posthog_mcp_tests::fixtures::{WrapperOnlyServer, call, connect, delivered, reporting_to};
 use rmcp::model::*;
 use serde_json::{Value, json};
 
@@ -15,7 +15,7 @@ fn events<'a>(payloads: &'a [Value], name: &str) -> Vec<&'a Value> {
 async fn every_request_kind_produces_its_main_event() {
     let ingest = IngestServer::start();
     let analytics = reporting_to(&ingest).build().unwrap();
-    let client = connect(analytics.instrument(Calculator::default())).await;
+    let client = connect(analytics.instrument(WrapperOnlyServer::default())).await;
     client.list_all_tools().await.unwrap();
     client
         .call_tool(call("add", json!({"a": 2, "b": 3})))
@@ -89,7 +89,7 @@ async fn every_request_kind_produces_its_main_event() {
 async fn a_successful_tool_call_carries_parameters_response_and_listed_names() {
     let ingest = IngestServer::start();
     let analytics = reporting_to(&ingest).build().unwrap();
-    let client = connect(analytics.instrument(Calculator::default())).await;
+    let client = connect(analytics.instrument(WrapperOnlyServer::default())).await;
     client.list_all_tools().await.unwrap();
     client
         .call_tool(call("add", json!({"a": 2, "b": 3})))
@@ -142,7 +142,7 @@ async fn a_successful_tool_call_carries_parameters_response_and_listed_names() {
 async fn failures_are_classified_and_mirrored_by_exceptions() {
     let ingest = IngestServer::start();
     let analytics = reporting_to(&ingest).build().unwrap();
-    let client = connect(analytics.instrument(Calculator::default())).await;
+    let client = connect(analytics.instrument(WrapperOnlyServer::default())).await;
     client
         .call_tool(call("fail_result", json!({})))
         .await
@@ -233,7 +233,7 @@ async fn with_exception_autocapture_off_no_exception_is_sent() {
         .exception_autocapture(false)
         .build()
         .unwrap();
-    let client = connect(analytics.instrument(Calculator::default())).await;
+    let client = connect(analytics.instrument(WrapperOnlyServer::default())).await;
     client
         .call_tool(call("fail_result", json!({})))
         .await
@@ -271,9 +271,9 @@ async fn client_view<S: rmcp::ServerHandler>(server: S) -> Vec<Value> {
 #[tokio::test]
 async fn the_client_receives_exactly_what_an_uninstrumented_server_returns() {
     let ingest = IngestServer::start();
-    let bare = client_view(Calculator::default()).await;
+    let bare = client_view(WrapperOnlyServer::default()).await;
     let analytics = reporting_to(&ingest).build().unwrap();
-    let wrapped = client_view(analytics.instrument(Calculator::default())).await;
+    let wrapped = client_view(analytics.instrument(WrapperOnlyServer::default())).await;
     assert_eq!(bare, wrapped);
 }
 
@@ -285,7 +285,7 @@ async fn a_disabled_instance_captures_nothing_and_still_serves() {
         .build()
         .unwrap();
     assert!(!analytics.is_enabled());
-    let client = connect(analytics.instrument(Calculator::default())).await;
+    let client = connect(analytics.instrument(WrapperOnlyServer::default())).await;
     let result = client
         .call_tool(call("add", json!({"a": 1, "b": 1})))
         .await
@@ -299,7 +299,7 @@ async fn a_disabled_instance_captures_nothing_and_still_serves() {
 async fn a_tool_call_records_its_request_with_the_clients_meta_and_its_result() {
     let ingest = IngestServer::start();
     let analytics = reporting_to(&ingest).build().unwrap();
-    let client = connect(analytics.instrument(Calculator::default())).await;
+    let client = connect(analytics.instrument(WrapperOnlyServer::default())).await;
     let mut request = call("add", json!({"a": 2.5, "b": -1}));
     request.meta = Some(RequestMetaObject(MetaObject(
         json!({"trace": {"turn": 7, "tags": ["a", "b"]}})

@@ -15,7 +15,7 @@ use crate::identity::Fingerprint;
 use crate::intent::{self, Owned};
 use crate::pipeline::{CaptureOptions, Encoded, ToolFacts};
 use crate::session::Connection;
-use crate::tool::{CallAnnotations, KnownTool, registered_tool};
+use crate::tool::{CallAnnotations, KnownTool, ToolSpec, registered_tool};
 
 /// A `tools/call` between resolution and the handler's return (§1.3 steps 1–2).
 pub(crate) struct PreparedCall {
@@ -340,24 +340,7 @@ impl ServerShared {
         // attribute did not reach (and the manual API, which runs no handler of ours).
         let spec = annotations.spec.or_else(|| registered_tool(&name));
         let record = &mut scope.record;
-        let mut facts = ToolFacts {
-            name,
-            ..ToolFacts::default()
-        };
-        if let Some(spec) = spec {
-            let (description, category) = known
-                .as_ref()
-                .map(|k| (k.description.clone(), k.category.clone()))
-                .unwrap_or_default();
-            facts.description = description;
-            facts.category = spec.category.and_then(super::arc_str).or(category);
-            record.capture = CaptureOptions {
-                args: spec.capture_args,
-                response: spec.capture_response,
-                redact: spec.redact,
-            };
-        }
-        record.tool = Some(facts);
+        describe_tool(record, name, known.as_deref(), spec);
         record.tool_properties = std::mem::take(&mut annotations.properties);
         let typed_error = annotations.error.take();
         let mut delivered = false;
@@ -413,6 +396,33 @@ impl ServerShared {
             None => self.finish(scope),
         }
     }
+}
+
+/// The tool on the record: its name and, when it is instrumented (`spec`), its description and category and the
+/// capture options its attribute chose.
+fn describe_tool(
+    record: &mut crate::pipeline::RequestRecord,
+    name: String,
+    known: Option<&KnownTool>,
+    spec: Option<&'static ToolSpec>,
+) {
+    let mut facts = ToolFacts {
+        name,
+        ..ToolFacts::default()
+    };
+    if let Some(spec) = spec {
+        let (description, category) = known
+            .map(|k| (k.description.clone(), k.category.clone()))
+            .unwrap_or_default();
+        facts.description = description;
+        facts.category = spec.category.and_then(super::arc_str).or(category);
+        record.capture = CaptureOptions {
+            args: spec.capture_args,
+            response: spec.capture_response,
+            redact: spec.redact,
+        };
+    }
+    record.tool = Some(facts);
 }
 
 /// §8.4 delivery: `_mcp_instructions` into object structured content when the tool advertises it, and for a

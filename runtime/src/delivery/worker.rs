@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use tracing::{debug, error, info, warn};
 
-use super::SinkKind;
+use super::{DeliveryStats, SinkKind};
 use super::queue::{Entry, Item, SenderParked, Shared};
 use super::retry::{Backoff, Outcome, PauseCause};
 use super::sink::Sink;
@@ -421,6 +421,35 @@ impl Health {
     fn failed(&mut self) {
         self.proven = false;
     }
+
+    /// A batch went through: logs the recovery once, after a run of failures or a pause.
+    fn recovered(&mut self) {
+        if self.failing || self.paused.is_some() {
+            info!("posthog-mcp: event delivery recovered");
+        }
+        self.failing = false;
+        self.paused = None;
+        self.exhausted = false;
+    }
+
+    /// A send failed and will be retried; `true` if this starts a run of failures (the one to warn about).
+    fn failing_now(&mut self) -> bool {
+        self.failed();
+        !std::mem::replace(&mut self.failing, true)
+    }
+
+    /// A batch of `size` was refused and dropped: warns once per distinct reason in a row.
+    fn refused(&mut self, reason: &str, size: usize) {
+        if self.refused.as_deref() != Some(reason) {
+            warn!(
+                reason = %reason,
+                "posthog-mcp: PostHog refused a batch of events; it was dropped (not retried)"
+            );
+            self.refused = Some(reason.to_owned());
+        } else {
+            debug!(size, reason = %reason, "posthog-mcp: batch refused and dropped");
+        }
+    }
 }
 
 /// Delivers one batch: resends it on transient failures and rate limits (up to `max_retries` times), splits it
@@ -438,12 +467,9 @@ async fn deliver(
     let batch_len = batch.len();
     let first_seq = batch.first().map(|e| e.seq);
     let batch_bytes: usize = batch.iter().map(|e| e.bytes).sum();
-    // Whether the batch had to be split, how many payloads were isolated and dropped, and the largest part that
-    // went through: a split that isolated nobody means the server refused the batch for its size.
-    let (mut split, mut isolated, mut largest_delivered) = (false, 0usize, 0usize);
-    let mut clean = true;
+    let mut progress = Progress::default();
     let mut parts = vec![batch];
-    while let Some(part) = parts.pop() {
+    while let Some(mut part) = parts.pop() {
         let mut retries = 0u32;
         loop {
             let payloads: Vec<&crate::event::Payload> = part.iter().map(|e| &e.payload).collect();
@@ -451,115 +477,17 @@ async fn deliver(
                 outcome = sink.send(&payloads) => outcome,
                 _ = stop.wait_for(|stopped| *stopped) => return false,
             };
-            let mut counts_as_retry = true;
-            let wait = match outcome {
-                Outcome::Delivered => {
-                    {
-                        let mut health = health.borrow_mut();
-                        if health.failing || health.paused.is_some() {
-                            info!("posthog-mcp: event delivery recovered");
-                        }
-                        health.failing = false;
-                        health.paused = None;
-                        health.exhausted = false;
+            let (wait, counts_as_retry) =
+                match settle(shared, health, &mut backoff, &mut progress, &part, outcome) {
+                    AfterAnswer::Settled => break,
+                    AfterAnswer::Split => {
+                        let second = part.split_off(part.len() / 2);
+                        parts.push(second);
+                        parts.push(part);
+                        break;
                     }
-                    backoff.reset();
-                    largest_delivered = largest_delivered.max(part.len());
-                    let mut state = shared.lock();
-                    state.counters.sent += part.len() as u64;
-                    state.in_flight = state.in_flight.saturating_sub(part.len());
-                    break;
-                }
-                Outcome::Rejected { reason } if part.len() == 1 => {
-                    // Identify the payload by uuid and name only: never its properties.
-                    warn!(
-                        uuid = %part[0].payload.uuid,
-                        event = %part[0].payload.event,
-                        reason = %reason,
-                        "posthog-mcp: PostHog rejected an event; it was dropped"
-                    );
-                    clean = false;
-                    isolated += 1;
-                    let mut state = shared.lock();
-                    state.counters.dropped_rejected += 1;
-                    state.in_flight = state.in_flight.saturating_sub(1);
-                    break;
-                }
-                Outcome::Rejected { reason } => {
-                    debug!(size = part.len(), reason = %reason, "posthog-mcp: batch rejected; splitting it");
-                    clean = false;
-                    split = true;
-                    let mut first = part;
-                    let second = first.split_off(first.len() / 2);
-                    parts.push(second);
-                    parts.push(first);
-                    break;
-                }
-                Outcome::Refused { reason } => {
-                    clean = false;
-                    {
-                        let mut health = health.borrow_mut();
-                        if health.refused.as_deref() != Some(reason.as_str()) {
-                            warn!(
-                                reason = %reason,
-                                "posthog-mcp: PostHog refused a batch of events; it was dropped (not retried)"
-                            );
-                            health.refused = Some(reason.clone());
-                        } else {
-                            debug!(size = part.len(), reason = %reason, "posthog-mcp: batch refused and dropped");
-                        }
-                    }
-                    let mut state = shared.lock();
-                    state.counters.dropped_refused += part.len() as u64;
-                    state.in_flight = state.in_flight.saturating_sub(part.len());
-                    break;
-                }
-                Outcome::Transient { reason } => {
-                    clean = false;
-                    let delay = backoff.next_delay(None);
-                    let mut health = health.borrow_mut();
-                    health.failed();
-                    if !health.failing {
-                        warn!(reason = %reason, "posthog-mcp: sending events failed; retrying with backoff");
-                        health.failing = true;
-                    } else {
-                        debug!(reason = %reason, attempt = backoff.attempts(), ?delay, "posthog-mcp: retrying");
-                    }
-                    delay
-                }
-                Outcome::RateLimited { retry_after } => {
-                    clean = false;
-                    let delay = backoff.next_delay(retry_after);
-                    let mut health = health.borrow_mut();
-                    health.failed();
-                    if !health.failing {
-                        warn!("posthog-mcp: PostHog is rate limiting; retrying with backoff");
-                        health.failing = true;
-                    } else {
-                        debug!(
-                            attempt = backoff.attempts(),
-                            ?delay,
-                            "posthog-mcp: rate limited; retrying"
-                        );
-                    }
-                    delay
-                }
-                Outcome::Paused { cause } => {
-                    clean = false;
-                    let mut health = health.borrow_mut();
-                    health.failed();
-                    if health.paused != Some(cause) {
-                        error!(
-                            "posthog-mcp: {}. Event delivery is paused; events keep queueing up to capacity",
-                            cause.describe()
-                        );
-                        health.paused = Some(cause);
-                    }
-                    // A pause is not a retry of this batch: it does not count towards `max_retries`.
-                    counts_as_retry = false;
-                    backoff.pause_delay()
-                }
-            };
+                    AfterAnswer::Retry { wait, counts } => (wait, counts),
+                };
             if counts_as_retry {
                 retries = retries.saturating_add(1);
             }
@@ -574,9 +502,9 @@ async fn deliver(
                         health.exhausted = true;
                     }
                 }
-                let mut state = shared.lock();
-                state.counters.dropped_retries_exhausted += part.len() as u64;
-                state.in_flight = state.in_flight.saturating_sub(part.len());
+                leave_flight(shared, part.len(), |counters| {
+                    &mut counters.dropped_retries_exhausted
+                });
                 break;
             }
             shared.lock().counters.retried += part.len() as u64;
@@ -586,7 +514,7 @@ async fn deliver(
             }
         }
     }
-    if clean {
+    if progress.clean {
         health.borrow_mut().proven = true;
     }
     let mut state = shared.lock();
@@ -600,12 +528,130 @@ async fn deliver(
         &mut state,
         options.batch_size,
         batch_len,
-        split,
-        isolated,
-        largest_delivered,
+        progress.split,
+        progress.isolated,
+        progress.largest_delivered,
     );
     shared.publish_progress(&state);
     true
+}
+
+/// What one batch's delivery learned: whether it had to be split, how many payloads were isolated and dropped,
+/// and the largest part that went through (a split that isolated nobody means the server refused the batch for
+/// its size); `clean` while every answer was a success.
+struct Progress {
+    split: bool,
+    isolated: usize,
+    largest_delivered: usize,
+    clean: bool,
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Progress {
+            split: false,
+            isolated: 0,
+            largest_delivered: 0,
+            clean: true,
+        }
+    }
+}
+
+/// What [`deliver`] does with a part after an answer.
+enum AfterAnswer {
+    /// Sent or dropped, and counted.
+    Settled,
+    /// Rejected as a whole: send each half on its own.
+    Split,
+    /// Send it again after `wait`; `counts` whether this counts towards `max_retries`.
+    Retry { wait: Duration, counts: bool },
+}
+
+/// Counts and logs one answer for `part` (at most one warning per kind of trouble until delivery recovers) and
+/// says what to do next.
+fn settle(
+    shared: &Shared,
+    health: &RefCell<Health>,
+    backoff: &mut Backoff,
+    progress: &mut Progress,
+    part: &[Entry],
+    outcome: Outcome,
+) -> AfterAnswer {
+    if !matches!(outcome, Outcome::Delivered) {
+        progress.clean = false;
+    }
+    match outcome {
+        Outcome::Delivered => {
+            health.borrow_mut().recovered();
+            backoff.reset();
+            progress.largest_delivered = progress.largest_delivered.max(part.len());
+            leave_flight(shared, part.len(), |counters| &mut counters.sent);
+            AfterAnswer::Settled
+        }
+        Outcome::Rejected { reason } if part.len() == 1 => {
+            // Identify the payload by uuid and name only: never its properties.
+            warn!(
+                uuid = %part[0].payload.uuid,
+                event = %part[0].payload.event,
+                reason = %reason,
+                "posthog-mcp: PostHog rejected an event; it was dropped"
+            );
+            progress.isolated += 1;
+            leave_flight(shared, 1, |counters| &mut counters.dropped_rejected);
+            AfterAnswer::Settled
+        }
+        Outcome::Rejected { reason } => {
+            debug!(size = part.len(), reason = %reason, "posthog-mcp: batch rejected; splitting it");
+            progress.split = true;
+            AfterAnswer::Split
+        }
+        Outcome::Refused { reason } => {
+            health.borrow_mut().refused(&reason, part.len());
+            leave_flight(shared, part.len(), |counters| &mut counters.dropped_refused);
+            AfterAnswer::Settled
+        }
+        Outcome::Transient { reason } => {
+            let wait = backoff.next_delay(None);
+            if health.borrow_mut().failing_now() {
+                warn!(reason = %reason, "posthog-mcp: sending events failed; retrying with backoff");
+            } else {
+                debug!(reason = %reason, attempt = backoff.attempts(), delay = ?wait, "posthog-mcp: retrying");
+            }
+            AfterAnswer::Retry { wait, counts: true }
+        }
+        Outcome::RateLimited { retry_after } => {
+            let wait = backoff.next_delay(retry_after);
+            if health.borrow_mut().failing_now() {
+                warn!("posthog-mcp: PostHog is rate limiting; retrying with backoff");
+            } else {
+                debug!(attempt = backoff.attempts(), delay = ?wait, "posthog-mcp: rate limited; retrying");
+            }
+            AfterAnswer::Retry { wait, counts: true }
+        }
+        Outcome::Paused { cause } => {
+            let mut health = health.borrow_mut();
+            health.failed();
+            if health.paused != Some(cause) {
+                error!(
+                    "posthog-mcp: {}. Event delivery is paused; events keep queueing up to capacity",
+                    cause.describe()
+                );
+                health.paused = Some(cause);
+            }
+            // A pause is not a retry of this batch: it does not count towards `max_retries`.
+            AfterAnswer::Retry {
+                wait: backoff.pause_delay(),
+                counts: false,
+            }
+        }
+    }
+}
+
+/// `n` payloads leave the in-flight count for the counter `outcome` picks (sent, or dropped with its reason).
+fn leave_flight(shared: &Shared, n: usize, outcome: impl FnOnce(&mut DeliveryStats) -> &mut u64) {
+    let mut state = shared.lock();
+    *outcome(&mut state.counters) += n as u64;
+    state.in_flight = state.in_flight.saturating_sub(n);
 }
 
 /// After a batch was refused for its size (split, nobody isolated), later batches use the largest size that went
