@@ -6,6 +6,9 @@
 //!    wall time of N calls, the main thread's CPU during them (the request thread), and the process's CPU over
 //!    all threads until the variant's background delivery has handled every event (the loopback sink's own
 //!    threads excluded).
+//!    Then the request's `tracing` span (`mcp.server.request`): the discard variant with no subscriber, with a
+//!    subscriber that is not interested in it, and with one that records it (formatted into nothing), each
+//!    against bare in the same round; and the cost of the span's macro alone when nothing is interested.
 //! 2. Sizes: the same for arguments and replies of 1 KB to 1 MB (bare, posthog-mcp discard, posthog-rs).
 //! 3. Delivery: custom events through posthog-mcp's worker to the discard sink (the baseline) and over HTTP with
 //!    gzip to the loopback sink, payloads per second, and what was lost.
@@ -51,6 +54,54 @@ fn measure(
     calls: u32,
     request: Option<&CallToolRequestParams>,
 ) -> Sample {
+    measure_under(rt, setup, sink, calls, request, None)
+}
+
+/// Which `tracing` subscriber the calls run under (the main thread's default, for one measurement).
+#[derive(Clone, Copy, PartialEq)]
+enum Subscriber {
+    /// None at all: every span is disabled at its callsite.
+    None,
+    /// Installed, interested in `posthog_mcp` at warn only: our info-level request span is disabled.
+    NotInterested,
+    /// Installed and interested in `posthog_mcp` at info: the span is created, recorded and formatted (into
+    /// nothing) with its fields.
+    Interested,
+}
+
+impl Subscriber {
+    fn name(self) -> &'static str {
+        match self {
+            Subscriber::None => "no subscriber",
+            Subscriber::NotInterested => "subscriber, not interested (posthog_mcp=warn)",
+            Subscriber::Interested => "subscriber recording it (posthog_mcp=info)",
+        }
+    }
+
+    fn install(self) -> Option<tracing::subscriber::DefaultGuard> {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let filter = match self {
+            Subscriber::None => return None,
+            Subscriber::NotInterested => "posthog_mcp=warn",
+            Subscriber::Interested => "posthog_mcp=info",
+        };
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_subscriber::EnvFilter::new(filter))
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::sink));
+        Some(tracing::subscriber::set_default(subscriber))
+    }
+}
+
+/// [`measure`] under `subscriber` (for the calls and their warm-up).
+fn measure_under(
+    rt: &tokio::runtime::Runtime,
+    setup: &Setup,
+    sink: &LoopbackSink,
+    calls: u32,
+    request: Option<&CallToolRequestParams>,
+    subscriber: Option<Subscriber>,
+) -> Sample {
+    let _subscriber = subscriber.and_then(Subscriber::install);
     async fn one(client: &Client, request: Option<&CallToolRequestParams>) {
         match request {
             Some(request) => call_with(client, request.clone()).await,
@@ -84,6 +135,39 @@ fn measure(
         thread: micros(thread) / n,
         process: micros(process) / n,
     }
+}
+
+/// What a disabled request span costs: the median over 9 runs of 1,000,000 `info_span!`s shaped like the
+/// runtime's (`runtime/src/capture/trace.rs`), each checked with `is_disabled` and dropped.
+fn disabled_span_nanos() -> f64 {
+    let runs = (0..9)
+        .map(|_| {
+            let started = Instant::now();
+            for i in 0..1_000_000u32 {
+                let span = tracing::info_span!(
+                    target: "posthog_mcp::request",
+                    "mcp.server.request",
+                    otel.name = tracing::field::Empty,
+                    otel.kind = "server",
+                    mcp.method.name = "tools/call",
+                    gen_ai.tool.name = tracing::field::Empty,
+                    gen_ai.operation.name = tracing::field::Empty,
+                    jsonrpc.request.id = tracing::field::Empty,
+                    mcp.session.id = tracing::field::Empty,
+                    mcp.protocol.version = tracing::field::Empty,
+                    error.type = tracing::field::Empty,
+                    trace.parent.trace_id = tracing::field::Empty,
+                    trace.parent.span_id = tracing::field::Empty,
+                );
+                if !span.is_disabled() {
+                    span.record("otel.name", i);
+                }
+                std::hint::black_box(&span);
+            }
+            started.elapsed().as_secs_f64() * 1e9 / 1e6
+        })
+        .collect();
+    median(runs)
 }
 
 /// `samples[variant][round]`; variant 0 is bare. Rounds rotate the order of the variants.
@@ -130,6 +214,8 @@ fn main() {
     let calls: u32 = args.next().map_or(2000, |a| a.parse().expect("CALLS"));
     let round_count: usize = args.next().map_or(9, |a| a.parse().expect("ROUNDS"));
     init_global_disabled();
+    // Before any subscriber exists in the process, as in a host that installs none.
+    let span_nanos = disabled_span_nanos();
     let sink = LoopbackSink::start();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -179,6 +265,44 @@ fn main() {
             theirs / ours
         );
     }
+
+
+    // 1b. The request span.
+    println!(
+        "### The request span (`mcp.server.request`), {calls} calls × {round_count} rounds, interleaved with bare\n"
+    );
+    println!("| posthog_mcp_discard under | added wall vs bare | request-thread CPU × bare | added |");
+    println!("| --- | ---: | ---: | ---: |");
+    let bare = &setups[0];
+    let discard = setups
+        .iter()
+        .find(|s| s.variant == Variant::OursDiscard)
+        .expect("the discard variant");
+    let modes = [
+        None,
+        Some(Subscriber::None),
+        Some(Subscriber::NotInterested),
+        Some(Subscriber::Interested),
+    ];
+    let samples = rounds(round_count, modes.len(), |i| match modes[i] {
+        None => measure(&rt, bare, &sink, calls, None),
+        mode => measure_under(&rt, discard, &sink, calls, None, mode),
+    });
+    for (mode, own) in modes.iter().zip(&samples).skip(1) {
+        let s = summarize(own, &samples[0]);
+        println!(
+            "| {} | {:+.2} µs | {:.3} | {:+.2} µs |",
+            mode.expect("a mode").name(),
+            s.wall_added,
+            s.thread_ratio,
+            s.thread_added
+        );
+    }
+    println!(
+        "\nThe span's macro alone, with no subscriber interested (the same `info_span!` with the same fields, \
+         created, checked and dropped, before any subscriber existed in the process): {span_nanos:.1} ns per \
+         request.\n"
+    );
 
     // 2. Sizes.
     let sized: Vec<&Setup> = setups
