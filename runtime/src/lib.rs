@@ -25,6 +25,7 @@ internal!(
 );
 mod attribute;
 mod capture;
+mod encode;
 mod hooks;
 #[cfg(feature = "http")]
 pub mod http;

@@ -10,9 +10,9 @@ use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::ser::Formatter;
 use serde_json::{Map, Value, json};
 
+use crate::encode::encode_bounded;
 use crate::event::{
     ErrorInfo, LIB_NAME, LIB_VERSION, LIB_VERSION_MAJOR, LIB_VERSION_MINOR, LIB_VERSION_PATCH,
     MCP_SOURCE, Payload, names,
@@ -63,132 +63,6 @@ impl Encoded {
             value: encode_bounded(value).unwrap_or_default(),
             meta: meta.and_then(|meta| encode_bounded(meta).ok()),
         })
-    }
-}
-
-/// The characters of a string value kept by [`encode_bounded`]: twice the longest string the worker keeps whole
-/// (`MAX_STRING_CHARS`), so the worker's privacy passes see well past what survives its own cut, and a string
-/// the passes do not shorten is still over that cap and cut and marked there exactly as before.
-const KEPT_STRING_CHARS: usize = 65_536;
-/// The truncation marker of CONTRACT §1.2, as `privacy::truncate` writes it.
-const TRUNCATION_MARKER: &str = "...";
-
-/// `value` as JSON text, each string value longer than [`KEPT_STRING_CHARS`] cut there, so the cost of a huge
-/// value on the request path is bounded by the event budget rather than by the value. A cut string ends with the
-/// truncation marker (`...`), unless every kept character is of base64 or a data URL's, which must stay of that
-/// shape for the worker's binary gate (and is still over the worker's cap, so marked there). Object keys are
-/// never cut.
-pub(crate) fn encode_bounded<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(128);
-    let mut serializer =
-        serde_json::Serializer::with_formatter(&mut out, CutLongStrings::default());
-    value.serialize(&mut serializer)?;
-    Ok(out)
-}
-
-/// The formatter of [`encode_bounded`]: compact JSON, long string values cut.
-#[derive(Default)]
-struct CutLongStrings {
-    in_key: bool,
-    chars: usize,
-    cut: bool,
-    base64_shaped: bool,
-}
-
-impl CutLongStrings {
-    fn keep(&mut self, chars: usize) -> bool {
-        if self.in_key {
-            return true;
-        }
-        if self.chars + chars > KEPT_STRING_CHARS {
-            self.cut = true;
-            return false;
-        }
-        self.chars += chars;
-        true
-    }
-}
-
-fn base64_or_data_url(c: char) -> bool {
-    c.is_ascii_alphanumeric()
-        || matches!(
-            c,
-            '+' | '/' | '\n' | '\r' | '=' | '-' | '_' | '%' | ':' | ';' | ','
-        )
-}
-
-impl Formatter for CutLongStrings {
-    fn begin_string<W: ?Sized + std::io::Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
-        self.chars = 0;
-        self.cut = false;
-        self.base64_shaped = true;
-        writer.write_all(b"\"")
-    }
-
-    fn end_string<W: ?Sized + std::io::Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
-        if self.cut && !self.base64_shaped {
-            writer.write_all(TRUNCATION_MARKER.as_bytes())?;
-        }
-        self.cut = false;
-        writer.write_all(b"\"")
-    }
-
-    fn write_string_fragment<W: ?Sized + std::io::Write>(
-        &mut self,
-        writer: &mut W,
-        fragment: &str,
-    ) -> std::io::Result<()> {
-        if self.in_key {
-            return writer.write_all(fragment.as_bytes());
-        }
-        if self.cut {
-            return Ok(());
-        }
-        let room = KEPT_STRING_CHARS - self.chars;
-        let kept = match fragment.char_indices().nth(room) {
-            Some((end, _)) => {
-                self.cut = true;
-                &fragment[..end]
-            }
-            None => fragment,
-        };
-        self.chars += kept.chars().count();
-        self.base64_shaped = self.base64_shaped && kept.chars().all(base64_or_data_url);
-        writer.write_all(kept.as_bytes())
-    }
-
-    fn write_char_escape<W: ?Sized + std::io::Write>(
-        &mut self,
-        writer: &mut W,
-        escape: serde_json::ser::CharEscape,
-    ) -> std::io::Result<()> {
-        if self.cut || !self.keep(1) {
-            return Ok(());
-        }
-        if !matches!(
-            escape,
-            serde_json::ser::CharEscape::LineFeed | serde_json::ser::CharEscape::CarriageReturn
-        ) {
-            self.base64_shaped = false;
-        }
-        serde_json::ser::CompactFormatter.write_char_escape(writer, escape)
-    }
-
-    fn begin_object_key<W: ?Sized + std::io::Write>(
-        &mut self,
-        writer: &mut W,
-        first: bool,
-    ) -> std::io::Result<()> {
-        self.in_key = true;
-        serde_json::ser::CompactFormatter.begin_object_key(writer, first)
-    }
-
-    fn end_object_key<W: ?Sized + std::io::Write>(
-        &mut self,
-        writer: &mut W,
-    ) -> std::io::Result<()> {
-        self.in_key = false;
-        serde_json::ser::CompactFormatter.end_object_key(writer)
     }
 }
 
@@ -923,6 +797,7 @@ mod protocol_tests {
 #[cfg(test)]
 mod encode_tests {
     use super::*;
+    use crate::encode::{KEPT_STRING_CHARS, TRUNCATION_MARKER};
 
     fn worker_view(value: &Value) -> Value {
         let mut value = value.clone();

@@ -1,0 +1,442 @@
+//! Request values as JSON text, bounded by the event budget: what the request path hands to the worker for
+//! params and replies. A string longer than the worker could ever keep is shortened before serde_json scans it
+//! for escapes, so a 1 MB reply costs the request thread no more than one at the budget.
+
+use serde::Serialize;
+use serde::ser::{
+    SerializeMap, SerializeSeq, SerializeStruct, SerializeStructVariant, SerializeTuple,
+    SerializeTupleStruct, SerializeTupleVariant, Serializer,
+};
+use serde_json::ser::Formatter;
+
+/// The characters of a string value kept by [`encode_bounded`]: twice the longest string the worker keeps whole
+/// (`MAX_STRING_CHARS`), so the worker's privacy passes see well past what survives its own cut, and a string
+/// the passes do not shorten is still over that cap and cut and marked there exactly as before.
+pub(crate) const KEPT_STRING_CHARS: usize = 65_536;
+/// The truncation marker of CONTRACT §1.2, as `privacy::truncate` writes it.
+pub(crate) const TRUNCATION_MARKER: &str = "...";
+
+/// `value` as JSON text, each string value longer than [`KEPT_STRING_CHARS`] cut there, so the cost of a huge
+/// value on the request path is bounded by the event budget rather than by the value. A cut string ends with the
+/// truncation marker (`...`), unless every kept character is of base64 or a data URL's, which must stay of that
+/// shape for the worker's binary gate (and is still over the worker's cap, so marked there). Object keys are
+/// never cut.
+pub(crate) fn encode_bounded<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(128);
+    let mut serializer =
+        serde_json::Serializer::with_formatter(&mut out, CutLongStrings::default());
+    Shortened(value).serialize(&mut serializer)?;
+    Ok(out)
+}
+
+/// The formatter of [`encode_bounded`]: compact JSON, long string values cut.
+#[derive(Default)]
+struct CutLongStrings {
+    in_key: bool,
+    chars: usize,
+    cut: bool,
+    base64_shaped: bool,
+}
+
+impl CutLongStrings {
+    fn keep(&mut self, chars: usize) -> bool {
+        if self.in_key {
+            return true;
+        }
+        if self.chars + chars > KEPT_STRING_CHARS {
+            self.cut = true;
+            return false;
+        }
+        self.chars += chars;
+        true
+    }
+}
+
+fn base64_or_data_url(c: char) -> bool {
+    c.is_ascii_alphanumeric()
+        || matches!(
+            c,
+            '+' | '/' | '\n' | '\r' | '=' | '-' | '_' | '%' | ':' | ';' | ','
+        )
+}
+
+impl Formatter for CutLongStrings {
+    fn begin_string<W: ?Sized + std::io::Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        self.chars = 0;
+        self.cut = false;
+        self.base64_shaped = true;
+        writer.write_all(b"\"")
+    }
+
+    fn end_string<W: ?Sized + std::io::Write>(&mut self, writer: &mut W) -> std::io::Result<()> {
+        if self.cut && !self.base64_shaped {
+            writer.write_all(TRUNCATION_MARKER.as_bytes())?;
+        }
+        self.cut = false;
+        writer.write_all(b"\"")
+    }
+
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        if self.in_key {
+            return writer.write_all(fragment.as_bytes());
+        }
+        if self.cut {
+            return Ok(());
+        }
+        let room = KEPT_STRING_CHARS - self.chars;
+        let kept = match fragment.char_indices().nth(room) {
+            Some((end, _)) => {
+                self.cut = true;
+                &fragment[..end]
+            }
+            None => fragment,
+        };
+        self.chars += kept.chars().count();
+        self.base64_shaped = self.base64_shaped && kept.chars().all(base64_or_data_url);
+        writer.write_all(kept.as_bytes())
+    }
+
+    fn write_char_escape<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        escape: serde_json::ser::CharEscape,
+    ) -> std::io::Result<()> {
+        if self.cut || !self.keep(1) {
+            return Ok(());
+        }
+        if !matches!(
+            escape,
+            serde_json::ser::CharEscape::LineFeed | serde_json::ser::CharEscape::CarriageReturn
+        ) {
+            self.base64_shaped = false;
+        }
+        serde_json::ser::CompactFormatter.write_char_escape(writer, escape)
+    }
+
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.in_key = true;
+        serde_json::ser::CompactFormatter.begin_object_key(writer, first)
+    }
+
+    fn end_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+    ) -> std::io::Result<()> {
+        self.in_key = false;
+        serde_json::ser::CompactFormatter.end_object_key(writer)
+    }
+}
+
+/// The longest prefix of `text` that [`CutLongStrings`] needs to see to write exactly what it would write for
+/// all of `text`: one character past what it keeps, so that it still cuts and marks. The formatter counts
+/// source characters (an escape is one), so the output is the same byte for byte.
+fn shortened(text: &str) -> &str {
+    if text.len() <= KEPT_STRING_CHARS {
+        return text;
+    }
+    match text.char_indices().nth(KEPT_STRING_CHARS + 1) {
+        Some((end, _)) => &text[..end],
+        None => text,
+    }
+}
+
+/// `value` serialized through [`Shorten`].
+struct Shortened<'a, T: ?Sized>(&'a T);
+
+impl<T: Serialize + ?Sized> Serialize for Shortened<'_, T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(Shorten(serializer))
+    }
+}
+
+/// A serializer that hands every string value to the one it wraps [`shortened`], and everything else as is.
+/// Map keys and field names pass whole (keys are never cut).
+struct Shorten<S>(S);
+
+macro_rules! forward {
+    ($($method:ident($ty:ty)),* $(,)?) => {
+        $(fn $method(self, value: $ty) -> Result<Self::Ok, Self::Error> {
+            self.0.$method(value)
+        })*
+    };
+}
+
+impl<S: Serializer> Serializer for Shorten<S> {
+    type Ok = S::Ok;
+    type Error = S::Error;
+    type SerializeSeq = Shorten<S::SerializeSeq>;
+    type SerializeTuple = Shorten<S::SerializeTuple>;
+    type SerializeTupleStruct = Shorten<S::SerializeTupleStruct>;
+    type SerializeTupleVariant = Shorten<S::SerializeTupleVariant>;
+    type SerializeMap = Shorten<S::SerializeMap>;
+    type SerializeStruct = Shorten<S::SerializeStruct>;
+    type SerializeStructVariant = Shorten<S::SerializeStructVariant>;
+
+    forward!(
+        serialize_bool(bool),
+        serialize_i8(i8),
+        serialize_i16(i16),
+        serialize_i32(i32),
+        serialize_i64(i64),
+        serialize_i128(i128),
+        serialize_u8(u8),
+        serialize_u16(u16),
+        serialize_u32(u32),
+        serialize_u64(u64),
+        serialize_u128(u128),
+        serialize_f32(f32),
+        serialize_f64(f64),
+        serialize_char(char),
+        serialize_bytes(&[u8]),
+        serialize_unit_struct(&'static str),
+    );
+
+    fn serialize_str(self, value: &str) -> Result<Self::Ok, Self::Error> {
+        self.0.serialize_str(shortened(value))
+    }
+
+    fn serialize_none(self) -> Result<Self::Ok, Self::Error> {
+        self.0.serialize_none()
+    }
+
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<Self::Ok, Self::Error> {
+        self.0.serialize_some(&Shortened(value))
+    }
+
+    fn serialize_unit(self) -> Result<Self::Ok, Self::Error> {
+        self.0.serialize_unit()
+    }
+
+    fn serialize_unit_variant(
+        self,
+        name: &'static str,
+        index: u32,
+        variant: &'static str,
+    ) -> Result<Self::Ok, Self::Error> {
+        self.0.serialize_unit_variant(name, index, variant)
+    }
+
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        name: &'static str,
+        value: &T,
+    ) -> Result<Self::Ok, Self::Error> {
+        self.0.serialize_newtype_struct(name, &Shortened(value))
+    }
+
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        name: &'static str,
+        index: u32,
+        variant: &'static str,
+        value: &T,
+    ) -> Result<Self::Ok, Self::Error> {
+        self.0
+            .serialize_newtype_variant(name, index, variant, &Shortened(value))
+    }
+
+    fn serialize_seq(self, len: Option<usize>) -> Result<Self::SerializeSeq, Self::Error> {
+        self.0.serialize_seq(len).map(Shorten)
+    }
+
+    fn serialize_tuple(self, len: usize) -> Result<Self::SerializeTuple, Self::Error> {
+        self.0.serialize_tuple(len).map(Shorten)
+    }
+
+    fn serialize_tuple_struct(
+        self,
+        name: &'static str,
+        len: usize,
+    ) -> Result<Self::SerializeTupleStruct, Self::Error> {
+        self.0.serialize_tuple_struct(name, len).map(Shorten)
+    }
+
+    fn serialize_tuple_variant(
+        self,
+        name: &'static str,
+        index: u32,
+        variant: &'static str,
+        len: usize,
+    ) -> Result<Self::SerializeTupleVariant, Self::Error> {
+        self.0
+            .serialize_tuple_variant(name, index, variant, len)
+            .map(Shorten)
+    }
+
+    fn serialize_map(self, len: Option<usize>) -> Result<Self::SerializeMap, Self::Error> {
+        self.0.serialize_map(len).map(Shorten)
+    }
+
+    fn serialize_struct(
+        self,
+        name: &'static str,
+        len: usize,
+    ) -> Result<Self::SerializeStruct, Self::Error> {
+        self.0.serialize_struct(name, len).map(Shorten)
+    }
+
+    fn serialize_struct_variant(
+        self,
+        name: &'static str,
+        index: u32,
+        variant: &'static str,
+        len: usize,
+    ) -> Result<Self::SerializeStructVariant, Self::Error> {
+        self.0
+            .serialize_struct_variant(name, index, variant, len)
+            .map(Shorten)
+    }
+
+    fn is_human_readable(&self) -> bool {
+        self.0.is_human_readable()
+    }
+}
+
+macro_rules! elements {
+    ($($trait:ident :: $method:ident),* $(,)?) => {
+        $(impl<S: $trait> $trait for Shorten<S> {
+            type Ok = S::Ok;
+            type Error = S::Error;
+
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Self::Error> {
+                self.0.$method(&Shortened(value))
+            }
+
+            fn end(self) -> Result<Self::Ok, Self::Error> {
+                self.0.end()
+            }
+        })*
+    };
+}
+
+elements!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field,
+);
+
+impl<S: SerializeMap> SerializeMap for Shorten<S> {
+    type Ok = S::Ok;
+    type Error = S::Error;
+
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Self::Error> {
+        self.0.serialize_key(key)
+    }
+
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Self::Error> {
+        self.0.serialize_value(&Shortened(value))
+    }
+
+    fn serialize_entry<K: Serialize + ?Sized, V: Serialize + ?Sized>(
+        &mut self,
+        key: &K,
+        value: &V,
+    ) -> Result<(), Self::Error> {
+        self.0.serialize_entry(key, &Shortened(value))
+    }
+
+    fn end(self) -> Result<Self::Ok, Self::Error> {
+        self.0.end()
+    }
+}
+
+macro_rules! fields {
+    ($($trait:ident),* $(,)?) => {
+        $(impl<S: $trait> $trait for Shorten<S> {
+            type Ok = S::Ok;
+            type Error = S::Error;
+
+            fn serialize_field<T: Serialize + ?Sized>(
+                &mut self,
+                key: &'static str,
+                value: &T,
+            ) -> Result<(), Self::Error> {
+                self.0.serialize_field(key, &Shortened(value))
+            }
+
+            fn skip_field(&mut self, key: &'static str) -> Result<(), Self::Error> {
+                self.0.skip_field(key)
+            }
+
+            fn end(self) -> Result<Self::Ok, Self::Error> {
+                self.0.end()
+            }
+        })*
+    };
+}
+
+fields!(SerializeStruct, SerializeStructVariant);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    /// What the formatter alone writes for `value` (the encoding before strings were shortened first).
+    fn formatter_only(value: &Value) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut serializer =
+            serde_json::Serializer::with_formatter(&mut out, CutLongStrings::default());
+        value.serialize(&mut serializer).unwrap();
+        out
+    }
+
+    #[test]
+    fn shortening_first_writes_the_same_bytes_at_every_length_around_the_cut() {
+        let pieces = ["a", "é", "\n", "\"", "\u{1}", "QUJD", "🦀", " "];
+        for piece in pieces {
+            for extra in [0usize, 1, 2, 3, 10] {
+                for base in [
+                    KEPT_STRING_CHARS - 2,
+                    KEPT_STRING_CHARS - 1,
+                    KEPT_STRING_CHARS,
+                ] {
+                    let text: String = "x".repeat(base) + &piece.repeat(extra);
+                    let value = json!({"k": text, "list": [text, {"deep": text}], "n": 1});
+                    assert_eq!(
+                        encode_bounded(&value).unwrap(),
+                        formatter_only(&value),
+                        "piece {piece:?}, base {base}, extra {extra}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_string_of_many_escapes_is_cut_where_the_formatter_cut_it() {
+        let text = "\n\"é".repeat(KEPT_STRING_CHARS);
+        let value = json!({ "text": text, "b64": "QUJD".repeat(KEPT_STRING_CHARS) });
+        assert_eq!(encode_bounded(&value).unwrap(), formatter_only(&value));
+    }
+
+    /// A type whose `Serialize` hands over a string it produced, as rmcp's result types do.
+    struct Reply(String);
+
+    impl Serialize for Reply {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let mut reply = serializer.serialize_struct("Reply", 2)?;
+            reply.serialize_field("text", &self.0)?;
+            reply.serialize_field("more", &Some(vec![(1, self.0.as_str())]))?;
+            reply.end()
+        }
+    }
+
+    #[test]
+    fn strings_inside_structs_options_and_tuples_are_shortened_too() {
+        let text = "y".repeat(10 * KEPT_STRING_CHARS);
+        let encoded = encode_bounded(&Reply(text.clone())).unwrap();
+        let value = json!({"text": text, "more": [[1, text]]});
+        assert_eq!(encoded, formatter_only(&value));
+        assert!(encoded.len() < 3 * KEPT_STRING_CHARS);
+    }
+}
