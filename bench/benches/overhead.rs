@@ -92,7 +92,11 @@ fn identity(c: &mut Criterion) {
         });
         let after = populated.identify_calls.load(Ordering::Relaxed);
         assert_eq!(after, before, "every measured lookup was a cache hit");
-        rt.block_on(populated.analytics.flush(std::time::Duration::from_secs(30)));
+        rt.block_on(
+            populated
+                .analytics
+                .flush(std::time::Duration::from_secs(30)),
+        );
     }
     group.finish();
 }

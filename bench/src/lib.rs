@@ -179,9 +179,16 @@ pub async fn call_with(client: &Client, request: CallToolRequestParams) {
 
 /// One `tools/call` round trip; panics unless the answer is `3`.
 pub async fn call(client: &Client) {
-    let result = client.call_tool(request()).await.expect("the call succeeds");
+    let result = client
+        .call_tool(request())
+        .await
+        .expect("the call succeeds");
     debug_assert_eq!(
-        result.content.first().and_then(|c| c.as_text()).map(|t| t.text.as_str()),
+        result
+            .content
+            .first()
+            .and_then(|c| c.as_text())
+            .map(|t| t.text.as_str()),
         Some("3")
     );
     std::hint::black_box(result);
@@ -282,7 +289,11 @@ impl Setup {
             Variant::OursDisabledNoAttr => connect(posthog_mcp::instrument(Plain::default())).await,
             Variant::PosthogRs => {
                 let posthog = Arc::new(posthog_rs::client(("phc_bench", sink)).await);
-                let client = connect(posthog_rs::mcp::instrument(Plain::default(), posthog.clone())).await;
+                let client = connect(posthog_rs::mcp::instrument(
+                    Plain::default(),
+                    posthog.clone(),
+                ))
+                .await;
                 theirs = Some(posthog);
                 client
             }
@@ -300,7 +311,10 @@ impl Setup {
     /// Waits until every event captured so far has been handled by the variant's background delivery.
     pub async fn settle(&self) {
         if let Some(analytics) = &self.ours {
-            assert!(analytics.flush(Duration::from_secs(30)).await, "posthog-mcp drained");
+            assert!(
+                analytics.flush(Duration::from_secs(30)).await,
+                "posthog-mcp drained"
+            );
         }
         if let Some(posthog) = &self.theirs {
             posthog.flush().await;
@@ -376,7 +390,10 @@ impl LoopbackSink {
     }
 }
 
-fn serve(mut stream: TcpStream, (requests, bytes, cpu): (Arc<AtomicU64>, Arc<AtomicU64>, Arc<AtomicU64>)) {
+fn serve(
+    mut stream: TcpStream,
+    (requests, bytes, cpu): (Arc<AtomicU64>, Arc<AtomicU64>, Arc<AtomicU64>),
+) {
     let _ = stream.set_nodelay(true);
     let mut accounted = Duration::ZERO;
     let mut buffer = Vec::with_capacity(64 * 1024);
@@ -508,8 +525,15 @@ pub mod identity_cache {
     }
 
     /// One prepared-and-finished `tools/call` through the manual API.
-    pub async fn one_call(server: &ManualServer, connection: &ManualConnection, request: &ManualRequest) {
-        match server.prepare_call(connection, request, super::request()).await {
+    pub async fn one_call(
+        server: &ManualServer,
+        connection: &ManualConnection,
+        request: &ManualRequest,
+    ) {
+        match server
+            .prepare_call(connection, request, super::request())
+            .await
+        {
             Prepared::Forward(call) => {
                 let result = server.finish_call(
                     call,

@@ -29,7 +29,9 @@ fn main() {
     let setups: Vec<Setup> = Variant::ALL
         .iter()
         .filter(|v| {
-            **v == Variant::Bare || only.is_empty() || only.iter().any(|o| v.name().contains(o.as_str()))
+            **v == Variant::Bare
+                || only.is_empty()
+                || only.iter().any(|o| v.name().contains(o.as_str()))
         })
         .map(|&variant| rt.block_on(Setup::new(variant, &sink.url)))
         .collect();
@@ -79,9 +81,24 @@ fn main() {
         let bare = &samples[0];
         let cpu = median(own.iter().map(|s| micros(s.0)).collect());
         let wall = median(own.iter().map(|s| micros(s.1)).collect());
-        let cpu_ratio = median(own.iter().zip(bare).map(|(s, b)| micros(s.0) / micros(b.0)).collect());
-        let wall_ratio = median(own.iter().zip(bare).map(|(s, b)| micros(s.1) / micros(b.1)).collect());
-        let added = median(own.iter().zip(bare).map(|(s, b)| micros(s.0) - micros(b.0)).collect());
+        let cpu_ratio = median(
+            own.iter()
+                .zip(bare)
+                .map(|(s, b)| micros(s.0) / micros(b.0))
+                .collect(),
+        );
+        let wall_ratio = median(
+            own.iter()
+                .zip(bare)
+                .map(|(s, b)| micros(s.1) / micros(b.1))
+                .collect(),
+        );
+        let added = median(
+            own.iter()
+                .zip(bare)
+                .map(|(s, b)| micros(s.0) - micros(b.0))
+                .collect(),
+        );
         println!(
             "{:<30} {:>9.2} µs {:>9.3}x {:>9.2} µs {:>9.3}x {:>11.2} µs",
             setup.variant.name(),

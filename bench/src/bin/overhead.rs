@@ -14,8 +14,28 @@
 //!    gzip to the loopback sink, payloads per second, and what was lost.
 //!
 //! `cargo run --release --bin overhead -- [CALLS] [ROUNDS]` (defaults 2000 and 9). Prints Markdown.
+//! `overhead profile VARIANT CALLS` runs one variant alone, for a profiler. `--features mimalloc` or
+//! `--features jemalloc` runs it all under that global allocator.
 
 use std::time::{Duration, Instant};
+
+#[cfg(all(feature = "mimalloc", feature = "jemalloc"))]
+compile_error!("choose one allocator: `--features mimalloc` or `--features jemalloc`");
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// The process's global allocator, for the report's heading.
+const ALLOCATOR_NAME: &str = if cfg!(feature = "mimalloc") {
+    "mimalloc"
+} else if cfg!(feature = "jemalloc") {
+    "jemalloc"
+} else {
+    "the system allocator (glibc)"
+};
 
 use posthog_mcp::Analytics;
 use posthog_mcp_bench::{
@@ -171,11 +191,7 @@ fn disabled_span_nanos() -> f64 {
 }
 
 /// `samples[variant][round]`; variant 0 is bare. Rounds rotate the order of the variants.
-fn rounds(
-    rounds: usize,
-    count: usize,
-    mut run: impl FnMut(usize) -> Sample,
-) -> Vec<Vec<Sample>> {
+fn rounds(rounds: usize, count: usize, mut run: impl FnMut(usize) -> Sample) -> Vec<Vec<Sample>> {
     let mut samples = vec![Vec::with_capacity(rounds); count];
     for round in 0..rounds {
         for k in 0..count {
@@ -209,8 +225,47 @@ fn summarize(own: &[Sample], bare: &[Sample]) -> Summary {
     }
 }
 
+/// `overhead profile VARIANT CALLS`: only that variant's calls, one after another, for a profiler to record
+/// (`perf record -g -- target/release/overhead profile posthog_mcp_discard 200000`). Prints the wall time.
+fn profile(variant: &str, calls: u32) {
+    let variant = Variant::ALL
+        .into_iter()
+        .find(|v| v.name() == variant)
+        .unwrap_or_else(|| {
+            let names: Vec<_> = Variant::ALL.iter().map(|v| v.name()).collect();
+            panic!("unknown variant `{variant}`; one of: {}", names.join(", "))
+        });
+    init_global_disabled();
+    let sink = LoopbackSink::start();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let setup = rt.block_on(Setup::new(variant, &sink.url));
+    let started = Instant::now();
+    rt.block_on(async {
+        for _ in 0..calls {
+            call(&setup.client).await;
+        }
+        setup.settle().await;
+    });
+    let elapsed = started.elapsed();
+    println!(
+        "{}: {calls} calls in {:.3} s, {:.2} µs per call",
+        variant.name(),
+        elapsed.as_secs_f64(),
+        micros(elapsed) / f64::from(calls)
+    );
+}
+
 fn main() {
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().map(String::as_str) == Some("profile") {
+        args.next();
+        let variant = args.next().expect("profile VARIANT CALLS");
+        let calls = args.next().map_or(200_000, |a| a.parse().expect("CALLS"));
+        return profile(&variant, calls);
+    }
     let calls: u32 = args.next().map_or(2000, |a| a.parse().expect("CALLS"));
     let round_count: usize = args.next().map_or(9, |a| a.parse().expect("ROUNDS"));
     init_global_disabled();
@@ -226,7 +281,10 @@ fn main() {
         .map(|&variant| rt.block_on(Setup::new(variant, &sink.url)))
         .collect();
 
-    println!("## 1. One `tools/call`, {calls} calls × {round_count} rounds, variants interleaved\n");
+    println!(
+        "## 1. One `tools/call`, {calls} calls × {round_count} rounds, variants interleaved\n"
+    );
+    println!("Global allocator: {ALLOCATOR_NAME}.\n");
     println!(
         "Medians over rounds of each round's ratio to that round's bare figure. Wall and request-thread CPU: the \
          calls only; process CPU: all threads until delivery settled, loopback sink excluded.\n"
@@ -266,12 +324,13 @@ fn main() {
         );
     }
 
-
     // 1b. The request span.
     println!(
         "### The request span (`mcp.server.request`), {calls} calls × {round_count} rounds, interleaved with bare\n"
     );
-    println!("| posthog_mcp_discard under | added wall vs bare | request-thread CPU × bare | added |");
+    println!(
+        "| posthog_mcp_discard under | added wall vs bare | request-thread CPU × bare | added |"
+    );
     println!("| --- | ---: | ---: | ---: |");
     let bare = &setups[0];
     let discard = setups
@@ -307,7 +366,12 @@ fn main() {
     // 2. Sizes.
     let sized: Vec<&Setup> = setups
         .iter()
-        .filter(|s| matches!(s.variant, Variant::Bare | Variant::OursDiscard | Variant::PosthogRs))
+        .filter(|s| {
+            matches!(
+                s.variant,
+                Variant::Bare | Variant::OursDiscard | Variant::PosthogRs
+            )
+        })
         .collect();
     for (label, make) in [
         (
@@ -316,7 +380,9 @@ fn main() {
         ),
         ("reply", request_for_reply),
     ] {
-        println!("## 2. {label} size series, added per call vs bare (medians of per-round differences)\n");
+        println!(
+            "## 2. {label} size series, added per call vs bare (medians of per-round differences)\n"
+        );
         println!(
             "| {label} | calls × rounds | bare wall/call | posthog-mcp added wall | request-thread CPU | process CPU | posthog-rs added wall | request-thread CPU | process CPU |"
         );
@@ -391,15 +457,29 @@ fn main() {
                 properties.insert("tool".into(), "add".into());
                 let _ = analytics.capture("bench_event", properties);
             }
-            assert!(rt.block_on(analytics.flush(Duration::from_secs(60))), "drained");
+            assert!(
+                rt.block_on(analytics.flush(Duration::from_secs(60))),
+                "drained"
+            );
             let rate = events as f64 / started.elapsed().as_secs_f64();
             let after = analytics.stats();
-            assert_eq!(after.dropped(), before.dropped(), "{} lost payloads", instances[index].0);
+            assert_eq!(
+                after.dropped(),
+                before.dropped(),
+                "{} lost payloads",
+                instances[index].0
+            );
             rates[index].push(rate);
         }
     }
     for (index, (name, analytics)) in instances.iter().enumerate() {
-        let ratio = median(rates[index].iter().zip(&rates[0]).map(|(r, b)| r / b).collect());
+        let ratio = median(
+            rates[index]
+                .iter()
+                .zip(&rates[0])
+                .map(|(r, b)| r / b)
+                .collect(),
+        );
         println!(
             "| {name} | {:.0} | {:.2} | {} |",
             median(rates[index].clone()),
