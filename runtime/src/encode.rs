@@ -1,6 +1,9 @@
 //! Request values as JSON text, bounded by the event budget: what the request path hands to the worker for
 //! params and replies. A string longer than the worker could ever keep is shortened before serde_json scans it
 //! for escapes, so a 1 MB reply costs the request thread no more than one at the budget.
+//!
+//! The texts are written into buffers from a small shared pool ([`give_back`] returns them once the worker has
+//! read them), so the common path frees no memory on a thread other than the one that allocated it.
 
 use serde::Serialize;
 use serde::ser::{
@@ -22,11 +25,63 @@ pub(crate) const TRUNCATION_MARKER: &str = "...";
 /// shape for the worker's binary gate (and is still over the worker's cap, so marked there). Object keys are
 /// never cut.
 pub(crate) fn encode_bounded<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(128);
+    let mut out = take_buffer();
     let mut serializer =
         serde_json::Serializer::with_formatter(&mut out, CutLongStrings::default());
-    Shortened(value).serialize(&mut serializer)?;
-    Ok(out)
+    match Shortened(value).serialize(&mut serializer) {
+        Ok(()) => Ok(out),
+        Err(error) => {
+            give_back(out);
+            Err(error)
+        }
+    }
+}
+
+/// At most this many spare buffers wait in the pool.
+pub(crate) const POOLED_BUFFERS: usize = 64;
+/// A buffer with more capacity than this is freed rather than pooled, so the pool holds at most
+/// `POOLED_BUFFERS × POOLED_CAPACITY` bytes (1 MiB).
+pub(crate) const POOLED_CAPACITY: usize = 16 * 1024;
+/// The capacity a fresh buffer starts with: room for a typical call's params or reply.
+const FRESH_CAPACITY: usize = 256;
+
+/// Spare text buffers. With glibc, memory freed by a thread other than the one that allocated it leaves the
+/// allocator's per-thread cache and takes its slow path on both threads (measured: most of the request path's
+/// allocator cost); a buffer that goes back and forth instead is allocated once. Both ends only `try_lock`: a
+/// contended pool costs one fresh allocation (or one free), never a wait.
+static POOL: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+
+/// An empty buffer: a pooled one when the pool has one and is not busy, else a fresh one.
+fn take_buffer() -> Vec<u8> {
+    POOL.try_lock()
+        .ok()
+        .and_then(|mut pool| pool.pop())
+        .unwrap_or_else(|| Vec::with_capacity(FRESH_CAPACITY))
+}
+
+/// Returns a buffer [`encode_bounded`] made once its text is no longer needed. Kept when the pool has room and
+/// the buffer is not oversized; freed otherwise.
+pub(crate) fn give_back(mut buffer: Vec<u8>) {
+    if buffer.capacity() == 0 || buffer.capacity() > POOLED_CAPACITY {
+        return;
+    }
+    buffer.clear();
+    if let Ok(mut pool) = POOL.try_lock()
+        && pool.len() < POOLED_BUFFERS
+    {
+        if pool.capacity() == 0 {
+            pool.reserve_exact(POOLED_BUFFERS);
+        }
+        pool.push(buffer);
+    }
+}
+
+/// The spare buffers and the bytes they hold (for tests of the pool's bound).
+#[cfg(test)]
+fn pooled() -> (usize, usize) {
+    POOL.lock()
+        .map(|pool| (pool.len(), pool.iter().map(Vec::capacity).sum()))
+        .unwrap_or_default()
 }
 
 /// The formatter of [`encode_bounded`]: compact JSON, long string values cut.
@@ -380,6 +435,31 @@ fields!(SerializeStruct, SerializeStructVariant);
 mod tests {
     use super::*;
     use serde_json::{Value, json};
+
+    #[test]
+    fn the_buffer_pool_recycles_text_buffers_and_stays_bounded_in_count_and_bytes() {
+        // Other tests of this binary share the pool; every assertion here holds whatever they do.
+        let texts: Vec<Vec<u8>> = (0..POOLED_BUFFERS * 2)
+            .map(|n| encode_bounded(&json!({"n": n, "text": "x".repeat(n * 300)})).unwrap())
+            .collect();
+        let largest = texts.iter().map(Vec::capacity).max().unwrap();
+        assert!(largest > POOLED_CAPACITY, "some buffers are oversized");
+        for text in texts {
+            give_back(text);
+        }
+        let (count, bytes) = pooled();
+        assert!(count <= POOLED_BUFFERS, "{count} buffers pooled");
+        assert!(
+            bytes <= POOLED_BUFFERS * POOLED_CAPACITY,
+            "{bytes} bytes pooled"
+        );
+
+        // A returned buffer comes back empty and is written afresh.
+        let text = encode_bounded(&json!({"a": 1})).unwrap();
+        assert_eq!(text, br#"{"a":1}"#);
+        give_back(text);
+        assert_eq!(encode_bounded(&json!([true])).unwrap(), b"[true]");
+    }
 
     /// What the formatter alone writes for `value` (the encoding before strings were shortened first).
     fn formatter_only(value: &Value) -> Vec<u8> {

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::encode::encode_bounded;
+use crate::encode::{encode_bounded, give_back};
 use crate::event::{
     ErrorInfo, LIB_NAME, LIB_VERSION, LIB_VERSION_MAJOR, LIB_VERSION_MINOR, LIB_VERSION_PATCH,
     MCP_SOURCE, Payload, names,
@@ -63,6 +63,17 @@ impl Encoded {
             value: encode_bounded(value).unwrap_or_default(),
             meta: meta.and_then(|meta| encode_bounded(meta).ok()),
         })
+    }
+}
+
+/// The buffers go back to the request path's pool (`encode::give_back`) instead of being freed here, on the
+/// worker.
+impl Drop for Encoded {
+    fn drop(&mut self) {
+        give_back(std::mem::take(&mut self.value));
+        if let Some(meta) = self.meta.take() {
+            give_back(meta);
+        }
     }
 }
 
@@ -144,7 +155,8 @@ pub struct TraceIds {
     pub parent_span_id: u64,
 }
 
-/// Everything one intercepted request contributes to its events, as owned values.
+/// Everything one intercepted request contributes to its events, as owned values. What most requests lack is
+/// boxed, so the record (moved into the wrapped future and the delivery job) stays small.
 pub(crate) struct RequestRecord {
     pub event: &'static str,
     pub started_at: SystemTime,
@@ -159,18 +171,19 @@ pub(crate) struct RequestRecord {
     pub resource_name: Option<String>,
     pub tool: Option<ToolFacts>,
     pub is_error: Option<bool>,
-    pub error: Option<ErrorInfo>,
+    pub error: Option<Box<ErrorInfo>>,
     pub capture: CaptureOptions,
-    pub event_properties: Option<Map<String, Value>>,
-    pub tool_properties: Map<String, Value>,
+    pub event_properties: Option<Box<Map<String, Value>>>,
+    /// `#[posthog_tool]`'s properties for this call; `None` when there are none.
+    pub tool_properties: Option<Box<Map<String, Value>>>,
     /// `$mcp_conversation_id` (§8.4), written right after `$session_id`.
     pub conversation_id: Option<Arc<str>>,
     /// The trimmed, not yet sanitized intent and its source (§8.2).
-    pub intent: Option<(String, &'static str)>,
+    pub intent: Option<Box<(String, &'static str)>>,
     /// The trimmed, not yet sanitized model and its source (§8.3).
-    pub llm_model: Option<(String, &'static str)>,
+    pub llm_model: Option<Box<(String, &'static str)>>,
     /// A `send_feedback` report (§8.6): its `$mcp_feedback_*` properties are written last.
-    pub feedback: Option<crate::virtual_tools::Feedback>,
+    pub feedback: Option<Box<crate::virtual_tools::Feedback>>,
     /// `false` leaves `$mcp_parameters` off the main event (`$mcp_feedback`).
     pub capture_parameters: bool,
     /// The incoming trace context: `$mcp_trace_id` / `$mcp_parent_span_id`, and the `$ai_span`'s ids. Boxed:
@@ -213,7 +226,7 @@ impl RequestRecord {
             error: None,
             capture: CaptureOptions::default(),
             event_properties: None,
-            tool_properties: Map::new(),
+            tool_properties: None,
             conversation_id: None,
             intent: None,
             llm_model: None,
@@ -223,6 +236,11 @@ impl RequestRecord {
             trace: None,
         }
     }
+}
+
+/// `properties` boxed, or `None` when empty (the record's rarely used maps).
+pub(crate) fn boxed_map(properties: Map<String, Value>) -> Option<Box<Map<String, Value>>> {
+    (!properties.is_empty()).then(|| Box::new(properties))
 }
 
 /// What the worker needs besides the record.
@@ -498,12 +516,12 @@ fn call_properties(props: &mut Map<String, Value>, record: &RequestRecord) {
             CAP_NAME,
         );
     }
-    if let Some((intent, source)) = &record.intent {
+    if let Some((intent, source)) = record.intent.as_deref() {
         let intent = privacy::truncate(&privacy::free_text(intent), CAP_TEXT).into_owned();
         props.insert("$mcp_intent".into(), Value::String(intent));
         props.insert("$mcp_intent_source".into(), Value::from(*source));
     }
-    if let Some((model, source)) = &record.llm_model {
+    if let Some((model, source)) = record.llm_model.as_deref() {
         let model = privacy::generic_string(model);
         put_str(props, "$mcp_llm_model", Some(&model), CAP_NAME);
         props.insert("$mcp_llm_model_source".into(), Value::from(*source));
@@ -560,10 +578,10 @@ fn response_properties(props: &mut Map<String, Value>, record: &RequestRecord) {
 /// What the host added, in order of precedence (later wins): properties the tool set during the call, the
 /// `event_properties` hook's, and the feedback tool's.
 fn added_properties(props: &mut Map<String, Value>, record: &RequestRecord) {
-    for (key, value) in &record.tool_properties {
+    for (key, value) in record.tool_properties.iter().flat_map(|map| map.iter()) {
         props.insert(key.clone(), value.clone());
     }
-    if let Some(extra) = &record.event_properties {
+    if let Some(extra) = record.event_properties.as_deref() {
         for (key, value) in extra {
             props.insert(key.clone(), value.clone());
         }
@@ -643,7 +661,7 @@ fn ai_span_payload(record: &RequestRecord, trace: &TraceIds, main: &Payload) -> 
         }
     }
     attribution_properties(&mut props, &record.attribution);
-    if let Some(extra) = &record.event_properties {
+    if let Some(extra) = record.event_properties.as_deref() {
         for (key, value) in extra {
             props.insert(key.clone(), value.clone());
         }
@@ -726,7 +744,7 @@ fn exception_payload(
         }
     }
     attribution_properties(&mut props, &record.attribution);
-    if let Some(extra) = &record.event_properties {
+    if let Some(extra) = record.event_properties.as_deref() {
         for (key, value) in extra {
             props.insert(key.clone(), value.clone());
         }
@@ -849,4 +867,13 @@ mod encode_tests {
             serde_json::from_slice(&encode_bounded(&Value::Object(map)).unwrap()).unwrap();
         assert_eq!(parsed[&key], 1);
     }
+}
+#[cfg(test)]
+#[test]
+fn the_record_stays_small_enough_to_move_cheaply() {
+    // The record is moved into the wrapped handler's future, which rmcp moves and boxes, and into the delivery
+    // job, which glibc serves from its per-thread cache only below about 1 KB. What most requests lack is boxed
+    // (pipeline.rs, `RequestRecord`); a new field that is not belongs behind a `Box` too.
+    let size = std::mem::size_of::<RequestRecord>();
+    assert!(size <= 640, "RequestRecord is {size} bytes");
 }

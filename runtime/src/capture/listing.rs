@@ -33,7 +33,7 @@ impl ServerShared {
             }
             Err(error) => {
                 scope.record.is_error = Some(true);
-                scope.record.error = Some(errors::protocol_error(&error));
+                scope.record.error = Some(Box::new(errors::protocol_error(&error)));
                 self.finish(scope);
                 Err(error)
             }

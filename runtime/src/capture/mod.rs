@@ -289,7 +289,10 @@ impl ServerShared {
             &record.attribution,
         );
         record.resolution = self.state.identity.resolve(&hooks_view, fingerprint).await;
-        record.event_properties = self.event_properties(hooks_view.clone()).await;
+        record.event_properties = self
+            .event_properties(hooks_view.clone())
+            .await
+            .map(Box::new);
         scope.view = want_view.then_some(hooks_view);
     }
 
@@ -412,13 +415,13 @@ impl ServerShared {
             }
             Ok(Err(error)) => {
                 scope.record.is_error = Some(true);
-                scope.record.error = Some(errors::protocol_error(&error));
+                scope.record.error = Some(Box::new(errors::protocol_error(&error)));
                 self.finish(scope);
                 Err(error)
             }
             Err(panic) => {
                 scope.record.is_error = Some(true);
-                scope.record.error = Some(errors::panic_error(&*panic));
+                scope.record.error = Some(Box::new(errors::panic_error(&*panic)));
                 self.finish(scope);
                 std::panic::resume_unwind(panic)
             }

@@ -158,7 +158,7 @@ impl ServerShared {
         let elapsed = ended.saturating_sub(started);
         record.duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
         record.is_error = Some(error.is_some());
-        record.error = error;
+        record.error = error.map(Box::new);
         self.analytics.submit(record);
     }
 }

@@ -13,7 +13,7 @@ use crate::analytics::CallerContext;
 use crate::event::names;
 use crate::identity::Fingerprint;
 use crate::intent::{self, Owned};
-use crate::pipeline::{CaptureOptions, Encoded, ToolFacts};
+use crate::pipeline::{CaptureOptions, Encoded, ToolFacts, boxed_map};
 use crate::session::Connection;
 use crate::tool::{CallAnnotations, KnownTool, ToolSpec, registered_tool};
 
@@ -43,7 +43,7 @@ impl PreparedCall {
             .record
             .intent
             .as_ref()
-            .map(|(text, _)| text.as_str())
+            .map(|intent| intent.0.as_str())
     }
 
     /// The resolved model.
@@ -52,7 +52,7 @@ impl PreparedCall {
             .record
             .llm_model
             .as_ref()
-            .map(|(model, _)| model.as_str())
+            .map(|model| model.0.as_str())
     }
 
     /// The conversation handle the call is anchored to.
@@ -135,7 +135,7 @@ impl ServerShared {
                 self.call_options(explicit.is_some(), arguments),
             )
             .await;
-        scope.record.intent = self.intent(explicit, &mut scope).await;
+        scope.record.intent = self.intent(explicit, &mut scope).await.map(Box::new);
         note_agent(&mut scope, arguments.model.clone(), arguments);
         scope
     }
@@ -211,7 +211,7 @@ impl ServerShared {
             explicit
         } else {
             // Without a fallback hook the intent is the explicit text or nothing (as `intent` resolves it).
-            scope.record.intent = explicit.map(|text| (text, intent::SOURCE_CONTEXT));
+            scope.record.intent = explicit.map(|text| Box::new((text, intent::SOURCE_CONTEXT)));
             None
         };
         let prepared = PreparedCall {
@@ -256,7 +256,7 @@ impl ServerShared {
             want_view,
         )
         .await;
-        scope.record.intent = self.intent(explicit, scope).await;
+        scope.record.intent = self.intent(explicit, scope).await.map(Box::new);
         prepared
     }
 
@@ -341,7 +341,7 @@ impl ServerShared {
         let spec = annotations.spec.or_else(|| registered_tool(&name));
         let record = &mut scope.record;
         describe_tool(record, name, known.as_deref(), spec);
-        record.tool_properties = std::mem::take(&mut annotations.properties);
+        record.tool_properties = boxed_map(std::mem::take(&mut annotations.properties));
         let typed_error = annotations.error.take();
         let mut delivered = false;
         let mut parked = None;
@@ -355,13 +355,17 @@ impl ServerShared {
                 let rejected_arguments =
                     annotations.watched && spec.is_some() && !annotations.started;
                 if is_error {
-                    record.error = typed_error.or_else(|| match &*response {
-                        CallToolResponse::Complete(result) if rejected_arguments => {
-                            Some(errors::invalid_arguments(result))
-                        }
-                        CallToolResponse::Complete(result) => Some(errors::result_error(result)),
-                        _ => None,
-                    });
+                    record.error = typed_error
+                        .or_else(|| match &*response {
+                            CallToolResponse::Complete(result) if rejected_arguments => {
+                                Some(errors::invalid_arguments(result))
+                            }
+                            CallToolResponse::Complete(result) => {
+                                Some(errors::result_error(result))
+                            }
+                            _ => None,
+                        })
+                        .map(Box::new);
                 }
                 if let (Some((handle, minted)), CallToolResponse::Complete(result)) =
                     (&conversation, &mut *response)
@@ -380,11 +384,13 @@ impl ServerShared {
             }
             CallOutcome::Error(error) => {
                 record.is_error = Some(true);
-                record.error = Some(typed_error.unwrap_or_else(|| errors::protocol_error(error)));
+                record.error = Some(Box::new(
+                    typed_error.unwrap_or_else(|| errors::protocol_error(error)),
+                ));
             }
             CallOutcome::Panic(panic) => {
                 record.is_error = Some(true);
-                record.error = Some(errors::panic_error(panic));
+                record.error = Some(Box::new(errors::panic_error(panic)));
             }
         }
         if conversation.is_some_and(|(_, minted)| minted) && !delivered {
@@ -457,7 +463,7 @@ fn note_agent(
     model: Option<(String, &'static str)>,
     arguments: &AgentArguments,
 ) {
-    scope.record.llm_model = model;
+    scope.record.llm_model = model.map(Box::new);
     scope.record.conversation_id = arguments
         .conversation
         .as_ref()

@@ -99,8 +99,8 @@ pub(crate) fn capture_unwrapped(analytics: &Analytics, call: UnwrappedToolCall) 
         redact: call.spec.redact,
     };
     record.is_error = Some(call.is_error);
-    record.error = call.error;
-    record.tool_properties = call.properties;
+    record.error = call.error.map(Box::new);
+    record.tool_properties = crate::pipeline::boxed_map(call.properties);
     analytics.submit(record);
 }
 

@@ -54,7 +54,7 @@ impl ServerShared {
             deliver_handle(&mut result, handle, *minted, false);
         }
         scope.record.capture_parameters = feedback.is_none();
-        scope.record.feedback = feedback;
+        scope.record.feedback = feedback.map(Box::new);
         scope.record.is_error = Some(false);
         scope.record.response = Some(Encoded::of(&result));
         self.finish(scope);
