@@ -153,7 +153,28 @@ pub(crate) fn redact_credentials(text: &str) -> Cow<'_, str> {
 /// Whether an object key names a credential: §6.3's names, whole and case-insensitively (`PassWord`), or a key
 /// judged secret by its parts (`db_password`).
 pub(crate) fn is_credential_key(key: &str) -> bool {
-    is_contract_credential_key(key) || is_secret_key(key)
+    !is_envelope_key(key) && (is_contract_credential_key(key) || is_secret_key(key))
+}
+
+/// Keys of the JSON-RPC and MCP envelope that every captured request and result has (none names a credential,
+/// which a test checks against the full rule): answered without splitting them into parts.
+fn is_envelope_key(key: &str) -> bool {
+    matches!(
+        key,
+        "request"
+            | "id"
+            | "jsonrpc"
+            | "method"
+            | "params"
+            | "name"
+            | "arguments"
+            | "_meta"
+            | "content"
+            | "type"
+            | "text"
+            | "isError"
+            | "structuredContent"
+    )
 }
 
 /// §6.3 as the contract writes it: whole and case-insensitive.
@@ -341,6 +362,18 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn envelope_keys_are_not_credentials_by_the_full_rule_either() {
+        for key in [
+            "request", "id", "jsonrpc", "method", "params", "name", "arguments", "_meta", "content", "type",
+            "text", "isError", "structuredContent",
+        ] {
+            assert!(is_envelope_key(key), "{key}");
+            assert!(!is_contract_credential_key(key) && !is_secret_key(key), "{key}");
+        }
+        assert!(!is_envelope_key("token") && is_credential_key("token"));
+    }
 
     #[test]
     fn base64_of_exactly_the_gate_length_is_binary_and_one_less_is_not() {

@@ -134,14 +134,21 @@ fn json_string_len(text: &str) -> usize {
 
 /// The length of `value`'s compact JSON, as `serde_json::to_vec` writes it; iterative.
 pub(crate) fn json_len(value: &Value) -> usize {
+    json_len_with(&mut Vec::new(), value)
+}
+
+/// [`json_len`] with a work stack the caller provides (one for all the properties of a payload, so measuring
+/// a payload allocates once, not once per property).
+fn json_len_with<'a>(stack: &mut Vec<&'a Value>, value: &'a Value) -> usize {
     let mut total = 0;
-    let mut stack = vec![value];
+    stack.clear();
+    stack.push(value);
     while let Some(value) = stack.pop() {
         total += match value {
             Value::Null => 4,
             Value::Bool(true) => 4,
             Value::Bool(false) => 5,
-            Value::Number(number) => number.to_string().len(),
+            Value::Number(number) => number_len(number),
             Value::String(text) => json_string_len(text),
             Value::Array(items) => {
                 stack.extend(items.iter());
@@ -160,11 +167,26 @@ pub(crate) fn json_len(value: &Value) -> usize {
     total
 }
 
+/// The length of a number as `serde_json` writes it (its `Display`), counted without allocating.
+fn number_len(number: &serde_json::Number) -> usize {
+    struct Count(usize);
+    impl std::fmt::Write for Count {
+        fn write_str(&mut self, text: &str) -> std::fmt::Result {
+            self.0 += text.len();
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    let _ = std::fmt::Write::write_fmt(&mut count, format_args!("{number}"));
+    count.0
+}
+
 fn properties_len(properties: &Map<String, Value>) -> usize {
+    let mut stack = Vec::with_capacity(16);
     2 + properties.len().saturating_sub(1)
         + properties
             .iter()
-            .map(|(key, value)| json_string_len(key) + 1 + json_len(value))
+            .map(|(key, value)| json_string_len(key) + 1 + json_len_with(&mut stack, value))
             .sum::<usize>()
 }
 
