@@ -17,7 +17,7 @@ use crate::hooks::EventPropertiesFn;
 use crate::identity::{
     CacheSettings, CredentialSource, Identity, IdentityResolver, SharedIdentify,
 };
-use crate::pipeline::{self, Attribution, PipelineSettings, RequestRecord};
+use crate::pipeline::{self, Attribution, PipelineSettings, RecordJob, RequestRecord};
 use crate::session::{Callers, SessionStats};
 use crate::tool::KnownTool;
 
@@ -342,7 +342,7 @@ impl Analytics {
         if let Some(delivery) = &self.inner.delivery {
             let settings = self.inner.settings.clone();
             let bytes = record.held_bytes();
-            delivery.enqueue_sized(Box::new(move || pipeline::process(record, &settings)), bytes);
+            delivery.enqueue_reusable(RecordJob::new(record, settings), bytes);
         }
     }
 

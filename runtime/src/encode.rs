@@ -2,8 +2,8 @@
 //! params and replies. A string longer than the worker could ever keep is shortened before serde_json scans it
 //! for escapes, so a 1 MB reply costs the request thread no more than one at the budget.
 //!
-//! The texts are written into buffers from a small shared pool ([`give_back`] returns them once the worker has
-//! read them), so the common path frees no memory on a thread other than the one that allocated it.
+//! The texts are written into buffers from a small shared pool (`recycle::Pool`; [`give_back`] returns them once
+//! the worker has read them), so the common path frees no memory on a thread other than the one that allocated it.
 
 use serde::Serialize;
 use serde::ser::{
@@ -11,6 +11,8 @@ use serde::ser::{
     SerializeTupleStruct, SerializeTupleVariant, Serializer,
 };
 use serde_json::ser::Formatter;
+
+use crate::recycle::Pool;
 
 /// The characters of a string value kept by [`encode_bounded`]: twice the longest string the worker keeps whole
 /// (`MAX_STRING_CHARS`), so the worker's privacy passes see well past what survives its own cut, and a string
@@ -23,18 +25,38 @@ pub(crate) const TRUNCATION_MARKER: &str = "...";
 /// value on the request path is bounded by the event budget rather than by the value. A cut string ends with the
 /// truncation marker (`...`), unless every kept character is of base64 or a data URL's, which must stay of that
 /// shape for the worker's binary gate (and is still over the worker's cap, so marked there). Object keys are
-/// never cut.
+/// never cut. The request path appends with [`encode_bounded_into`]; this whole-value form serves the tests.
+#[cfg(test)]
 pub(crate) fn encode_bounded<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u8>> {
     let mut out = take_buffer();
-    let mut serializer =
-        serde_json::Serializer::with_formatter(&mut out, CutLongStrings::default());
-    match Shortened(value).serialize(&mut serializer) {
+    match encode_bounded_into(&mut out, value) {
         Ok(()) => Ok(out),
         Err(error) => {
             give_back(out);
             Err(error)
         }
     }
+}
+
+/// As [`encode_bounded`], appending to `out` (a buffer from this module's pool, or one that goes back to it);
+/// on an error `out` is left as it was.
+pub(crate) fn encode_bounded_into<T: Serialize + ?Sized>(
+    out: &mut Vec<u8>,
+    value: &T,
+) -> serde_json::Result<()> {
+    let start = out.len();
+    let mut serializer =
+        serde_json::Serializer::with_formatter(&mut *out, CutLongStrings::default());
+    let written = Shortened(value).serialize(&mut serializer);
+    if written.is_err() {
+        out.truncate(start);
+    }
+    written
+}
+
+/// An empty buffer for [`encode_bounded_into`].
+pub(crate) fn buffer() -> Vec<u8> {
+    take_buffer()
 }
 
 /// At most this many spare buffers wait in the pool.
@@ -45,17 +67,12 @@ pub(crate) const POOLED_CAPACITY: usize = 16 * 1024;
 /// The capacity a fresh buffer starts with: room for a typical call's params or reply.
 const FRESH_CAPACITY: usize = 256;
 
-/// Spare text buffers. With glibc, memory freed by a thread other than the one that allocated it leaves the
-/// allocator's per-thread cache and takes its slow path on both threads (measured: most of the request path's
-/// allocator cost); a buffer that goes back and forth instead is allocated once. Both ends only `try_lock`: a
-/// contended pool costs one fresh allocation (or one free), never a wait.
-static POOL: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+/// Spare text buffers (see `recycle`): allocated once and handed back and forth between the threads.
+static POOL: Pool<Vec<u8>> = Pool::new(POOLED_BUFFERS);
 
 /// An empty buffer: a pooled one when the pool has one and is not busy, else a fresh one.
 fn take_buffer() -> Vec<u8> {
-    POOL.try_lock()
-        .ok()
-        .and_then(|mut pool| pool.pop())
+    POOL.take()
         .unwrap_or_else(|| Vec::with_capacity(FRESH_CAPACITY))
 }
 
@@ -66,22 +83,13 @@ pub(crate) fn give_back(mut buffer: Vec<u8>) {
         return;
     }
     buffer.clear();
-    if let Ok(mut pool) = POOL.try_lock()
-        && pool.len() < POOLED_BUFFERS
-    {
-        if pool.capacity() == 0 {
-            pool.reserve_exact(POOLED_BUFFERS);
-        }
-        pool.push(buffer);
-    }
+    drop(POOL.keep(buffer));
 }
 
 /// The spare buffers and the bytes they hold (for tests of the pool's bound).
 #[cfg(test)]
 fn pooled() -> (usize, usize) {
-    POOL.lock()
-        .map(|pool| (pool.len(), pool.iter().map(Vec::capacity).sum()))
-        .unwrap_or_default()
+    POOL.inspect(|pool| (pool.len(), pool.iter().map(Vec::capacity).sum()))
 }
 
 /// The formatter of [`encode_bounded`]: compact JSON, long string values cut.

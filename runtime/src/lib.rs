@@ -32,6 +32,7 @@ pub mod http;
 mod intent;
 pub mod manual;
 mod pipeline;
+mod recycle;
 mod server;
 mod virtual_tools;
 

@@ -12,13 +12,15 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::encode::{encode_bounded, give_back};
+use crate::delivery::ReusableJob;
+use crate::encode::{self, encode_bounded_into, give_back};
 use crate::event::{
     ErrorInfo, LIB_NAME, LIB_VERSION, LIB_VERSION_MAJOR, LIB_VERSION_MINOR, LIB_VERSION_PATCH,
     MCP_SOURCE, Payload, names,
 };
 use crate::identity::{Identity, Resolution};
 use crate::privacy;
+use crate::recycle::Pool;
 
 /// A host hook that sees every payload before it is labelled and queued; `None` drops that payload.
 pub type BeforeSend = Arc<dyn Fn(Payload) -> Option<Payload> + Send + Sync>;
@@ -39,18 +41,20 @@ impl<T: Serialize + Send + 'static> Captured for T {
     }
 }
 
-/// A value captured on the request path as JSON text in one buffer, parsed on the worker. One allocation crosses
-/// to the worker thread instead of a cloned tree of many small ones: freeing memory another thread allocated
-/// contends for that thread's allocator arena (measured with glibc: a large share of the request path's added
-/// cost).
+/// A value captured on the request path as JSON text in one buffer, parsed on the worker. One buffer crosses to
+/// the worker thread instead of a cloned tree of many small allocations, and goes back to the request path's pool
+/// afterwards (`encode::give_back`): freeing memory another thread allocated contends for that thread's allocator
+/// arena (measured with glibc: a large share of the request path's added cost).
 pub(crate) struct Encoded {
-    value: Vec<u8>,
-    /// The request's `_meta`, merged in as `_meta` unless the value has its own.
-    meta: Option<Vec<u8>>,
+    /// The value's text, then (from `meta_at`) the request's `_meta` as text when it has one.
+    text: Vec<u8>,
+    /// Where the `_meta` text starts; `text.len()` when there is none. `_meta` is merged in as `_meta` unless the
+    /// value has its own.
+    meta_at: usize,
 }
 
 impl Encoded {
-    pub(crate) fn of<T: Serialize + ?Sized>(value: &T) -> Box<dyn Captured> {
+    pub(crate) fn of<T: Serialize + ?Sized>(value: &T) -> CapturedValue {
         Self::with_meta(value, None::<&()>)
     }
 
@@ -58,39 +62,66 @@ impl Encoded {
     pub(crate) fn with_meta<T: Serialize + ?Sized, M: Serialize>(
         value: &T,
         meta: Option<&M>,
-    ) -> Box<dyn Captured> {
-        Box::new(Self {
-            value: encode_bounded(value).unwrap_or_default(),
-            meta: meta.and_then(|meta| encode_bounded(meta).ok()),
-        })
+    ) -> CapturedValue {
+        let mut text = encode::buffer();
+        // A value that cannot be encoded is captured as nothing (parsed as `null`), as before.
+        let _ = encode_bounded_into(&mut text, value);
+        let meta_at = text.len();
+        if let Some(meta) = meta {
+            let _ = encode_bounded_into(&mut text, meta);
+        }
+        CapturedValue::Text(Self { text, meta_at })
     }
-}
 
-/// The buffers go back to the request path's pool (`encode::give_back`) instead of being freed here, on the
-/// worker.
-impl Drop for Encoded {
-    fn drop(&mut self) {
-        give_back(std::mem::take(&mut self.value));
-        if let Some(meta) = self.meta.take() {
-            give_back(meta);
+    fn held_bytes(&self) -> usize {
+        self.text.capacity()
+    }
+
+    fn to_json(&self) -> Value {
+        let (value, meta) = self.text.split_at(self.meta_at.min(self.text.len()));
+        let value = serde_json::from_slice(value).unwrap_or(Value::Null);
+        match (!meta.is_empty())
+            .then(|| serde_json::from_slice(meta).ok())
+            .flatten()
+        {
+            Some(meta) => with_request_meta(value, meta),
+            None => value,
         }
     }
 }
 
-impl Captured for Encoded {
-    fn held_bytes(&self) -> usize {
-        self.value.capacity() + self.meta.as_ref().map_or(0, Vec::capacity)
+/// The buffer goes back to the request path's pool (`encode::give_back`) instead of being freed here, on the
+/// worker.
+impl Drop for Encoded {
+    fn drop(&mut self) {
+        give_back(std::mem::take(&mut self.text));
+    }
+}
+
+/// A request's params or result as the record holds it: as text (every request the server wrapper sees, held
+/// inline so that no box crosses to the worker), or as any serializable value (the manual API's).
+pub(crate) enum CapturedValue {
+    Text(Encoded),
+    Value(Box<dyn Captured>),
+}
+
+impl CapturedValue {
+    /// Any serializable value, serialized on the worker.
+    pub(crate) fn value<T: Serialize + Send + 'static>(value: T) -> Self {
+        Self::Value(Box::new(value))
     }
 
-    fn to_json(&self) -> Value {
-        let value = serde_json::from_slice(&self.value).unwrap_or(Value::Null);
-        match self
-            .meta
-            .as_deref()
-            .and_then(|meta| serde_json::from_slice(meta).ok())
-        {
-            Some(meta) => with_request_meta(value, meta),
-            None => value,
+    pub(crate) fn to_json(&self) -> Value {
+        match self {
+            Self::Text(text) => text.to_json(),
+            Self::Value(value) => value.to_json(),
+        }
+    }
+
+    pub(crate) fn held_bytes(&self) -> usize {
+        match self {
+            Self::Text(text) => text.held_bytes(),
+            Self::Value(value) => value.held_bytes(),
         }
     }
 }
@@ -123,7 +154,9 @@ pub(crate) struct Attribution {
 /// Facts about the tool a `tools/call` named.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ToolFacts {
-    pub name: String,
+    /// The tool's name; borrowed from its `#[posthog_tool]` spec when it has one, so that no string the request
+    /// thread allocated is freed on the worker.
+    pub name: std::borrow::Cow<'static, str>,
     pub description: Option<Arc<str>>,
     pub category: Option<Arc<str>>,
 }
@@ -166,8 +199,8 @@ pub(crate) struct RequestRecord {
     pub attribution: Attribution,
     pub method: &'static str,
     pub request_id: Option<Value>,
-    pub params: Option<Box<dyn Captured>>,
-    pub response: Option<Box<dyn Captured>>,
+    pub params: Option<CapturedValue>,
+    pub response: Option<CapturedValue>,
     pub resource_name: Option<String>,
     pub tool: Option<ToolFacts>,
     pub is_error: Option<bool>,
@@ -268,6 +301,48 @@ fn put_str(props: &mut Map<String, Value>, key: &str, value: Option<&str>, cap: 
             key.to_owned(),
             Value::String(privacy::truncate(value, cap).into_owned()),
         );
+    }
+}
+
+/// The per-call delivery job: one record and the settings to process it with, in a box that returns to
+/// [`RECORD_JOBS`] once the worker has run it, so that the box the request thread filled is not freed on the
+/// worker.
+pub(crate) struct RecordJob {
+    record: Option<RequestRecord>,
+    settings: Option<Arc<PipelineSettings>>,
+}
+
+/// Spare job boxes: 128 × the size of a `RecordJob` (about 70 KB) at most.
+static RECORD_JOBS: Pool<Box<RecordJob>> = Pool::new(128);
+
+impl RecordJob {
+    /// A job for `record`, in a spare box when the pool has one.
+    pub(crate) fn new(record: RequestRecord, settings: Arc<PipelineSettings>) -> Box<Self> {
+        let mut job = RECORD_JOBS.take().unwrap_or_else(|| {
+            Box::new(Self {
+                record: None,
+                settings: None,
+            })
+        });
+        job.record = Some(record);
+        job.settings = Some(settings);
+        job
+    }
+}
+
+impl ReusableJob for RecordJob {
+    fn run(&mut self) -> Vec<Payload> {
+        match (self.record.take(), self.settings.take()) {
+            (Some(record), Some(settings)) => process(record, &settings),
+            _ => Vec::new(),
+        }
+    }
+
+    fn recycle(mut self: Box<Self>) {
+        self.record = None;
+        self.settings = None;
+        // A box the pool refuses (full or busy) is freed here.
+        drop(RECORD_JOBS.keep(self));
     }
 }
 
@@ -492,7 +567,7 @@ fn main_resource_name(record: &RequestRecord) -> Option<String> {
                 .tool
                 .as_ref()
                 .filter(|tool| !tool.name.is_empty())
-                .map_or(UNKNOWN.to_owned(), |tool| tool.name.clone()),
+                .map_or(UNKNOWN.to_owned(), |tool| tool.name.to_string()),
         ),
         _ => record.resource_name.clone(),
     }
@@ -815,7 +890,7 @@ mod protocol_tests {
 #[cfg(test)]
 mod encode_tests {
     use super::*;
-    use crate::encode::{KEPT_STRING_CHARS, TRUNCATION_MARKER};
+    use crate::encode::{KEPT_STRING_CHARS, TRUNCATION_MARKER, encode_bounded};
 
     fn worker_view(value: &Value) -> Value {
         let mut value = value.clone();

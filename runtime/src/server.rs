@@ -18,7 +18,7 @@ use crate::analytics::Analytics;
 use crate::capture::trace;
 use crate::capture::{BeginOptions, CallOutcome, Incoming, ServerShared};
 use crate::event::names;
-use crate::pipeline::{Captured, Encoded};
+use crate::pipeline::{CapturedValue, Encoded};
 use crate::session::Connection;
 use crate::tool::{CaptureOff, ToolCallSlot, with_call_slot};
 
@@ -105,7 +105,7 @@ impl<S: ServerHandler> Instrumented<S> {
         mut context: RequestContext<RoleServer>,
         resource: Option<String>,
         call: impl FnOnce(P, RequestContext<RoleServer>) -> Fut,
-        capture: impl FnOnce(&R) -> Option<Box<dyn Captured>>,
+        capture: impl FnOnce(&R) -> Option<CapturedValue>,
     ) -> Result<R, ErrorData>
     where
         P: Serialize + Clone + Send + Sync + 'static,

@@ -30,7 +30,7 @@ use serde_json::{Map, Value};
 use crate::analytics::{Analytics, CallerContext, ServerState};
 use crate::config::AgentOptions;
 use crate::identity::Fingerprint;
-use crate::pipeline::{Attribution, Captured, Encoded, RequestRecord};
+use crate::pipeline::{Attribution, CapturedValue, Encoded, RequestRecord};
 use crate::request::{LazyParams, RequestView, ViewInner};
 use crate::session::{Connection, MintSlot, SessionSignals, SessionSnapshot, TransportSession};
 
@@ -109,11 +109,7 @@ struct ParamsWithMeta<P> {
     meta: RequestMetaObject,
 }
 
-impl<P: Serialize + Send + 'static> Captured for ParamsWithMeta<P> {
-    fn held_bytes(&self) -> usize {
-        std::mem::size_of_val(self)
-    }
-
+impl<P: Serialize> ParamsWithMeta<P> {
     fn to_json(&self) -> Value {
         let value = serde_json::to_value(&self.params).unwrap_or(Value::Null);
         if self.meta.is_empty() {
@@ -404,7 +400,7 @@ impl ServerShared {
         &self,
         mut scope: Scope,
         outcome: std::thread::Result<Result<R, ErrorData>>,
-        capture: impl FnOnce(&R) -> Option<Box<dyn Captured>>,
+        capture: impl FnOnce(&R) -> Option<CapturedValue>,
     ) -> Result<R, ErrorData> {
         match outcome {
             Ok(Ok(result)) => {

@@ -413,7 +413,11 @@ fn describe_tool(
     spec: Option<&'static ToolSpec>,
 ) {
     let mut facts = ToolFacts {
-        name,
+        // The name the request thread allocated is freed here, on it, when the spec holds the same one.
+        name: match spec {
+            Some(spec) if spec.name == name => std::borrow::Cow::Borrowed(spec.name),
+            _ => std::borrow::Cow::Owned(name),
+        },
         ..ToolFacts::default()
     };
     if let Some(spec) = spec {

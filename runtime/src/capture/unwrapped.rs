@@ -10,7 +10,7 @@ use super::attribution::{ClientSources, arc_str, attribute, header_pairs, is_sta
 use super::request_id;
 use crate::analytics::Analytics;
 use crate::event::{ErrorInfo, names};
-use crate::pipeline::{Attribution, CaptureOptions, Captured, RequestRecord, ToolFacts};
+use crate::pipeline::{Attribution, CaptureOptions, CapturedValue, RequestRecord, ToolFacts};
 use crate::session::{Connection, SessionSignals};
 use crate::tool::ToolSpec;
 
@@ -84,12 +84,12 @@ pub(crate) fn capture_unwrapped(analytics: &Analytics, call: UnwrappedToolCall) 
     {
         params.insert("_meta".into(), Value::Object(meta));
     }
-    record.params = Some(Box::new(Value::Object(params)));
-    record.response = call.response.map(|r| Box::new(r) as Box<dyn Captured>);
+    record.params = Some(CapturedValue::value(Value::Object(params)));
+    record.response = call.response.map(CapturedValue::value);
     record.attribution = attribution;
     record.duration_ms = call.duration_ms;
     record.tool = Some(ToolFacts {
-        name: call.tool_name,
+        name: call.tool_name.into(),
         description: None,
         category: call.spec.category.and_then(arc_str),
     });

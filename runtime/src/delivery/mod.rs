@@ -79,6 +79,34 @@ use queue::{Admission, Shared};
 /// (sanitized, truncated, built, passed through `before_send`, labelled).
 pub type Job = Box<dyn FnOnce() -> Vec<Payload> + Send + 'static>;
 
+/// A job whose box outlives its run: the worker calls [`ReusableJob::run`] and then hands the box back through
+/// [`ReusableJob::recycle`] instead of freeing it. The request path's per-call job uses this so that the memory it
+/// fills on the request thread is not freed on the worker (glibc's allocator leaves its fast path when another
+/// thread frees its blocks). A box whose run panicked is dropped instead.
+pub trait ReusableJob: Send + 'static {
+    /// Builds the payloads; called once per hand-over.
+    fn run(&mut self) -> Vec<Payload>;
+    /// Returns the emptied box to wherever it came from (a pool); called after `run`, or on the request thread
+    /// when the queue refused the job.
+    fn recycle(self: Box<Self>);
+}
+
+/// What the queue holds for one hand-over.
+pub(crate) enum Work {
+    Once(Job),
+    Reusable(Box<dyn ReusableJob>),
+}
+
+impl Work {
+    /// A refused job leaves: a reusable one goes back to its pool (we are on the request thread).
+    fn discard(self) {
+        match self {
+            Work::Once(job) => drop(job),
+            Work::Reusable(job) => job.recycle(),
+        }
+    }
+}
+
 /// Where payloads go.
 #[derive(Debug, Clone)]
 pub enum SinkKind {
@@ -274,6 +302,15 @@ impl Delivery {
     /// As [`Delivery::enqueue`], for a job that holds `bytes` until it runs: they count against
     /// [`DeliveryOptions::max_bytes`] with the built payloads, so large requests cannot pile up unbuilt.
     pub fn enqueue_sized(&self, job: Job, bytes: usize) -> bool {
+        self.hand_over(Work::Once(job), bytes)
+    }
+
+    /// As [`Delivery::enqueue_sized`], for a job whose box is recycled after it runs (or when it is refused).
+    pub fn enqueue_reusable(&self, job: Box<dyn ReusableJob>, bytes: usize) -> bool {
+        self.hand_over(Work::Reusable(job), bytes)
+    }
+
+    fn hand_over(&self, job: Work, bytes: usize) -> bool {
         let shared = &self.inner.shared;
         match shared.admit(job, bytes) {
             Admission::Accepted => true,
@@ -281,14 +318,14 @@ impl Delivery {
                 job,
                 first_of_episode,
             } => {
-                drop(job);
+                job.discard();
                 if first_of_episode {
                     worker::warn_queue_full(shared);
                 }
                 false
             }
             Admission::Closed(job) => {
-                drop(job);
+                job.discard();
                 tracing::debug!("posthog-mcp: an event was handed over after shutdown and dropped");
                 false
             }

@@ -9,14 +9,14 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, oneshot, watch};
 
-use super::{DeliveryOptions, DeliveryStats, Job};
+use super::{DeliveryOptions, DeliveryStats, Work};
 use crate::clock::Clock;
 use crate::event::Payload;
 
 /// What the request path hands to the worker, in order.
 pub(crate) enum Item {
     /// A job and the bytes it holds until it runs (the request's params and result as handed over).
-    Job(Job, usize),
+    Job(Work, usize),
     Flush(FlushRequest),
 }
 
@@ -162,8 +162,8 @@ pub(crate) struct Shared {
 /// What `enqueue` decided, with anything that must be dropped or logged outside the lock.
 pub(crate) enum Admission {
     Accepted,
-    Full { job: Job, first_of_episode: bool },
-    Closed(Job),
+    Full { job: Work, first_of_episode: bool },
+    Closed(Work),
 }
 
 impl Shared {
@@ -188,7 +188,7 @@ impl Shared {
     }
 
     /// The request path's push: never waits on anything but the short state lock.
-    pub(crate) fn admit(&self, job: Job, bytes: usize) -> Admission {
+    pub(crate) fn admit(&self, job: Work, bytes: usize) -> Admission {
         let mut state = self.lock();
         if state.closing || state.stopped {
             state.counters.enqueued += 1;

@@ -772,3 +772,64 @@ fn a_shutdown_that_runs_out_of_time_counts_what_it_abandons_as_dropped() {
     assert_eq!(stats.dropped_closed, 10, "{stats:?}");
     assert!(stats.is_balanced());
 }
+
+/// A reusable job that records where its box went.
+struct Counted {
+    n: usize,
+    panics: bool,
+    recycled: Arc<std::sync::Mutex<Vec<(usize, std::thread::ThreadId)>>>,
+}
+
+impl ReusableJob for Counted {
+    fn run(&mut self) -> Vec<Payload> {
+        assert!(!self.panics, "boom while building");
+        vec![payload(self.n)]
+    }
+
+    fn recycle(self: Box<Self>) {
+        let recycled = self.recycled.clone();
+        recycled
+            .lock()
+            .unwrap()
+            .push((self.n, std::thread::current().id()));
+    }
+}
+
+#[test]
+fn a_reusable_job_is_recycled_after_it_runs_or_when_refused_but_not_after_a_panic() {
+    let memory = MemorySink::new();
+    let delivery = Delivery::start(
+        DeliveryOptions {
+            max_bytes: 10_000,
+            ..options()
+        },
+        SinkKind::Memory(memory.clone()),
+        Arc::new(ManualClock::default()),
+    );
+    let recycled = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let counted = |n, panics| {
+        Box::new(Counted {
+            n,
+            panics,
+            recycled: recycled.clone(),
+        })
+    };
+    assert!(delivery.enqueue_reusable(counted(1, false), 100));
+    assert!(delivery.enqueue_reusable(counted(2, true), 100));
+    // More than the byte bound: refused on this thread, and its box handed back here.
+    assert!(!delivery.enqueue_reusable(counted(3, false), 1_000_000));
+    assert!(delivery.flush_blocking(Duration::from_secs(5)));
+    assert_eq!(memory.len(), 1);
+    let here = std::thread::current().id();
+    let seen = recycled.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "the panicked job's box is dropped: {seen:?}");
+    assert!(seen.contains(&(3, here)), "{seen:?}");
+    assert!(
+        seen.iter().any(|&(n, thread)| n == 1 && thread != here),
+        "the run job is recycled on the worker: {seen:?}"
+    );
+    let stats = delivery.stats();
+    assert_eq!(stats.jobs_failed, 1);
+    assert_eq!(stats.dropped_queue_full, 1);
+    assert!(stats.is_balanced(), "{stats:?}");
+}

@@ -178,8 +178,17 @@ async fn intake(shared: Arc<Shared>) {
 }
 
 /// Runs one job, measures its payloads and queues them (dropping the newest when the queue is full).
-fn run_job(shared: &Shared, job: super::Job, job_bytes: usize) {
-    let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+fn run_job(shared: &Shared, job: super::Work, job_bytes: usize) {
+    let built = match job {
+        super::Work::Once(job) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)),
+        super::Work::Reusable(mut job) => {
+            let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run()));
+            if built.is_ok() {
+                job.recycle();
+            }
+            built
+        }
+    };
     let payloads = match built {
         Ok(payloads) => payloads,
         Err(_) => {
