@@ -17,7 +17,7 @@ use crate::hooks::EventPropertiesFn;
 use crate::identity::{
     CacheSettings, CredentialSource, Identity, IdentityResolver, SharedIdentify,
 };
-use crate::pipeline::{self, Attribution, PipelineSettings, RecordJob, RequestRecord};
+use crate::pipeline::{self, Attribution, PipelineSettings, PooledRecord};
 use crate::session::{Callers, SessionStats};
 use crate::tool::KnownTool;
 
@@ -209,7 +209,7 @@ pub(crate) struct ServerState {
 /// A task-augmented `tools/call` whose event waits for the task to end.
 pub(crate) struct PendingTask {
     /// The call's record, filled but for the outcome and the duration.
-    pub(crate) record: RequestRecord,
+    pub(crate) record: PooledRecord,
     /// When the call began, on the instance's monotonic clock.
     pub(crate) started: Duration,
 }
@@ -338,11 +338,11 @@ impl Analytics {
     }
 
     /// Hands a record to the delivery worker (step 3): no serialization here, no waiting.
-    pub(crate) fn submit(&self, record: RequestRecord) {
+    pub(crate) fn submit(&self, record: PooledRecord) {
         if let Some(delivery) = &self.inner.delivery {
             let settings = self.inner.settings.clone();
             let bytes = record.held_bytes();
-            delivery.enqueue_reusable(RecordJob::new(record, settings), bytes);
+            delivery.enqueue_reusable(record.into_job(settings), bytes);
         }
     }
 

@@ -315,18 +315,44 @@ pub(crate) struct RecordJob {
 /// Spare job boxes: 128 × the size of a `RecordJob` (about 70 KB) at most.
 static RECORD_JOBS: Pool<Box<RecordJob>> = Pool::new(128);
 
-impl RecordJob {
-    /// A job for `record`, in a spare box when the pool has one.
-    pub(crate) fn new(record: RequestRecord, settings: Arc<PipelineSettings>) -> Box<Self> {
+/// A request's record, held from the start in the box the worker will run it in (taken from the bounded pool of
+/// spare job boxes). The request path's scope, and with it the wrapped handler's future that rmcp boxes and moves,
+/// holds one pointer instead of the record; submitting it moves nothing. A record never submitted (a dropped
+/// future) frees its box.
+pub(crate) struct PooledRecord(Box<RecordJob>);
+
+impl PooledRecord {
+    /// `record`, in a spare box when the pool has one.
+    pub(crate) fn new(record: RequestRecord) -> Self {
         let mut job = RECORD_JOBS.take().unwrap_or_else(|| {
-            Box::new(Self {
+            Box::new(RecordJob {
                 record: None,
                 settings: None,
             })
         });
         job.record = Some(record);
+        job.settings = None;
+        Self(job)
+    }
+
+    /// The job that builds this record's payloads with `settings`.
+    pub(crate) fn into_job(self, settings: Arc<PipelineSettings>) -> Box<RecordJob> {
+        let mut job = self.0;
         job.settings = Some(settings);
         job
+    }
+}
+
+impl std::ops::Deref for PooledRecord {
+    type Target = RequestRecord;
+    fn deref(&self) -> &RequestRecord {
+        self.0.record.as_ref().expect("a pooled record holds its record until submitted")
+    }
+}
+
+impl std::ops::DerefMut for PooledRecord {
+    fn deref_mut(&mut self) -> &mut RequestRecord {
+        self.0.record.as_mut().expect("a pooled record holds its record until submitted")
     }
 }
 
@@ -946,9 +972,9 @@ mod encode_tests {
 #[cfg(test)]
 #[test]
 fn the_record_stays_small_enough_to_move_cheaply() {
-    // The record is moved into the wrapped handler's future, which rmcp moves and boxes, and into the delivery
-    // job, which glibc serves from its per-thread cache only below about 1 KB. What most requests lack is boxed
-    // (pipeline.rs, `RequestRecord`); a new field that is not belongs behind a `Box` too.
+    // The record lives in its pooled job box (`PooledRecord`, 128 boxes at most), which glibc serves from its
+    // per-thread cache only below about 1 KB. What most requests lack is boxed (pipeline.rs, `RequestRecord`); a
+    // new field that is not belongs behind a `Box` too.
     let size = std::mem::size_of::<RequestRecord>();
     assert!(size <= 640, "RequestRecord is {size} bytes");
 }

@@ -30,7 +30,7 @@ use serde_json::{Map, Value};
 use crate::analytics::{Analytics, CallerContext, ServerState};
 use crate::config::AgentOptions;
 use crate::identity::Fingerprint;
-use crate::pipeline::{Attribution, CapturedValue, Encoded, RequestRecord};
+use crate::pipeline::{Attribution, CapturedValue, Encoded, PooledRecord, RequestRecord};
 use crate::request::{LazyParams, RequestView, ViewInner};
 use crate::session::{Connection, MintSlot, SessionSignals, SessionSnapshot, TransportSession};
 
@@ -122,7 +122,8 @@ impl<P: Serialize> ParamsWithMeta<P> {
 
 /// The request-path state of one captured request, between resolution and the handler's return.
 pub(crate) struct Scope {
-    pub(crate) record: RequestRecord,
+    /// In its job box from the start (see [`PooledRecord`]), so the scope and the wrapped future stay small.
+    pub(crate) record: PooledRecord,
     started: Duration,
     view: Option<RequestView>,
 }
@@ -257,7 +258,7 @@ impl ServerShared {
         ));
         record.attribution = attribution;
         let scope = Scope {
-            record,
+            record: PooledRecord::new(record),
             started,
             view: None,
         };

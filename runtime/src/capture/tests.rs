@@ -76,7 +76,7 @@ async fn sessionless_http_requests_of_one_caller_share_a_session_and_one_identif
     .await;
     assert_ne!(bob.record.session_id, first.record.session_id);
     assert_eq!(
-        bob.record.resolution.identity.unwrap().distinct_id,
+        bob.record.resolution.identity.as_ref().unwrap().distinct_id,
         "user-b",
         "another credential is another caller"
     );
@@ -137,4 +137,14 @@ async fn the_peer_rmcp_recorded_names_the_client_when_nothing_else_does() {
         Some("real")
     );
     assert_eq!(scope.record.attribution.server_name.as_deref(), Some("srv"));
+}
+
+#[test]
+fn the_request_scope_holds_its_record_by_pointer() {
+    // The scope lives inside the wrapped handler's future, which rmcp boxes and moves: the record (over 500 bytes)
+    // sits in its pooled job box instead (`pipeline::PooledRecord`), so the scope stays a few words.
+    let scope = std::mem::size_of::<super::Scope>();
+    let prepared = std::mem::size_of::<super::tool_call::PreparedCall>();
+    assert!(scope <= 128, "Scope is {scope} bytes");
+    assert!(prepared <= 256, "PreparedCall is {prepared} bytes");
 }

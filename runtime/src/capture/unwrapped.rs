@@ -101,7 +101,7 @@ pub(crate) fn capture_unwrapped(analytics: &Analytics, call: UnwrappedToolCall) 
     record.is_error = Some(call.is_error);
     record.error = call.error.map(Box::new);
     record.tool_properties = crate::pipeline::boxed_map(call.properties);
-    analytics.submit(record);
+    analytics.submit(crate::pipeline::PooledRecord::new(record));
 }
 
 fn unwrapped_connection() -> &'static Connection {
