@@ -346,13 +346,19 @@ impl PooledRecord {
 impl std::ops::Deref for PooledRecord {
     type Target = RequestRecord;
     fn deref(&self) -> &RequestRecord {
-        self.0.record.as_ref().expect("a pooled record holds its record until submitted")
+        self.0
+            .record
+            .as_ref()
+            .expect("a pooled record holds its record until submitted")
     }
 }
 
 impl std::ops::DerefMut for PooledRecord {
     fn deref_mut(&mut self) -> &mut RequestRecord {
-        self.0.record.as_mut().expect("a pooled record holds its record until submitted")
+        self.0
+            .record
+            .as_mut()
+            .expect("a pooled record holds its record until submitted")
     }
 }
 
