@@ -148,102 +148,115 @@ impl<S: ServerHandler> Instrumented<S> {
 
 #[allow(deprecated)]
 impl<S: ServerHandler> ServerHandler for Instrumented<S> {
-    async fn initialize(
+    /// Boxed: once per session, and its state would otherwise set the size of every request's future.
+    fn initialize(
         &self,
         request: InitializeRequestParams,
         context: RequestContext<RoleServer>,
-    ) -> Result<InitializeResult, ErrorData> {
-        if !self.enabled() {
-            return self.inner.initialize(request, context).await;
-        }
-        let incoming = Incoming::from_context(&context);
-        let handshake = self
-            .server
-            .begin_initialize(&self.connection, &incoming, &request)
-            .await;
-        let peer = context.peer.clone();
-        let fallback = request.clone();
-        let outcome = AssertUnwindSafe(self.inner.initialize(request, context))
-            .catch_unwind()
-            .await;
-        let Ok(Ok(result)) = outcome else {
-            self.server.initialize_failed(handshake);
-            return match outcome {
-                Ok(result) => result,
-                Err(panic) => std::panic::resume_unwind(panic),
+    ) -> impl Future<Output = Result<InitializeResult, ErrorData>> + Send + '_ {
+        Box::pin(async move {
+            if !self.enabled() {
+                return self.inner.initialize(request, context).await;
+            }
+            let incoming = Incoming::from_context(&context);
+            let handshake = self
+                .server
+                .begin_initialize(&self.connection, &incoming, &request)
+                .await;
+            let peer = context.peer.clone();
+            let fallback = request.clone();
+            let outcome = AssertUnwindSafe(self.inner.initialize(request, context))
+                .catch_unwind()
+                .await;
+            let Ok(Ok(result)) = outcome else {
+                self.server.initialize_failed(handshake);
+                return match outcome {
+                    Ok(result) => result,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                };
             };
-        };
-        // A host `initialize` that skips recording the peer: later requests still know the client.
-        if peer.peer_info().is_none() {
-            peer.set_peer_info(fallback);
-        }
-        self.server
-            .initialized(&self.connection, handshake, &result);
-        Ok(result)
+            // A host `initialize` that skips recording the peer: later requests still know the client.
+            if peer.peer_info().is_none() {
+                peer.set_peer_info(fallback);
+            }
+            self.server
+                .initialized(&self.connection, handshake, &result);
+            Ok(result)
+        })
     }
 
-    async fn call_tool(
+    /// A plain function returning one `async move` block that uses its captured parameters in place: an
+    /// `async fn` with `mut` parameters keeps a second copy of the request and the context for the whole body,
+    /// and this future sits inside the one rmcp spawns for every request.
+    fn call_tool(
         &self,
         mut request: CallToolRequestParams,
         mut context: RequestContext<RoleServer>,
-    ) -> Result<CallToolResponse, ErrorData> {
-        if !self.enabled() {
-            context.extensions.insert(CaptureOff);
-            return self.inner.call_tool(request, context).await;
-        }
-        let incoming = Incoming::from_context(&context);
-        if let Some(kind) = self.server.virtual_route(&request.name) {
-            let result = self
+    ) -> impl Future<Output = Result<CallToolResponse, ErrorData>> + Send + '_ {
+        async move {
+            if !self.enabled() {
+                context.extensions.insert(CaptureOff);
+                return self.inner.call_tool(request, context).await;
+            }
+            let incoming = Incoming::from_context(&context);
+            if let Some(kind) = self.server.virtual_route(&request.name) {
+                // Boxed: a virtual tool's answer (rare) would otherwise set the size of every call's future.
+                let result =
+                    Box::pin(
+                        self.server
+                            .answer_virtual(&self.connection, incoming, kind, request),
+                    )
+                    .await;
+                return Ok(CallToolResponse::Complete(result));
+            }
+            let span = trace::request_span(
+                "tools/call",
+                Some(&request.name),
+                &incoming.meta,
+                incoming.headers.as_deref(),
+                incoming.id.as_ref(),
+            );
+            let inner = &self.inner;
+            let prepared = self
                 .server
-                .answer_virtual(&self.connection, incoming, kind, request)
+                .prepare_call(&self.connection, incoming, &mut request, &|name| {
+                    inner.get_tool(name)
+                })
                 .await;
-            return Ok(CallToolResponse::Complete(result));
-        }
-        let span = trace::request_span(
-            "tools/call",
-            Some(&request.name),
-            &incoming.meta,
-            incoming.headers.as_deref(),
-            incoming.id.as_ref(),
-        );
-        let inner = &self.inner;
-        let prepared = self
-            .server
-            .prepare_call(&self.connection, incoming, &mut request, &|name| {
-                inner.get_tool(name)
-            })
-            .await;
-        trace::record_resolved(&span, prepared.record());
-        context.extensions.insert(prepared.caller());
-        let slot = ToolCallSlot::watching();
-        let handler = AssertUnwindSafe(self.inner.call_tool(request, context)).catch_unwind();
-        let outcome = with_call_slot(slot.clone(), handler)
-            .instrument(span.clone())
-            .await;
-        trace::record_outcome(
-            &span,
-            &outcome,
-            |response| matches!(response, CallToolResponse::Complete(result) if result.is_error == Some(true)),
-        );
-        let annotations = slot.take();
-        match outcome {
-            Ok(Ok(mut response)) => {
-                self.server.finish_call(
-                    prepared,
-                    annotations,
-                    CallOutcome::Response(&mut response),
-                );
-                Ok(response)
-            }
-            Ok(Err(error)) => {
-                self.server
-                    .finish_call(prepared, annotations, CallOutcome::Error(&error));
-                Err(error)
-            }
-            Err(panic) => {
-                self.server
-                    .finish_call(prepared, annotations, CallOutcome::Panic(&*panic));
-                std::panic::resume_unwind(panic)
+            trace::record_resolved(&span, prepared.record());
+            context.extensions.insert(prepared.caller());
+            let slot = ToolCallSlot::watching();
+            let handler = with_call_slot(
+                slot.clone(),
+                AssertUnwindSafe(self.inner.call_tool(request, context)).catch_unwind(),
+            )
+            .instrument(span.clone());
+            let outcome = handler.await;
+            trace::record_outcome(
+                &span,
+                &outcome,
+                |response| matches!(response, CallToolResponse::Complete(result) if result.is_error == Some(true)),
+            );
+            let annotations = slot.take();
+            match outcome {
+                Ok(Ok(mut response)) => {
+                    self.server.finish_call(
+                        prepared,
+                        annotations,
+                        CallOutcome::Response(&mut response),
+                    );
+                    Ok(response)
+                }
+                Ok(Err(error)) => {
+                    self.server
+                        .finish_call(prepared, annotations, CallOutcome::Error(&error));
+                    Err(error)
+                }
+                Err(panic) => {
+                    self.server
+                        .finish_call(prepared, annotations, CallOutcome::Panic(&*panic));
+                    std::panic::resume_unwind(panic)
+                }
             }
         }
     }
@@ -289,11 +302,11 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
         }
     }
 
-    async fn list_resources(
+    fn list_resources(
         &self,
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
-    ) -> Result<ListResourcesResult, ErrorData> {
+    ) -> impl Future<Output = Result<ListResourcesResult, ErrorData>> + Send + '_ {
         self.capture_request(
             (names::RESOURCES_LIST, "resources/list"),
             request,
@@ -302,14 +315,13 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
             |r, c| self.inner.list_resources(r, c),
             |result| Some(Encoded::of(result)),
         )
-        .await
     }
 
-    async fn list_resource_templates(
+    fn list_resource_templates(
         &self,
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
-    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+    ) -> impl Future<Output = Result<ListResourceTemplatesResult, ErrorData>> + Send + '_ {
         self.capture_request(
             (names::RESOURCES_LIST, "resources/templates/list"),
             request,
@@ -318,14 +330,13 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
             |r, c| self.inner.list_resource_templates(r, c),
             |result| Some(Encoded::of(result)),
         )
-        .await
     }
 
-    async fn list_prompts(
+    fn list_prompts(
         &self,
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
-    ) -> Result<ListPromptsResult, ErrorData> {
+    ) -> impl Future<Output = Result<ListPromptsResult, ErrorData>> + Send + '_ {
         self.capture_request(
             (names::PROMPTS_LIST, "prompts/list"),
             request,
@@ -334,14 +345,13 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
             |r, c| self.inner.list_prompts(r, c),
             |result| Some(Encoded::of(result)),
         )
-        .await
     }
 
-    async fn read_resource(
+    fn read_resource(
         &self,
         request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
-    ) -> Result<ReadResourceResponse, ErrorData> {
+    ) -> impl Future<Output = Result<ReadResourceResponse, ErrorData>> + Send + '_ {
         let uri = request.uri.clone();
         // Resource bodies are never analytics (§2.2).
         self.capture_request(
@@ -352,14 +362,13 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
             |r, c| self.inner.read_resource(r, c),
             |_| None,
         )
-        .await
     }
 
-    async fn get_prompt(
+    fn get_prompt(
         &self,
         request: GetPromptRequestParams,
         context: RequestContext<RoleServer>,
-    ) -> Result<GetPromptResponse, ErrorData> {
+    ) -> impl Future<Output = Result<GetPromptResponse, ErrorData>> + Send + '_ {
         let name = request.name.clone();
         self.capture_request(
             (names::PROMPT_GET, "prompts/get"),
@@ -373,7 +382,6 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
                 _ => None,
             },
         )
-        .await
     }
 
     /// Forwarded unchanged; a terminal state in the answer reports the task's `tools/call` (`capture/tasks.rs`).

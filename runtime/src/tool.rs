@@ -99,12 +99,14 @@ tokio::task_local! {
 }
 
 /// Runs `handler` (the host's `call_tool`) with `slot` as the current call's slot. rmcp awaits a tool's future on
-/// the task that called `call_tool`, so the attribute inside finds the slot with `current_call`.
-pub async fn with_call_slot<F: std::future::Future>(
+/// the task that called `call_tool`, so the attribute inside finds the slot with `current_call`. A plain function
+/// returning tokio's scope future: an `async fn` would hold `handler` twice (its argument and the awaited scope),
+/// doubling the size of every wrapped call's future.
+pub fn with_call_slot<F: std::future::Future>(
     slot: ToolCallSlot,
     handler: F,
-) -> F::Output {
-    CURRENT_CALL.scope(slot, handler).await
+) -> impl std::future::Future<Output = F::Output> {
+    CURRENT_CALL.scope(slot, handler)
 }
 
 /// The slot of the tool call running on this task, when a wrapper set one.
