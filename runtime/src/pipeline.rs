@@ -331,7 +331,6 @@ impl PooledRecord {
             })
         });
         job.record = Some(record);
-        job.settings = None;
         Self(job)
     }
 
