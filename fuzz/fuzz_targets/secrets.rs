@@ -69,9 +69,13 @@ fuzz_target!(|data: &[u8]| {
         cut -= 1;
     }
     let (canary, secret) = CANARIES[usize::from(selector) % CANARIES.len()];
-    if text.contains(secret) {
+    if text
+        .to_ascii_lowercase()
+        .contains(&secret.to_ascii_lowercase())
+    {
         // The secret's bytes are already in the text, outside any credential shape (a bare hex string, say):
-        // finding them in the output proves nothing.
+        // finding them in the output proves nothing. Compared without ASCII case, because a pass may lowercase
+        // what it rewrites (a URL's scheme and host are normalized), spelling the secret from `…B1A0://…`.
         return;
     }
     let planted = format!("{} {canary} {}", &text[..cut], &text[cut..]);
