@@ -1,10 +1,11 @@
-//! The generic pass in MB/s over a realistic tool response, and the free-text pass in µs over a 25-word intent,
-//! each beside a baseline measured in the same run.
+//! The generic pass in MB/s over a realistic tool response, the free-text pass in µs over a 25-word intent, and
+//! the event-budget measure of a typical tool-call payload, each beside a baseline measured in the same run.
 
 use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use posthog_mcp::privacy::{free_text, generic_string, sanitize_response};
+use posthog_mcp::Payload;
+use posthog_mcp::privacy::{free_text, generic_string, payload_len, sanitize_response};
 use serde_json::{Value, json};
 
 /// About 50 KB of JSON: text blocks with prose and links, and structured records with nested objects.
@@ -84,5 +85,58 @@ fn free_text_pass(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, generic_pass, free_text_pass);
+/// A tool-call event of about 2 KB, shaped as the pipeline builds one: envelope strings, counters, the
+/// arguments and a text reply.
+fn tool_call_payload() -> Payload {
+    let mut payload = Payload::new(
+        "$mcp_tool_call",
+        "0193a6f2-7c1e-7d4a-9b2e-5f8c1d2e3a4b",
+        chrono::Utc::now(),
+    );
+    let properties = json!({
+        "$session_id": "0193a6f2-7c1e-7d4a-9b2e-5f8c1d2e3a4b",
+        "$mcp_source": "posthog_mcp_analytics",
+        "$lib": "posthog-mcp-rs",
+        "$lib_version": "0.1.0",
+        "$lib_version__major": 0,
+        "$mcp_tool_name": "search_orders",
+        "$mcp_method": "tools/call",
+        "$mcp_server_name": "orders",
+        "$mcp_server_version": "1.4.2",
+        "$mcp_client_name": "claude-ai",
+        "$mcp_client_version": "0.1.0",
+        "$mcp_protocol_version": "2025-06-18",
+        "$mcp_transport": "streamable_http",
+        "$mcp_duration_ms": 12.5,
+        "$mcp_is_error": false,
+        "$mcp_request_id": 42,
+        "$mcp_parameters": {"query": "open orders for ACME", "limit": 20, "include": ["items", "totals"]},
+        "$mcp_response": {"content": [{"type": "text", "text": "Found 3 open orders for ACME Corp.\n\
+            1. ord_000112, 3 items, EUR 1,999.00, shipped on 2026-11-30 from the central warehouse.\n\
+            2. ord_000118, 1 item, EUR 49.00, pending payment confirmation.\n\
+            3. ord_000121, 12 items, EUR 12,400.00, awaiting stock for two items; the rest ships on Monday.\n\
+            Tracking links are in the customer portal."}], "isError": false},
+        "$mcp_response_size_bytes": 512,
+        "$process_person_profile": false,
+    });
+    if let Value::Object(map) = properties {
+        payload.properties = map;
+    }
+    payload
+}
+
+fn budget_measure(c: &mut Criterion) {
+    let payload = tool_call_payload();
+    assert_eq!(payload_len(&payload), payload.encoded_len());
+    let mut group = c.benchmark_group("budget_measure_tool_call");
+    group.bench_function("baseline_encoded_len", |b| {
+        b.iter(|| black_box(&payload).encoded_len())
+    });
+    group.bench_function("payload_len", |b| {
+        b.iter(|| payload_len(black_box(&payload)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, generic_pass, free_text_pass, budget_measure);
 criterion_main!(benches);

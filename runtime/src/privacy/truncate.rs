@@ -122,9 +122,18 @@ pub(crate) fn bound(root: &mut Value, depth: usize) {
 
 /// The length of a string as a JSON string literal, as `serde_json` writes it.
 fn json_string_len(text: &str) -> usize {
-    2 + text
-        .bytes()
-        .map(|b| match b {
+    let bytes = text.as_bytes();
+    // Most strings need no escape: one branch-free pass the compiler vectorizes, then the exact count only for
+    // strings that hold a quote, a backslash or a control character.
+    let needs_escape = bytes
+        .iter()
+        .fold(false, |seen, &b| seen | (b < 0x20) | (b == b'"') | (b == b'\\'));
+    if !needs_escape {
+        return 2 + bytes.len();
+    }
+    2 + bytes
+        .iter()
+        .map(|&b| match b {
             b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0C => 2,
             0x00..=0x1F => 6,
             _ => 1,
@@ -169,6 +178,13 @@ fn json_len_with<'a>(stack: &mut Vec<&'a Value>, value: &'a Value) -> usize {
 
 /// The length of a number as `serde_json` writes it (its `Display`), counted without allocating.
 fn number_len(number: &serde_json::Number) -> usize {
+    if let Some(value) = number.as_u64() {
+        return decimal_digits(value);
+    }
+    if let Some(value) = number.as_i64() {
+        // Negative here: `as_u64` took every non-negative integer.
+        return 1 + decimal_digits(value.unsigned_abs());
+    }
     struct Count(usize);
     impl std::fmt::Write for Count {
         fn write_str(&mut self, text: &str) -> std::fmt::Result {
@@ -179,6 +195,11 @@ fn number_len(number: &serde_json::Number) -> usize {
     let mut count = Count(0);
     let _ = std::fmt::Write::write_fmt(&mut count, format_args!("{number}"));
     count.0
+}
+
+/// The number of decimal digits of `value` (1 for 0).
+fn decimal_digits(value: u64) -> usize {
+    value.checked_ilog10().map_or(1, |log| log as usize + 1)
 }
 
 fn properties_len(properties: &Map<String, Value>) -> usize {
@@ -199,8 +220,19 @@ pub(crate) fn payload_len(payload: &Payload) -> usize {
         + json_string_len(&payload.event)
         + json_string_len(&payload.distinct_id)
         + properties_len(&payload.properties)
-        + json_string_len(&payload.timestamp_string())
+        + timestamp_literal_len(payload)
         + UUID_LITERAL
+}
+
+/// The length of the payload's timestamp as a JSON string: 26 for the contract's 24-character form, which
+/// [`Payload::write_json`] writes for years 0–9999; measured in full otherwise.
+fn timestamp_literal_len(payload: &Payload) -> usize {
+    use chrono::Datelike;
+    if (0..=9999).contains(&payload.timestamp.year()) {
+        26
+    } else {
+        json_string_len(&payload.timestamp_string())
+    }
 }
 
 /// Layer 3 of §6.7.
@@ -377,6 +409,12 @@ mod tests {
     fn json_len_matches_serde_json() {
         let value = json!({"a\n\u{1}": [1, -2.5, 1e300, null, true, false, "x\"\\é\u{7f}"], "b": {}, "c": []});
         assert_eq!(json_len(&value), serde_json::to_vec(&value).unwrap().len());
+        let integers = json!([0, 9, 10, 99, 100, -1, -9, -10, u64::MAX, i64::MIN, i64::MAX, 0.5, -0.0]);
+        assert_eq!(json_len(&integers), serde_json::to_vec(&integers).unwrap().len());
+        for text in ["", "plain", "tab\there", "\u{1f}", "\"", "\\", "é€😀", "\u{7f}\u{0}"] {
+            let value = json!(text);
+            assert_eq!(json_len(&value), serde_json::to_vec(&value).unwrap().len(), "{text:?}");
+        }
     }
 
     #[test]
@@ -388,6 +426,15 @@ mod tests {
         assert_eq!(payload_len(&payload), payload.encoded_len());
         let empty = Payload::new("e", "", Utc::now());
         assert_eq!(payload_len(&empty), empty.encoded_len());
+        for year in [0, 9999, 10_000, -1] {
+            let at = chrono::NaiveDate::from_ymd_opt(year, 1, 2)
+                .unwrap()
+                .and_hms_milli_opt(3, 4, 5, 6)
+                .unwrap()
+                .and_utc();
+            let payload = Payload::new("e", "u", at);
+            assert_eq!(payload_len(&payload), payload.encoded_len(), "year {year}");
+        }
     }
 
     #[test]
