@@ -1,5 +1,6 @@
 //! The generic pass in MB/s over a realistic tool response, the free-text pass in µs over a 25-word intent, and
-//! the event-budget measure of a typical tool-call payload, each beside a baseline measured in the same run.
+//! the event-budget measure and the batch-item write of a typical tool-call payload, each beside a baseline
+//! measured in the same run.
 
 use std::hint::black_box;
 
@@ -138,5 +139,33 @@ fn budget_measure(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, generic_pass, free_text_pass, budget_measure);
+/// Writing the same payload as one batch item: by hand (`write_json`), beside serde_json's serializer.
+fn batch_item_write(c: &mut Criterion) {
+    let payload = tool_call_payload();
+    let mut out = Vec::with_capacity(4096);
+    let mut group = c.benchmark_group("batch_item_write_tool_call");
+    group.bench_function("baseline_serde_json", |b| {
+        b.iter(|| {
+            out.clear();
+            serde_json::to_writer(&mut out, black_box(&payload)).unwrap();
+            out.len()
+        })
+    });
+    group.bench_function("write_json", |b| {
+        b.iter(|| {
+            out.clear();
+            black_box(&payload).write_json(&mut out);
+            out.len()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    generic_pass,
+    free_text_pass,
+    budget_measure,
+    batch_item_write
+);
 criterion_main!(benches);

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
-use crate::event::Payload;
+use crate::event::{Payload, needs_escape};
 
 /// The truncation marker (§1.2).
 pub(crate) const MARKER: &str = "...";
@@ -123,12 +123,8 @@ pub(crate) fn bound(root: &mut Value, depth: usize) {
 /// The length of a string as a JSON string literal, as `serde_json` writes it.
 fn json_string_len(text: &str) -> usize {
     let bytes = text.as_bytes();
-    // Most strings need no escape: one branch-free pass the compiler vectorizes, then the exact count only for
-    // strings that hold a quote, a backslash or a control character.
-    let needs_escape = bytes
-        .iter()
-        .fold(false, |seen, &b| seen | (b < 0x20) | (b == b'"') | (b == b'\\'));
-    if !needs_escape {
+    // Most strings need no escape: one vectorized check, then the exact count only for the others.
+    if !needs_escape(bytes) {
         return 2 + bytes.len();
     }
     2 + bytes
