@@ -1,6 +1,9 @@
-//! Issue 14 "Done when", item 2: the delivery byte budget measures what is really allocated. With ingestion
-//! hung, custom events of about 1.1 KB fill the queue up to its byte budget; the process's resident memory grows
-//! by no more than twice what the budget counted. Alone in its binary: it reads the process's RSS.
+//! Alone in its binary, and part of the release load suite: it reads the process's resident memory, which other
+//! tests running beside it would disturb.
+//!
+//! The delivery byte budget measures what is really allocated. With ingestion hung, custom events of about 1.1 KB
+//! fill the queue up to its byte budget; the process's resident memory grows by no more than twice what the budget
+//! counted.
 
 use std::time::Duration;
 

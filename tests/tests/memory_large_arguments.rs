@@ -1,8 +1,10 @@
-//! Issue 14 "Done when": 300 calls whose arguments are 4 MB strings (echoed back, so each reply is 4 MB too) keep
-//! the process's memory growth under the delivery byte budget plus a stated overhead, and delivery drains in
-//! seconds with nothing dropped. Long string values are cut on the request path before any privacy pass, so a
-//! 4 MB value costs the queue at most its 65,536 kept characters. Alone in its binary: it reads the process's
-//! peak RSS (`VmHWM`), which other tests running beside it would disturb.
+//! Alone in its binary, and part of the release load suite: it reads the process's peak resident memory
+//! (`VmHWM`), which other tests running beside it would disturb.
+//!
+//! 300 calls whose arguments are 4 MB strings (echoed back, so each reply is 4 MB too) keep the process's memory
+//! growth under the delivery byte budget plus a stated overhead, and delivery drains in seconds with nothing
+//! dropped. Long string values are cut on the request path before any privacy pass, so a 4 MB value costs the
+//! queue at most its 65,536 kept characters.
 
 use std::time::{Duration, Instant};
 

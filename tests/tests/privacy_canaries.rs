@@ -1,4 +1,7 @@
-//! The canary test of issue 14 (item 5), end to end: one made-up credential of each kind is planted in tool
+//! Alone in its binary: it installs the process's only log subscriber, at TRACE, and reads every line any thread
+//! writes.
+//!
+//! Planted credentials never leave the process, end to end: one made-up credential of each kind is planted in tool
 //! arguments (as values, under nested credential-named keys, as an object key), in the intent (`context`) and in
 //! a tool response, sent by a real rmcp client over a duplex transport; none may reach the local ingestion server
 //! (bodies, headers, query) or the crate's logs.

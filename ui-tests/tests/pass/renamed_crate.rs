@@ -24,3 +24,8 @@ fn main() {
     assert!(Server::tool_router().has_route("ping"));
     let _ = identify;
 }
+
+#[test]
+fn compiles_and_runs() {
+    main();
+}

@@ -38,3 +38,8 @@ fn main() {
     assert!(router.has_route("math.double"));
     assert!(router.has_route("constant"));
 }
+
+#[test]
+fn compiles_and_runs() {
+    main();
+}

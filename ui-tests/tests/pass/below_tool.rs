@@ -39,3 +39,8 @@ fn main() {
     let spec = posthog_mcp::tool::registered_tool("echo").expect("registered at link time");
     assert_eq!(spec.category, Some("text"));
 }
+
+#[test]
+fn compiles_and_runs() {
+    main();
+}

@@ -25,9 +25,8 @@ async fn main() {
         posthog_mcp::__private::v1::IdentifyRegistration,
     >
         .into_iter()
-        .next()
-        .unwrap();
-    assert!(registration.name.ends_with("::auth::who"), "{}", registration.name);
+        .find(|registration| registration.name.ends_with("::auth::who"))
+        .expect("`auth::who` is registered");
     let down = RequestView::new("tools/call", serde_json::Value::Null, "s")
         .with_headers([("authorization", "Bearer down")]);
     assert_eq!(
@@ -37,4 +36,9 @@ async fn main() {
     let anonymous = RequestView::new("tools/call", serde_json::Value::Null, "s");
     assert_eq!((registration.func)(anonymous).await.unwrap(), None);
     let _ = auth::who;
+}
+
+#[test]
+fn compiles_and_runs() {
+    main();
 }

@@ -77,3 +77,8 @@ fn main() {
     assert!(!spec.capture_response);
     assert_eq!(spec.redact, ["number", "cvv"]);
 }
+
+#[test]
+fn compiles_and_runs() {
+    main();
+}

@@ -142,3 +142,8 @@ fn main() {
             .is_some()
     );
 }
+
+#[test]
+fn compiles_and_runs() {
+    main();
+}

@@ -1,4 +1,5 @@
-//! Delivery seen from a real rmcp client: tool calls never wait for ingestion, and nothing is lost at volume.
+//! Delivery seen from a real rmcp client: tool calls never wait for ingestion. Nothing lost at volume is the
+//! release load suite's (`tests/tests/load/volume.rs`).
 
 use std::time::{Duration, Instant};
 
@@ -81,32 +82,4 @@ async fn tool_calls_are_not_slowed_when_ingestion_answers_after_ten_seconds() {
     );
     // Do not wait for the slow server.
     let _ = analytics.shutdown(Duration::from_millis(100)).await;
-}
-
-/// 100,000 sequential calls with the default options (a 10,000-payload queue), as fast as the client can make
-/// them: the worker keeps pace with the request path, so nothing is dropped between the tool call and the server.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_hundred_thousand_sequential_tool_calls_all_arrive() {
-    sequential_tool_calls_all_arrive(100_000, DeliveryOptions::default()).await;
-}
-
-async fn sequential_tool_calls_all_arrive(calls_made: usize, options: DeliveryOptions) {
-    let options_capacity = options.capacity;
-    let server = IngestServer::start();
-    server.keep_bodies(false);
-    let analytics = analytics(&server, options);
-    let client = connect(analytics.instrument(WrapperOnlyServer::default())).await;
-    let took = calls(&client, calls_made).await;
-    assert!(analytics.shutdown(Duration::from_secs(120)).await);
-    let stats = analytics.stats();
-    eprintln!("{calls_made} tool calls in {took:?}; delivery {stats:?}");
-    let tool_calls = server
-        .events()
-        .into_iter()
-        .filter(|e| e["event"] == "$mcp_tool_call")
-        .count();
-    assert_eq!(tool_calls, calls_made);
-    assert_eq!(stats.dropped(), 0);
-    assert!(stats.is_balanced());
-    assert!(stats.peak_held < options_capacity as u64, "{stats:?}");
 }

@@ -48,3 +48,8 @@ fn main() {
     let list = posthog_mcp::tool::registered_tool("reports.list").unwrap();
     assert_eq!(list.intent_description, None);
 }
+
+#[test]
+fn compiles_and_runs() {
+    main();
+}

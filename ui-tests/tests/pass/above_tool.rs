@@ -54,3 +54,8 @@ fn main() {
     assert_eq!(spec.category, None);
     assert!(posthog_mcp::tool::registered_tool("hello").is_some());
 }
+
+#[test]
+fn compiles_and_runs() {
+    main();
+}

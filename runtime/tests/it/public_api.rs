@@ -3,17 +3,37 @@
 //! trait impls of each type, and the fields and variants of public types. A change to the public API is a
 //! visible diff of that file.
 //!
-//! rustdoc's JSON output is unstable: the test asks the toolchain that runs it for it (`RUSTC_BOOTSTRAP=1`), in a
-//! target directory of its own. After an intended change, regenerate the file with
-//! `UPDATE_PUBLIC_API=1 cargo test -p posthog-mcp --test public_api` and read the diff.
+//! rustdoc's JSON output is unstable, and producing it builds the dependency graph once more in documentation
+//! mode, so the README's test command leaves this test out (it is `#[ignore]`d). `.ci/public-api` runs it where CI
+//! already documents the crate, in the same target directory:
+//!
+//! ```sh
+//! bash .ci/public-api                     # check
+//! UPDATE_PUBLIC_API=1 bash .ci/public-api # after an intended change: rewrite the snapshot, then read the diff
+//! ```
+//!
+//! Run directly (`cargo test -p posthog-mcp --test it public_api -- --ignored`) without `RUSTDOC_JSON`, the test
+//! produces the JSON itself in a target directory of its own (`target/public-api`).
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
 
+/// The crate's rustdoc JSON: the file `RUSTDOC_JSON` names (as `.ci/public-api` produces it), or one produced
+/// here with the toolchain that runs the test (`RUSTC_BOOTSTRAP=1`) in a target directory of its own.
 fn rustdoc_json() -> Value {
+    let path = match std::env::var_os("RUSTDOC_JSON") {
+        Some(path) => PathBuf::from(path),
+        None => produce_rustdoc_json(),
+    };
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("read the rustdoc JSON at {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+fn produce_rustdoc_json() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let target = manifest.join("../target/public-api");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -36,8 +56,7 @@ fn rustdoc_json() -> Value {
         .status()
         .expect("run cargo rustdoc");
     assert!(status.success(), "cargo rustdoc failed");
-    let text = std::fs::read_to_string(target.join("doc/posthog_mcp.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
+    target.join("doc/posthog_mcp.json")
 }
 
 struct Walker<'a> {
@@ -142,6 +161,7 @@ impl<'a> Walker<'a> {
 }
 
 #[test]
+#[ignore = "needs rustdoc JSON, a second documentation build: `.ci/public-api` runs it"]
 fn the_public_api_is_the_snapshot() {
     let json = rustdoc_json();
     let index = json["index"].as_object().expect("an index");
@@ -176,7 +196,7 @@ fn the_public_api_is_the_snapshot() {
             .collect();
         panic!(
             "the public API changed.\n  added: {added:#?}\n  removed: {removed:#?}\nIf intended, run \
-             `UPDATE_PUBLIC_API=1 cargo test -p posthog-mcp --test public_api` and commit tests/public-api.txt"
+             `UPDATE_PUBLIC_API=1 bash .ci/public-api` and commit runtime/tests/public-api.txt"
         );
     }
 }

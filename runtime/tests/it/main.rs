@@ -1,0 +1,13 @@
+//! The runtime crate's integration tests, one binary: the layering and size rules read from the sources, the
+//! privacy passes against properties, vectors and extremes, the wire encoding, future sizes, and the public API
+//! snapshot (run by `.ci/public-api`).
+
+mod function_length;
+mod future_size;
+mod module_graph;
+mod privacy_limits;
+mod privacy_properties;
+mod privacy_secrets;
+mod privacy_vectors;
+mod public_api;
+mod wire_encoding;
