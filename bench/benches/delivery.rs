@@ -8,7 +8,7 @@
 //! - `gzip level`: compressing one batch body of 100 such payloads at each gzip level (time per body; the
 //!   compressed size is printed once per level), which chose the level the sink uses.
 //!
-//! Run with `cargo bench -p posthog-mcp-tests --bench delivery`. The payloads look like tool-call events (about
+//! Run with `cd bench && cargo bench --bench delivery`. The payloads look like tool-call events (about
 //! 30 properties, with parameters and a response).
 
 use std::sync::Arc;

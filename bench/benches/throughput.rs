@@ -1,6 +1,6 @@
 //! Throughput figures, printed to stderr: enqueue cost per payload and delivery rate to the discard sink and to
 //! the local ingestion server, and tool-call events built by the real pipeline from calls through an rmcp client.
-//! Figures, not tests: run with `cargo bench -p posthog-mcp-tests --bench throughput` (optimised). The criterion
+//! Figures, not tests: run with `cd bench && cargo bench --bench throughput` (optimised). The criterion
 //! bench beside it (`--bench delivery`) measures enqueue and delivery with statistics; this one adds the
 //! pipeline's end-to-end rate. Each run still checks that every payload arrived.
 
