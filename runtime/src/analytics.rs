@@ -198,7 +198,8 @@ pub(crate) struct ServerState {
     pub(crate) callers: Callers,
     /// Facts about each known tool, read once from the host's `get_tool` or its listing.
     pub(crate) tools: dashmap::DashMap<String, Arc<KnownTool>>,
-    /// The tool names of the host's last first listing page (L4); `None` until one succeeded.
+    /// The tool names of the host's last first listing page, which decide virtual routing; `None` until one
+    /// succeeded.
     pub(crate) first_page: Mutex<Option<HashSet<String>>>,
     /// Skip warnings already logged, so a listing repeated per request warns once per tool and argument.
     pub(crate) warned: dashmap::DashMap<(String, &'static str), ()>,
@@ -230,7 +231,7 @@ pub enum CaptureError {
 }
 
 impl Analytics {
-    /// A builder with the contract's defaults.
+    /// A builder with every option at its default.
     pub fn builder() -> Builder {
         Builder::new()
     }
@@ -321,7 +322,7 @@ impl Analytics {
             .clone()
     }
 
-    /// A fresh identity cache and session-record store for one server (C1).
+    /// A fresh identity cache and session-record store for one server: two servers never share entries.
     fn new_resolver(&self) -> IdentityResolver {
         let inner = &self.inner;
         IdentityResolver::new(

@@ -92,7 +92,7 @@ pub struct Outcome {
     typed: Option<ErrorInfo>,
     /// A JSON-RPC error (`Err(ErrorData)` or a bare `ErrorData`), which the wrapper classifies itself.
     protocol: Option<ErrorInfo>,
-    /// An `is_error: true` result, described as CONTRACT §7.1 says; the wrapper classifies it itself.
+    /// An `is_error: true` result, described by its joined text parts; the wrapper classifies it itself.
     synthetic: Option<ErrorInfo>,
 }
 

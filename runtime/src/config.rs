@@ -1,5 +1,5 @@
 //! Configuration: the environment (`POSTHOG_API_KEY`, `POSTHOG_HOST`, `POSTHOG_MCP_LOCAL_SINK`) and a builder
-//! for every value the contract makes configurable. An invalid value is an error that names the option.
+//! for every configurable value. An invalid value is an error that names the option.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -20,7 +20,7 @@ use crate::request::RequestView;
 /// The default ingestion host, as in PostHog's other SDKs.
 pub const DEFAULT_HOST: &str = "https://us.i.posthog.com";
 
-/// The agent-facing options of CONTRACT §8: which arguments the crate owns and which virtual tools it answers.
+/// The agent-facing options: which arguments the crate owns and which virtual tools it answers.
 #[derive(Clone)]
 pub(crate) struct AgentOptions {
     pub intent: bool,
@@ -242,7 +242,7 @@ fn env_value(name: &str) -> Option<String> {
 }
 
 impl Builder {
-    /// A builder with the contract's defaults and nothing read from the environment.
+    /// A builder with every option at its default and nothing read from the environment.
     pub fn new() -> Self {
         Self::default()
     }
@@ -637,7 +637,7 @@ impl Builder {
 
 }
 
-/// Build-time check of the feedback extras (§8.6): no reserved key, every required key declared.
+/// Build-time check of the feedback extras: no reserved key, every required key declared.
 pub(crate) fn check_extras(
     properties: &Map<String, Value>,
     required: &[String],

@@ -18,7 +18,7 @@ use crate::recycle::Pool;
 /// (`MAX_STRING_CHARS`), so the worker's privacy passes see well past what survives its own cut, and a string
 /// the passes do not shorten is still over that cap and cut and marked there exactly as before.
 pub(crate) const KEPT_STRING_CHARS: usize = 65_536;
-/// The truncation marker of CONTRACT §1.2, as `privacy::truncate` writes it.
+/// The marker appended to a truncated string, as `privacy::truncate` writes it.
 pub(crate) const TRUNCATION_MARKER: &str = "...";
 
 /// `value` as JSON text, each string value longer than [`KEPT_STRING_CHARS`] cut there, so the cost of a huge

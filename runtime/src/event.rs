@@ -1,14 +1,13 @@
-//! Events as they leave the crate: the payload envelope (CONTRACT §1.4), its wire encoding (one batch item, keys
-//! in a fixed order, written straight from the payload without building a JSON tree), the labels (§1.5), the
-//! captured error description shared by the main event and its `$exception` (§7), and the names of every event
-//! and property.
+//! Events as they leave the crate: the payload envelope, its wire encoding (one batch item, keys in a fixed
+//! order, written straight from the payload without building a JSON tree), the library labels, the captured
+//! error description shared by the main event and its `$exception`, and the names of every event and property.
 
 use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-/// One PostHog event, as delivered: `event`, `distinct_id`, `properties`, `timestamp`, `uuid` (CONTRACT §1.4).
+/// One PostHog event, as delivered: `event`, `distinct_id`, `properties`, `timestamp`, `uuid`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Payload {
     /// The event name.
@@ -39,12 +38,12 @@ impl Payload {
         }
     }
 
-    /// The timestamp in the contract's format: ISO-8601 UTC, three fractional digits, `Z` (§1.2).
+    /// The timestamp as events carry it: ISO-8601 UTC, three fractional digits, `Z`.
     pub fn timestamp_string(&self) -> String {
         format_timestamp(self.timestamp)
     }
 
-    /// The payload as the JSON object PostHog receives in a batch (exactly the five envelope keys, §10 W3).
+    /// The payload as the JSON object PostHog receives in a batch (exactly the five envelope keys).
     /// Builds a tree (copying every property); delivery writes [`Payload::write_json`] instead.
     pub fn to_json(&self) -> Value {
         let mut object = Map::with_capacity(5);
@@ -59,7 +58,7 @@ impl Payload {
         Value::Object(object)
     }
 
-    /// The UTF-8 length of [`Payload::to_json`], the size the event budget (§6.7) is measured on.
+    /// The UTF-8 length of [`Payload::to_json`], the size the 102,400-byte event budget is measured on.
     pub fn encoded_len(&self) -> usize {
         struct Count(usize);
         impl std::io::Write for Count {
@@ -181,7 +180,7 @@ impl Serialize for Payload {
     }
 }
 
-/// A timestamp serialized in the contract's format without allocating.
+/// A timestamp serialized as events carry it, without allocating.
 struct Timestamp(DateTime<Utc>);
 
 impl Serialize for Timestamp {
@@ -220,13 +219,12 @@ fn timestamp_bytes(timestamp: DateTime<Utc>) -> Option<[u8; 24]> {
     Some(out)
 }
 
-/// Formats a timestamp as the contract requires: `2026-11-25T09:30:12.345Z` (RFC 3339, milliseconds, `Z`).
+/// Formats a timestamp as events carry it: `2026-11-25T09:30:12.345Z` (RFC 3339, milliseconds, `Z`).
 pub fn format_timestamp(timestamp: DateTime<Utc>) -> String {
     timestamp.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// What went wrong in one request, kept for `$mcp_error_type`, `$mcp_error_message` and `$exception_list`
-/// (CONTRACT §7).
+/// What went wrong in one request, kept for `$mcp_error_type`, `$mcp_error_message` and `$exception_list`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ErrorInfo {
     /// `$mcp_error_type`: a Rust type name without generic arguments, a JSON-RPC category, `Panic` or `Error`.
@@ -251,7 +249,7 @@ pub const LIB_VERSION_MAJOR: u64 = parse_version_part(env!("CARGO_PKG_VERSION_MA
 pub const LIB_VERSION_MINOR: u64 = parse_version_part(env!("CARGO_PKG_VERSION_MINOR"));
 /// The value of `$lib_version__patch`: the patch part of [`LIB_VERSION`].
 pub const LIB_VERSION_PATCH: u64 = parse_version_part(env!("CARGO_PKG_VERSION_PATCH"));
-/// The `User-Agent` of every request to PostHog (CONTRACT §10 W1).
+/// The `User-Agent` of every request to PostHog: this crate's name and version.
 pub const USER_AGENT: &str = concat!("posthog-mcp-rs/", env!("CARGO_PKG_VERSION"));
 
 const fn parse_version_part(text: &str) -> u64 {
@@ -266,7 +264,7 @@ const fn parse_version_part(text: &str) -> u64 {
     value
 }
 
-/// Event names (CONTRACT §2.1).
+/// The names of the events the crate emits.
 pub mod names {
     /// Every successful `initialize`.
     pub const INITIALIZE: &str = "$mcp_initialize";

@@ -15,15 +15,15 @@ use crate::clock::Clock;
 use crate::request::RequestView;
 use crate::virtual_tools::Feedback;
 
-/// A host function from the request view to extra event properties (§9.2).
+/// A host function from the request view to extra event properties.
 pub(crate) type EventPropertiesFn =
     Arc<dyn Fn(RequestView) -> BoxFuture<'static, Option<Map<String, Value>>> + Send + Sync>;
 
-/// A host function from the request view to an inferred intent (§8.2 step 2).
+/// A host function from the request view to an inferred intent, used when the agent wrote none.
 pub(crate) type IntentFallbackFn =
     Arc<dyn Fn(RequestView) -> BoxFuture<'static, Option<String>> + Send + Sync>;
 
-/// A host function that receives each `send_feedback` report and may word the reply (§8.6).
+/// A host function that receives each `send_feedback` report and may word the reply.
 pub(crate) type FeedbackHandlerFn =
     Arc<dyn Fn(Feedback) -> BoxFuture<'static, Option<String>> + Send + Sync>;
 

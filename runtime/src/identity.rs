@@ -1,5 +1,5 @@
-//! Who is calling (CONTRACT §3): the identity type, the identify function and its registration, the identity
-//! cache keyed by (session id, credential fingerprint), the session records and their merge rules.
+//! Who is calling: the identity type, the identify function and its registration, the identity cache keyed by
+//! (session id, credential fingerprint), the session records and their merge rules.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -17,7 +17,7 @@ use crate::clock::Clock;
 use crate::hooks::Guarded;
 use crate::request::RequestView;
 
-/// The person (and groups) behind a request, as returned by the identify function (CONTRACT §3.1 I3).
+/// The person (and groups) behind a request, as returned by the identify function.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Identity {
     /// Becomes the event's `distinct_id`. Blank means "no identity".
@@ -93,8 +93,8 @@ impl<E: std::fmt::Display> IntoIdentifyResult for Result<Option<Identity>, E> {
     }
 }
 
-/// Where a request's credential is read from (CONTRACT §3.2 C2). It only ever feeds the keyed fingerprint of the
-/// identity cache; neither the credential nor its fingerprint is logged or sent.
+/// Where a request's credential is read from. It only ever feeds the keyed fingerprint of the identity cache;
+/// neither the credential nor its fingerprint is logged or sent.
 #[derive(Clone)]
 pub enum CredentialSource {
     /// Every value of this header, in order (default: `authorization`).
@@ -144,7 +144,7 @@ fn fingerprint_key() -> &'static RandomState {
     KEY.get_or_init(RandomState::new)
 }
 
-/// Every value of header `name`, in order, keyed-hashed (C2).
+/// Every value of header `name`, in order, hashed with the per-process key.
 fn header_fingerprint<'a>(
     name: &str,
     headers: impl Iterator<Item = &'a (String, String)>,
@@ -192,12 +192,12 @@ impl CredentialSource {
 /// A shareable identify function.
 pub(crate) type SharedIdentify = Arc<dyn Fn(RequestView) -> IdentifyFuture + Send + Sync>;
 
-/// The outcome of identity resolution for one request (CONTRACT §3.3).
+/// The outcome of identity resolution for one request.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Resolution {
     /// The identity the request's events use; `None` means anonymous.
     pub identity: Option<Arc<Identity>>,
-    /// Set when this request announces the identity with `$identify` (§3.6).
+    /// Set when this request announces the identity with `$identify` (first seen, or changed, in the session).
     pub announce: Option<Announcement>,
 }
 
@@ -234,7 +234,7 @@ enum NoIdentity {
     Failed(&'static str),
 }
 
-/// The identity cache, the session records and the identify function of one instrumented server (§3.2–§3.4).
+/// The identity cache, the session records and the identify function of one instrumented server.
 pub(crate) struct IdentityResolver {
     identify: Option<SharedIdentify>,
     timeout: Duration,
@@ -287,7 +287,7 @@ impl IdentityResolver {
         matches!(self.credential, CredentialSource::Function(_))
     }
 
-    /// The keyed fingerprint of the request's credential (C2).
+    /// The keyed fingerprint of the request's credential.
     pub(crate) fn fingerprint(&self, view: &RequestView) -> Fingerprint {
         self.credential.fingerprint(view)
     }
@@ -306,7 +306,7 @@ impl IdentityResolver {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// A valid cache entry for `key`, refreshing its recency; an expired one is removed (C3, C4).
+    /// A valid cache entry for `key`, refreshing its recency; an expired one is removed and never used.
     fn cached(
         &self,
         state: &mut IdentityState,
@@ -325,7 +325,7 @@ impl IdentityResolver {
         }
     }
 
-    /// Resolves the identity of one request (§3.3); `fingerprint` is the request's, when already computed.
+    /// Resolves the identity of one request; `fingerprint` is the request's, when already computed.
     pub(crate) async fn resolve(
         &self,
         view: &RequestView,
@@ -364,8 +364,8 @@ impl IdentityResolver {
         }
     }
 
-    /// §3.3 step 5: merges `next` with the session record, then, as one atomic step, decides the announcement
-    /// and writes the cache entry and the session record.
+    /// An identity from the function: merges `next` with the session record, then, as one atomic step, decides
+    /// the announcement and writes the cache entry and the session record.
     fn record(&self, key: (Arc<str>, Fingerprint), next: Identity, duration_ms: u64) -> Resolution {
         let mut state = self.lock();
         let merged = match state.records.get(&key.0) {
@@ -373,7 +373,7 @@ impl IdentityResolver {
             None => Arc::new(next),
         };
         let announce = match state.records.peek(&key.0) {
-            // E1: a change within the session.
+            // A change within the session is announced.
             Some(prev) => **prev != *merged,
             // A first identity for the session: it has anonymous events to merge, or this caller's identity was
             // not announced yet (or has changed since). A caller presenting ever new session ids is announced
@@ -411,9 +411,9 @@ impl IdentityResolver {
         }
     }
 
-    /// §3.3 step 6: no identity from the function. A failure is remembered for the failure TTL; the request uses
-    /// an entry a concurrent request wrote meanwhile, else it is anonymous (and its session has anonymous
-    /// events to merge later).
+    /// No identity from the function. A failure is remembered for the failure TTL; the request uses an entry a
+    /// concurrent request wrote meanwhile, else it is anonymous (and its session has anonymous events to merge
+    /// later).
     fn no_identity(
         &self,
         view: &RequestView,
@@ -471,8 +471,8 @@ impl IdentityResolver {
     }
 }
 
-/// M2: the same distinct id merges (new keys win, none removed; groups replaced only by a non-empty set); a
-/// different distinct id starts from `next` alone.
+/// The same distinct id merges (new keys win, none removed; groups replaced only by a non-empty set); a different
+/// distinct id starts from `next` alone.
 fn merge(prev: &Identity, next: Identity) -> Identity {
     if prev.distinct_id != next.distinct_id {
         return next;

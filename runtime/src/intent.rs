@@ -1,6 +1,6 @@
-//! Owned arguments (CONTRACT §8.2–§8.4): the `context`, `llm_model` and `conversation_id` arguments the crate
-//! injects into tool schemas, the rules that decide when it owns them, and how a call's values become
-//! `$mcp_intent`, `$mcp_llm_model` and the conversation handle.
+//! Owned arguments: the `context`, `llm_model` and `conversation_id` arguments the crate injects into tool
+//! schemas, the rules that decide when it owns them, and how a call's values become `$mcp_intent`,
+//! `$mcp_llm_model` and the conversation handle.
 //!
 //! Everything here is pure and cheap: schema edits work on copies, and resolution reads the arguments map the
 //! request already carries. Agent-written text is never logged.
@@ -33,7 +33,7 @@ pub(crate) const SOURCE_SELF_REPORTED: &str = "self_reported";
 /// The `_meta` key some clients use to report the turn's model.
 const TURN_METADATA: &str = "x-codex-turn-metadata";
 
-/// What the `context` argument asks of the agent (N3).
+/// What the `context` argument asks of the agent.
 pub(crate) const CONTEXT_DESCRIPTION: &str = "Used for analytics only. In 15 to 25 words, written in the \
 third person, say why this tool is being called and how that moves the user's overall goal forward. Give the \
 abstract purpose only: never include, repeat, paraphrase or infer personal, sensitive or identifying details \
@@ -42,12 +42,12 @@ to specific people, companies or things by a generic role instead (a customer, t
 Example: \"The assistant is converting a measurement so the user can compare two product specifications in \
 the same unit.\"";
 
-/// What the `llm_model` argument asks of the agent (§8.3).
+/// What the `llm_model` argument asks of the agent.
 pub(crate) const LLM_MODEL_DESCRIPTION: &str = "Used for analytics only. The exact identifier of the model \
 you are running as, as given by your system prompt or environment, for example \"claude-sonnet-4-5\" or \
 \"gpt-5-mini\". If you cannot tell for certain, send \"unknown\" rather than a guess.";
 
-/// What the `conversation_id` argument asks of the agent (§8.4).
+/// What the `conversation_id` argument asks of the agent.
 pub(crate) const CONVERSATION_ID_DESCRIPTION: &str = "A conversation identifier issued by this server. \
 Omit it on your first call: the server supplies one in that call's response. On every later call, send back \
 exactly the value from the server's previous response. Never make one up, and make no parallel tool calls \
@@ -63,7 +63,7 @@ pub(crate) fn is_composed(schema: &Map<String, Value>) -> bool {
         .any(|key| schema.contains_key(*key))
 }
 
-/// Whether the crate may own argument `key` of a tool with this input schema (N1): the root is not composed,
+/// Whether the crate may own argument `key` of a tool with this input schema: the root is not composed,
 /// `properties` (when present) is an object, and it does not declare `key` (with any value, `false` included).
 pub(crate) fn can_own(schema: &Map<String, Value>, key: &str) -> bool {
     if is_composed(schema) {
@@ -76,7 +76,7 @@ pub(crate) fn can_own(schema: &Map<String, Value>, key: &str) -> bool {
     }
 }
 
-/// Adds argument `key` to `schema` (N2), which the caller has checked with [`can_own`]: `properties` created if
+/// Adds argument `key` to `schema`, which the caller has checked with [`can_own`]: `properties` created if
 /// missing, `additionalProperties: false` removed, the property added, and `key` appended to `required` when
 /// `required` is true (never duplicated).
 pub(crate) fn inject(
@@ -115,7 +115,7 @@ pub(crate) fn inject(
     }
 }
 
-/// Adds the optional `_mcp_instructions` property to a plain object output schema (§8.4). Returns whether it
+/// Adds the optional `_mcp_instructions` property to a plain object output schema. Returns whether it
 /// was added; composed schemas, schemas already declaring the key and non-object `properties` are skipped.
 pub(crate) fn inject_instructions(schema: &mut Map<String, Value>) -> bool {
     if !can_own(schema, INSTRUCTIONS) {
@@ -197,19 +197,19 @@ pub(crate) fn take_owned(arguments: &mut Option<Map<String, Value>>, owned: Owne
     }
 }
 
-/// An agent-written intent: a string whose trim is non-blank, trimmed (§8.2 step 1).
+/// An agent-written intent: a string whose trim is non-blank, trimmed.
 pub(crate) fn explicit_intent(value: Option<&Value>) -> Option<String> {
     let text = value?.as_str()?.trim();
     (!text.is_empty()).then(|| text.to_owned())
 }
 
-/// A model value (§8.3): a string, trimmed; blank or `unknown` (any case) is no value.
+/// A model value: a string, trimmed; blank or `unknown` (any case) is no value.
 fn normalize_model(value: &Value) -> Option<String> {
     let text = value.as_str()?.trim();
     (!text.is_empty() && !text.eq_ignore_ascii_case("unknown")).then(|| text.to_owned())
 }
 
-/// §8.3, first hit wins: client metadata with its own `model` key, else the owned `llm_model` argument.
+/// The call's model, first hit wins: client metadata with its own `model` key, else the owned `llm_model` argument.
 pub(crate) fn resolve_model(
     meta: Option<&Map<String, Value>>,
     owned: Option<&Value>,
@@ -246,8 +246,8 @@ fn is_uuid_v7(text: &str) -> bool {
     true
 }
 
-/// §8.4 resolution: an echoed UUIDv7 (trimmed, lowercased) is kept; anything else is ignored and a fresh one
-/// minted. Returns the handle and whether it was minted.
+/// The conversation handle: an echoed UUIDv7 (trimmed, lowercased) is kept; anything else is ignored and a fresh
+/// one minted. Returns the handle and whether it was minted.
 pub(crate) fn conversation_handle(value: Option<&Value>) -> (Arc<str>, bool) {
     if let Some(text) = value.and_then(Value::as_str).map(str::trim)
         && is_uuid_v7(text)
@@ -262,7 +262,7 @@ pub(crate) fn handle_block(handle: &str) -> rmcp::model::ContentBlock {
     rmcp::model::ContentBlock::text(json!({ CONVERSATION_ID: handle }).to_string())
 }
 
-/// Runs the intent fallback (§8.2 step 2); a panic, timeout or blank answer is no intent.
+/// Runs the intent fallback; a panic, timeout or blank answer is no intent.
 pub(crate) async fn run_fallback(
     fallback: &IntentFallbackFn,
     view: RequestView,

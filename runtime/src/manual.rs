@@ -1,7 +1,7 @@
-//! The manual API (issue 6 item 6) for dispatchers that do not run an rmcp `ServerHandler` through
-//! [`crate::Instrumented`]: gateways, proxies, servers with their own routing. It drives the same internals as
-//! the wrapper — session resolution, identity, listing decoration, owned arguments, virtual tools and the
-//! capture pipeline — so the same traffic produces the same events.
+//! The manual API for dispatchers that do not run an rmcp `ServerHandler` through [`crate::Instrumented`]:
+//! gateways, proxies, servers with their own routing. It drives the same internals as the wrapper — session
+//! resolution, identity, listing decoration, owned arguments, virtual tools and the capture pipeline — so the same
+//! traffic produces the same events.
 //!
 //! ```no_run
 //! # use rmcp::{ErrorData, model::{CallToolRequestParams, CallToolResult}};

@@ -1,5 +1,9 @@
-//! The capture pipeline (CONTRACT §1.3, steps 4–8): a request's record becomes its payloads — sanitized,
-//! truncated, built with the contract's property assembly order, passed through `before_send` and labelled.
+//! The capture pipeline: a request's record becomes its payloads — sanitized, truncated, built in the property
+//! assembly order (a later write replaces an earlier one), passed through `before_send` and labelled.
+//!
+//! A request passes nine steps: (1) resolve its session, attribution, identity and hooks before the handler;
+//! (2) dispatch to the handler; (3) hand the record to the delivery worker; then, on the worker, (4) sanitize,
+//! (5) truncate, (6) build the payloads, (7) run `before_send`, (8) label and (9) deliver. Steps 4–8 live here.
 //!
 //! The request path only fills a [`RequestRecord`] with owned values and hands it to the delivery queue; every
 //! step here runs on the delivery worker.
@@ -139,7 +143,8 @@ pub(crate) fn with_request_meta(mut params: Value, meta: Value) -> Value {
     params
 }
 
-/// Who and what a request is attributed to, snapshotted when its session resolved (§4.2 R6, §5).
+/// Who and what a request is attributed to, snapshotted when its session resolved, so nothing awaited later
+/// can change it.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Attribution {
     pub server_name: Option<Arc<str>>,
@@ -209,13 +214,13 @@ pub(crate) struct RequestRecord {
     pub event_properties: Option<Box<Map<String, Value>>>,
     /// `#[posthog_tool]`'s properties for this call; `None` when there are none.
     pub tool_properties: Option<Box<Map<String, Value>>>,
-    /// `$mcp_conversation_id` (§8.4), written right after `$session_id`.
+    /// `$mcp_conversation_id`, written right after `$session_id`.
     pub conversation_id: Option<Arc<str>>,
-    /// The trimmed, not yet sanitized intent and its source (§8.2).
+    /// The trimmed, not yet sanitized intent and its source.
     pub intent: Option<Box<(String, &'static str)>>,
-    /// The trimmed, not yet sanitized model and its source (§8.3).
+    /// The trimmed, not yet sanitized model and its source.
     pub llm_model: Option<Box<(String, &'static str)>>,
-    /// A `send_feedback` report (§8.6): its `$mcp_feedback_*` properties are written last.
+    /// A `send_feedback` report: its `$mcp_feedback_*` properties are written last.
     pub feedback: Option<Box<crate::virtual_tools::Feedback>>,
     /// `false` leaves `$mcp_parameters` off the main event (`$mcp_feedback`).
     pub capture_parameters: bool,
@@ -378,7 +383,7 @@ impl ReusableJob for RecordJob {
 }
 
 /// Steps 4–8 for one record: its `$identify`, main event and `$exception`, in that order. A panic anywhere drops
-/// the record's payloads and logs a warning (P1).
+/// the record's payloads and logs a warning; the tool result is never affected.
 pub(crate) fn process(record: RequestRecord, settings: &PipelineSettings) -> Vec<Payload> {
     let event = record.event;
     let built = catch_unwind(AssertUnwindSafe(|| {
@@ -419,7 +424,7 @@ pub(crate) fn finish(payloads: Vec<Payload>, settings: &PipelineSettings) -> Vec
         .collect()
 }
 
-/// Step 8 (§1.5): written after `before_send`, so hooks never lose them.
+/// Step 8, the library labels: written after `before_send`, so hooks never lose them.
 fn label(mut payload: Payload) -> Payload {
     let props = &mut payload.properties;
     props.insert("$lib".into(), Value::from(LIB_NAME));
@@ -432,7 +437,7 @@ fn label(mut payload: Payload) -> Payload {
     payload
 }
 
-/// The distinct id of A1 and whether the event is anonymous.
+/// The distinct id: the identity's, else the session id, else `anonymous`.
 pub(crate) fn distinct_id(identity: Option<&Identity>, session_id: Option<&str>) -> String {
     match (identity, session_id) {
         (Some(identity), _) => identity.distinct_id.clone(),
@@ -441,7 +446,8 @@ pub(crate) fn distinct_id(identity: Option<&Identity>, session_id: Option<&str>)
     }
 }
 
-/// Steps (1)–(5) of the property assembly order (§1.6).
+/// The properties every event starts with, in assembly order: `$mcp_source`, `$session_id`,
+/// `$mcp_conversation_id`, then `$process_person_profile: false` when anonymous or else the identity's `$groups`.
 /// Custom events outside a request have no session (`session_id` `None`).
 pub(crate) fn base_properties(
     session_id: Option<&str>,
@@ -496,7 +502,7 @@ fn resource_name(name: &str) -> Value {
     Value::String(privacy::truncate(&privacy::generic_string(name), CAP_NAME).into_owned())
 }
 
-/// `{"request": {"id", "jsonrpc", "method", "params"}}` (§6.1), sanitized and bounded.
+/// `{"request": {"id", "jsonrpc", "method", "params"}}`, sanitized and bounded.
 fn parameters(record: &RequestRecord, params: Option<Value>) -> Value {
     let mut request = Map::new();
     if let Some(id) = &record.request_id {
@@ -860,7 +866,7 @@ fn exception_payload(
     payload
 }
 
-/// Whether `version` is on the 2026-07-28 protocol or later (§4.6): `draft`, or a date at or after it.
+/// Whether `version` is on the stateless 2026-07-28 protocol or later: `draft`, or a date at or after it.
 pub(crate) fn is_modern_protocol(version: Option<&str>) -> bool {
     match version {
         Some("draft") => true,

@@ -1,7 +1,7 @@
-//! The read-only view of one intercepted request (CONTRACT §3.1 I2) that the identify function and the hooks
-//! receive: the MCP method, the params as received, the HTTP headers and the HTTP request's extensions (what an
-//! auth middleware verified) when the request came over HTTP, the resolved `$session_id` and the connection's
-//! client info. Nothing in it can change session state.
+//! The read-only view of one intercepted request that the identify function and the hooks receive: the MCP method,
+//! the params as received, the HTTP headers and the HTTP request's extensions (what an auth middleware verified)
+//! when the request came over HTTP, the resolved `$session_id` and the connection's client info. Nothing in it can
+//! change session state.
 
 use std::sync::{Arc, OnceLock};
 

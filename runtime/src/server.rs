@@ -1,5 +1,5 @@
 //! The rmcp adapter: [`Instrumented`], a `ServerHandler` that forwards every method to the host's handler and
-//! hands the requests of CONTRACT §2 to the request layer (`capture/`) around it. It only translates between
+//! hands every request it captures to the request layer (`capture/`) around it. It only translates between
 //! rmcp's types and the request layer; the host's result is returned untouched and a host panic is resumed.
 
 use std::borrow::Cow;
@@ -353,7 +353,7 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
         context: RequestContext<RoleServer>,
     ) -> impl Future<Output = Result<ReadResourceResponse, ErrorData>> + Send + '_ {
         let uri = request.uri.clone();
-        // Resource bodies are never analytics (§2.2).
+        // Resource bodies are never analytics.
         self.capture_request(
             (names::RESOURCE_READ, "resources/read"),
             request,

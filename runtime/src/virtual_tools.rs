@@ -1,6 +1,6 @@
-//! The virtual tools (CONTRACT §8.5, §8.6): `get_more_tools` and `send_feedback`, which the crate advertises and
-//! answers itself. This module holds their descriptors, the lenient parsing of a feedback report, the replies,
-//! and the `$mcp_feedback_*` properties built on the delivery worker.
+//! The virtual tools `get_more_tools` and `send_feedback`, which the crate advertises and answers itself. This
+//! module holds their descriptors, the lenient parsing of a feedback report, the replies, and the
+//! `$mcp_feedback_*` properties built on the delivery worker.
 //!
 //! Every text the agent reads here is the crate's own wording. Agent-written text is never logged.
 
@@ -15,7 +15,8 @@ pub const GET_MORE_TOOLS: &str = "get_more_tools";
 /// The default name of the feedback tool.
 pub const SEND_FEEDBACK: &str = "send_feedback";
 
-/// Keys a feedback extra may not use (§8.6).
+/// Keys a feedback extra may not use: the report's own fields, their short forms, and the arguments the crate
+/// owns.
 pub(crate) const RESERVED: [&str; 13] = [
     "feedback_type",
     "summary",
@@ -73,7 +74,7 @@ fn annotations(title: &str) -> rmcp::model::ToolAnnotations {
         .open_world(true)
 }
 
-/// The `get_more_tools` descriptor (§8.5).
+/// The `get_more_tools` descriptor.
 pub(crate) fn more_tools_tool(name: &str) -> rmcp::model::Tool {
     let schema = json!({
         "type": "object",
@@ -87,7 +88,7 @@ pub(crate) fn more_tools_tool(name: &str) -> rmcp::model::Tool {
         .annotate(annotations(MORE_TOOLS_TITLE))
 }
 
-/// The `send_feedback` descriptor (§8.6), with the host's extra fields.
+/// The `send_feedback` descriptor, with the host's extra fields.
 pub(crate) fn feedback_tool(
     name: &str,
     description: Option<&str>,
@@ -225,7 +226,8 @@ fn valid_extra(value: &Value, schema: &Value) -> bool {
 }
 
 impl Feedback {
-    /// Parses a report; never fails and validates nothing beyond the rules of §8.6.
+    /// Parses a report; never fails: an unknown `feedback_type` is `other`, blank text is dropped, and an extra
+    /// is kept only when declared, of its declared type and inside its `enum`.
     pub(crate) fn parse(
         arguments: Option<&Map<String, Value>>,
         extras: &Map<String, Value>,
@@ -265,7 +267,7 @@ impl Feedback {
         (!joined.is_empty()).then_some(joined)
     }
 
-    /// The `$mcp_feedback_*` properties (§8.6), sanitized: runs on the delivery worker.
+    /// The `$mcp_feedback_*` properties, sanitized and capped: runs on the delivery worker.
     pub(crate) fn properties(&self) -> Map<String, Value> {
         let text = |value: &str, cap: usize| {
             Value::String(privacy::truncate(&privacy::free_text(value), cap).into_owned())
@@ -320,7 +322,7 @@ impl Feedback {
     }
 }
 
-/// Whether key-based redaction (§6.3) applies to `key`, asked of the privacy pass itself.
+/// Whether key-based redaction applies to `key`, asked of the privacy pass itself.
 fn sensitive_key(key: &str) -> bool {
     let mut probe = Value::Object(Map::from_iter([(key.to_owned(), Value::Null)]));
     privacy::sanitize_parameters(&mut probe);

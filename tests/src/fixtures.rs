@@ -352,7 +352,7 @@ pub async fn delivered(
     ingest.events()
 }
 
-/// One event as the local ingestion server received it over HTTP: the envelope of CONTRACT §1.4.
+/// One event as the local ingestion server received it over HTTP: its five envelope fields.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ingested {
     /// `event`.

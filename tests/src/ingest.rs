@@ -19,10 +19,10 @@
 //!   item and no raw bytes, for tests that send 100,000 events.
 //! - **Outages.** [`IngestServer::go_down`] closes the listener and every open connection, so clients get
 //!   "connection refused"; [`IngestServer::come_up`] listens again on the same port.
-//! - **Wire conventions.** Every `/batch/` request is checked on arrival against PostHog's conventions and the
-//!   contract (CONTRACT §10, §1.2, §1.5): the `User-Agent` names this crate and its version; the content type
-//!   is JSON and `Content-Encoding: gzip` matches the body; the body has only `api_key`, `batch`, `sent_at` (and
-//!   at most `historical_migration: false`); `sent_at` and every item's `timestamp` are RFC 3339 with
+//! - **Wire conventions.** Every `/batch/` request is checked on arrival against PostHog's conventions: the
+//!   `User-Agent` names this crate and its version; the content type is JSON and `Content-Encoding: gzip`
+//!   matches the body; the body has only `api_key`, `batch`, `sent_at` (and at most
+//!   `historical_migration: false`); `sent_at` and every item's `timestamp` are RFC 3339 with
 //!   milliseconds and `Z`; every item has exactly the five envelope keys, a uuid, a non-empty event name and
 //!   distinct id; `$lib`, `$lib_version` and `$lib_version__major/minor/patch` name this crate and agree; there is
 //!   no `$os` or `$os_version`. [`IngestServer::wire_violations`] lists what broke them;

@@ -1,7 +1,7 @@
-//! Who a request is attributed to (CONTRACT §5), decided in one place for every path: the client name and
-//! version, the protocol version, the user agent and vendor, from the request's `_meta`, the handshake, the
-//! session's snapshot, the peer rmcp recorded and the HTTP headers, in that order. Also the header helpers and
-//! the caller key of sessionless HTTP requests.
+//! Who a request is attributed to, decided in one place for every path: the client name and version, the protocol
+//! version, the user agent and vendor, from the request's `_meta`, the handshake, the session's snapshot, the peer
+//! rmcp recorded and the HTTP headers, in that order. Also the header helpers and the caller key of sessionless
+//! HTTP requests.
 
 use std::sync::Arc;
 
@@ -34,7 +34,7 @@ pub(crate) fn header_pairs(parts: &http::request::Parts) -> Vec<(String, String)
         .collect()
 }
 
-/// First value, trimmed, blank → absent (T9, §5.2).
+/// A header's first value, trimmed; a blank one is absent.
 pub(crate) fn first_header<'a>(
     headers: Option<&'a [(String, String)]>,
     name: &str,

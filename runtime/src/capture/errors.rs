@@ -1,4 +1,4 @@
-//! The one error classifier (CONTRACT §7): what `$mcp_error_type` and `$mcp_error_message` say for a JSON-RPC
+//! The one error classifier: what `$mcp_error_type` and `$mcp_error_message` say for a JSON-RPC
 //! error, an `is_error` result, arguments that did not fit the tool, a panic, or a typed error the attribute saw.
 //! The wrapper and the attribute both describe errors through these functions only.
 
@@ -13,10 +13,10 @@ use crate::event::ErrorInfo;
 pub(crate) const NON_STRING_PANIC_MESSAGE: &str =
     "the handler panicked with a payload that is not a string";
 
-/// The most entries an exception list holds (§7.2): the error and 9 sources.
+/// The most sources an exception list holds after the error itself: 10 entries in all.
 const MAX_CHAIN: usize = 9;
 
-/// A JSON-RPC error, by its category (`InvalidParams`, `JsonRpcError(-32042)`, …) (§7.3).
+/// A JSON-RPC error, by its category (`InvalidParams`, `JsonRpcError(-32042)`, …).
 pub(crate) fn protocol_error(error: &ErrorData) -> ErrorInfo {
     let type_name = match error.code {
         ErrorCode::PARSE_ERROR => "ParseError".to_owned(),
@@ -35,7 +35,7 @@ pub(crate) fn protocol_error(error: &ErrorData) -> ErrorInfo {
     }
 }
 
-/// An `is_error` result (§7.1): its text parts joined with single spaces, trimmed, else `Unknown error`.
+/// An `is_error` result: its text parts joined with single spaces, trimmed, else `Unknown error`.
 pub(crate) fn result_error(result: &CallToolResult) -> ErrorInfo {
     let joined = result
         .content

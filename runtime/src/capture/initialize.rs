@@ -115,7 +115,7 @@ impl ServerShared {
         self.finish(scope);
     }
 
-    /// A failing or panicking `initialize` emits nothing (§2.1); the HTTP layer is released without a token.
+    /// A failing or panicking `initialize` emits nothing; the HTTP layer is released without a token.
     pub(crate) fn initialize_failed(&self, handshake: Handshake) {
         if let Some(mint) = handshake.mint {
             mint.fill(None);

@@ -1,7 +1,7 @@
-//! `tools/list` (CONTRACT §8.7): what the crate learns from the host's listing (its tools, the first page's
-//! names that decide virtual routing), and the listing as the agent sees it, decorated with the owned arguments
-//! and the virtual tools. Schemas are edited copy-on-write, so the host's own values are never mutated; with
-//! every option off the listing is returned as it came.
+//! `tools/list`: what the crate learns from the host's listing (its tools, the first page's names that decide
+//! virtual routing), and the listing as the agent sees it, decorated with the owned arguments and the virtual
+//! tools. Schemas are edited copy-on-write, so the host's own values are never mutated; with every option off the
+//! listing is returned as it came.
 
 use std::collections::HashSet;
 use std::sync::{Arc, MutexGuard};
@@ -47,7 +47,8 @@ impl ServerShared {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// A call is answered virtually only when the host's first listing page lacked the name (L4).
+    /// A call is answered virtually only when the host's first listing page lacked the name; without a first page
+    /// the host answers.
     pub(crate) fn virtual_route(&self, name: &str) -> Option<VirtualKind> {
         let agent = &self.agent;
         let kind = if agent.get_more_tools.as_deref() == Some(name) {
@@ -92,7 +93,8 @@ impl ServerShared {
         }
     }
 
-    /// §8.7 L2: the host's listing decorated for the agent.
+    /// The host's listing decorated for the agent: `context`, then the virtual tools (first page only), the
+    /// other owned arguments and `_mcp_instructions`.
     pub(crate) fn decorate_listing(
         &self,
         mut listing: ListToolsResult,
@@ -115,8 +117,8 @@ impl ServerShared {
         listing
     }
 
-    /// Remembers the listed tools and, for a first page, its names (L4); warns about a later page's tool that
-    /// a virtual tool shadows (L5).
+    /// Remembers the listed tools and, for a first page, its names (which decide virtual routing); warns about a
+    /// later page's tool that a virtual tool shadows.
     fn learn(&self, listing: &ListToolsResult, first_page: bool) {
         for tool in &listing.tools {
             if !self.state.tools.contains_key(&*tool.name) {

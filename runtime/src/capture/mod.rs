@@ -99,7 +99,7 @@ pub(crate) struct BeginOptions<'a> {
     pub(crate) handshake: Option<(&'a Implementation, &'a str)>,
     /// Keep a request view for a hook that runs after `begin` (the intent fallback).
     pub(crate) want_view: bool,
-    /// A session id that replaces the connection's (a conversation handle, §8.4).
+    /// A session id that replaces the connection's (derived from a conversation handle).
     pub(crate) session: Option<Arc<str>>,
 }
 

@@ -1,6 +1,6 @@
-//! `tools/call`: the arguments the crate owns taken out of the request (CONTRACT §8.2–§8.4: intent, model,
-//! conversation handle), the call's event from the handler's outcome and what the attribute reported through the
-//! per-call slot, and the conversation handle delivered to the agent.
+//! `tools/call`: the arguments the crate owns taken out of the request (intent, model, conversation handle), the
+//! call's event from the handler's outcome and what the attribute reported through the per-call slot, and the
+//! conversation handle delivered to the agent.
 
 use std::sync::Arc;
 
@@ -17,7 +17,7 @@ use crate::pipeline::{CaptureOptions, Encoded, ToolFacts, boxed_map};
 use crate::session::Connection;
 use crate::tool::{CallAnnotations, KnownTool, ToolSpec, registered_tool};
 
-/// A `tools/call` between resolution and the handler's return (§1.3 steps 1–2).
+/// A `tools/call` between resolution and the handler's return (pipeline steps 1–2).
 pub(crate) struct PreparedCall {
     scope: Scope,
     name: String,
@@ -90,9 +90,9 @@ pub(crate) enum CallOutcome<'a> {
 pub(super) struct AgentArguments {
     /// The `context` argument, when owned.
     pub context: Option<Value>,
-    /// The resolved model (§8.3).
+    /// The resolved model and its source.
     pub model: Option<(String, &'static str)>,
-    /// The conversation handle and whether the crate minted it (§8.4).
+    /// The conversation handle and whether the crate minted it.
     pub conversation: Option<(Arc<str>, bool)>,
 }
 
@@ -260,7 +260,7 @@ impl ServerShared {
         prepared
     }
 
-    /// Which arguments of tool `name` the crate owns (§8.2): `context` on instrumented tools, `llm_model` and
+    /// Which arguments of tool `name` the crate owns: `context` on instrumented tools, `llm_model` and
     /// `conversation_id` on every tool whose schema is known, each unless the schema declares it or is composed.
     fn ownership(&self, name: &str, known: Option<&KnownTool>) -> Owned {
         let agent = &self.agent;
@@ -282,7 +282,8 @@ impl ServerShared {
         }
     }
 
-    /// §8.3: client metadata first, else the owned `llm_model` argument; nothing when the option is off.
+    /// The call's model: client metadata first, else the owned `llm_model` argument; nothing when the option is
+    /// off.
     fn model(
         &self,
         incoming: &Incoming,
@@ -300,7 +301,7 @@ impl ServerShared {
         intent::resolve_model(meta, owned)
     }
 
-    /// §8.2 resolution: the explicit text, else the fallback's.
+    /// The call's intent: the agent's explicit text, else the fallback's.
     async fn intent(
         &self,
         explicit: Option<String>,
@@ -321,8 +322,8 @@ impl ServerShared {
         .map(|text| (text, intent::SOURCE_INFERRED))
     }
 
-    /// Steps 2–3 for a prepared call: the outcome is classified (§7.1), the conversation handle delivered
-    /// (§8.4, which may add to `response`), and the record handed to the worker.
+    /// Steps 2–3 for a prepared call: the outcome is classified, the conversation handle delivered (which may
+    /// add to `response`), and the record handed to the worker.
     pub(crate) fn finish_call(
         &self,
         prepared: PreparedCall,
@@ -435,8 +436,8 @@ fn describe_tool(
     record.tool = Some(facts);
 }
 
-/// §8.4 delivery: `_mcp_instructions` into object structured content when the tool advertises it, and for a
-/// minted handle a data block appended to the content. Returns whether the handle reached the agent.
+/// Delivers the conversation handle: `_mcp_instructions` into object structured content when the tool advertises
+/// it, and for a minted handle a data block appended to the content. Returns whether the handle reached the agent.
 pub(super) fn deliver_handle(
     result: &mut CallToolResult,
     handle: &str,

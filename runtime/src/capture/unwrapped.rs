@@ -30,7 +30,7 @@ pub(crate) struct UnwrappedToolCall {
     pub(crate) arguments: Option<Map<String, Value>>,
     /// The result as the client receives it (`CallToolResult` JSON); `None` after a protocol error or a panic.
     pub(crate) response: Option<Value>,
-    /// Whether the call counts as an error (§7.1).
+    /// Whether the call counts as an error.
     pub(crate) is_error: bool,
     /// The error, when there is one.
     pub(crate) error: Option<ErrorInfo>,

@@ -1,5 +1,5 @@
-//! Calls to the crate's virtual tools (CONTRACT §8.5, §8.6): `get_more_tools` and `send_feedback` are answered
-//! here, without the host, and captured as their own events, never as a `$mcp_tool_call`.
+//! Calls to the crate's virtual tools: `get_more_tools` and `send_feedback` are answered here, without the host,
+//! and captured as their own events, never as a `$mcp_tool_call`.
 
 use rmcp::model::{CallToolRequestParams, CallToolResult, ContentBlock};
 

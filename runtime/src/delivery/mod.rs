@@ -1,10 +1,10 @@
-//! The delivery queue to PostHog (CONTRACT §10): bounded, batched, retried, drained on shutdown.
+//! The delivery queue to PostHog: bounded, batched, retried, drained on shutdown.
 //!
 //! # Shape
 //!
 //! The request path calls [`Delivery::enqueue`] with a [`Job`]: a closure that builds the request's payloads. The
 //! push takes one short lock and never waits on anything else; when the queue is full the job is dropped, counted
-//! and warned about once per episode (CONTRACT §10 W5).
+//! and warned about once per episode.
 //!
 //! Everything else happens on a dedicated OS thread named `posthog-mcp-delivery` with a tokio runtime of its own
 //! (whose single thread, `posthog-mcp-delivery-jobs`, runs the jobs and the HTTP client's connection tasks while
@@ -31,7 +31,7 @@
 //!   naming the cause while new payloads keep queueing up to capacity; every other 4xx drops the batch at once
 //!   (PostHog's server SDKs never retry a 4xx other than 408 and 429). With [`DeliveryOptions::max_retries`] a
 //!   batch still failing after that many resends is dropped and counted. A resent batch carries the same
-//!   payloads, hence the same uuids (W4).
+//!   payloads, hence the same uuids, so PostHog deduplicates them.
 //!
 //! All waits of the worker (batch interval, backoff, `Retry-After`, pause probes) go through the injected
 //! [`Clock`], so tests drive them with [`crate::clock::ManualClock`]; so does `sent_at`. Flush and shutdown

@@ -242,8 +242,8 @@ thread_local! {
 /// A scratch buffer grown beyond this by an unusually large batch is released afterwards.
 const MAX_SCRATCH: usize = 4 * 1024 * 1024;
 
-/// The `/batch/` body: `{"api_key": …, "batch": [ … ], "sent_at": …}` (CONTRACT §10 W2). `historical_migration`
-/// is left out (PostHog reads its absence as `false`).
+/// The `/batch/` body: `{"api_key": …, "batch": [ … ], "sent_at": …}`. `historical_migration` is left out (PostHog
+/// reads its absence as `false`).
 pub(crate) fn encode_batch(
     api_key: &str,
     batch: &[&Payload],

@@ -1,4 +1,4 @@
-//! `$exception_list` (CONTRACT §7.2): the error itself, then one chained entry per source, at most 10 in all.
+//! `$exception_list`: the error itself, then one chained entry per source, at most 10 in all.
 
 use serde_json::{Value, json};
 

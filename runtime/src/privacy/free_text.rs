@@ -1,4 +1,4 @@
-//! The free-text pass (CONTRACT §6.6) for agent-written text: the generic steps plus personal data.
+//! The free-text pass for agent-written text: the generic steps plus personal data.
 //!
 //! Every step is linear in the text. Patterns that need no lookaround use the `regex` crate; the IPv6 and phone
 //! rules, whose boundaries are lookarounds, are small hand-written scanners with the same semantics.
@@ -41,7 +41,8 @@ pub(crate) fn free_text(input: &str) -> String {
     chain(text, super::url::redact_urls).into_owned()
 }
 
-/// Step 3 of §6.6, in the contract's order.
+/// The personal-data step, its rules in this order: (1) Unicode spaces, (2) emails, (3) IPv4, (4) IPv6, (5)
+/// payment cards, (6) US SSNs, (7) NANP phones, (8) international phones. Each match becomes `[redacted]`.
 pub(crate) fn redact_pii(text: &str) -> Cow<'_, str> {
     let text = normalize_spaces(text);
     let text = chain(text, |t| EMAIL.replace_all(t, REDACTED));

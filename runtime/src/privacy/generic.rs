@@ -1,5 +1,5 @@
-//! The generic pass (CONTRACT §6.2): the binary gate and PostHog tokens, plus key-based redaction (§6.3),
-//! content-block stubs (§6.5) and the per-tool `redact` fields, over JSON values of any depth.
+//! The generic pass: the binary gate and PostHog tokens, plus key-based redaction, content-block stubs and the
+//! per-tool `redact` fields, over JSON values of any depth.
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
@@ -13,7 +13,7 @@ use super::truncate::{TEXT_BLOCK_CAP, drop_deep, truncate};
 /// What a redacted value or match becomes.
 pub(crate) const REDACTED: &str = "[redacted]";
 
-/// What a string that looks like binary data becomes (§6.2 step 1).
+/// What a string that looks like binary data becomes.
 pub const BINARY_STUB: &str = "[binary data redacted - not supported by PostHog MCP analytics]";
 
 const IMAGE_STUB: &str = "[image content redacted - not supported by PostHog MCP analytics]";
@@ -28,7 +28,7 @@ static POSTHOG_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?-u:\b)ph[a-z]_[A-Za-z0-9_-]{20,}(?-u:\b)").expect("static pattern")
 });
 
-/// Step 2 of §6.2: each PostHog token becomes `[redacted]`.
+/// Each PostHog token becomes `[redacted]`.
 pub(crate) fn redact_tokens(text: &str) -> Cow<'_, str> {
     // `ph?_` and 20 more characters at least.
     if text.len() < 24 || !text.contains("ph") {
@@ -37,7 +37,7 @@ pub(crate) fn redact_tokens(text: &str) -> Cow<'_, str> {
     POSTHOG_TOKEN.replace_all(text, REDACTED)
 }
 
-/// Step 1 of §6.2: whether a string is long enough and shaped like base64 to be replaced whole.
+/// The binary gate: whether a string is long enough and shaped like base64 to be replaced whole.
 pub(crate) fn is_binary(text: &str) -> bool {
     if text.len() < BINARY_MIN_CHARS {
         return false;
@@ -144,16 +144,16 @@ pub(crate) fn generic_string(input: &str) -> Cow<'_, str> {
     chain(redact_credentials(input), super::url::redact_urls)
 }
 
-/// PostHog tokens (step 2 of §6.2), then the other credential shapes: what an object key gets (a key is a name,
+/// PostHog tokens, then the other credential shapes: what an object key gets (a key is a name,
 /// not a URL or a blob), and what [`crate::privacy::redact_secrets`] exposes.
 pub(crate) fn redact_credentials(text: &str) -> Cow<'_, str> {
     chain(redact_tokens(text), redact_secrets)
 }
 
-/// Whether an object key names a credential: §6.3's names, whole and case-insensitively (`PassWord`), or a key
+/// Whether an object key names a credential: a listed name, whole and case-insensitively (`PassWord`), or a key
 /// judged secret by its parts (`db_password`).
 pub(crate) fn is_credential_key(key: &str) -> bool {
-    !is_envelope_key(key) && (is_contract_credential_key(key) || is_secret_key(key))
+    !is_envelope_key(key) && (is_listed_credential_key(key) || is_secret_key(key))
 }
 
 /// Keys of the JSON-RPC and MCP envelope that every captured request and result has (none names a credential,
@@ -177,8 +177,9 @@ fn is_envelope_key(key: &str) -> bool {
     )
 }
 
-/// §6.3 as the contract writes it: whole and case-insensitive.
-fn is_contract_credential_key(key: &str) -> bool {
+/// Whether a key is one of the listed credential names (`authorization`, `api_key`, `token`, …), whole and
+/// case-insensitive.
+fn is_listed_credential_key(key: &str) -> bool {
     const LONGEST: usize = 13;
     if key.len() > LONGEST || key.len() < 5 {
         return false;
@@ -294,7 +295,8 @@ pub(crate) fn redact_named(root: &mut Value, fields: &[&str]) {
     }
 }
 
-/// §6.5 for a response: the `content` array of a tool result, and the `content` of each prompt message.
+/// The content blocks of a response, each kept or replaced by a stub: the `content` array of a tool result, and
+/// the `content` of each prompt message.
 pub(crate) fn rewrite_content_blocks(response: &mut Value) {
     let Value::Object(root) = response else {
         return;
@@ -370,7 +372,7 @@ mod tests {
             "text", "isError", "structuredContent",
         ] {
             assert!(is_envelope_key(key), "{key}");
-            assert!(!is_contract_credential_key(key) && !is_secret_key(key), "{key}");
+            assert!(!is_listed_credential_key(key) && !is_secret_key(key), "{key}");
         }
         assert!(!is_envelope_key("token") && is_credential_key("token"));
     }
@@ -450,7 +452,7 @@ mod tests {
     }
 
     #[test]
-    fn every_name_the_contract_redacts_is_still_redacted_in_any_case() {
+    fn every_listed_credential_name_is_redacted_in_any_case() {
         let names = [
             "authorization",
             "cookie",
@@ -479,7 +481,7 @@ mod tests {
             "private_key",
         ];
         for name in names {
-            assert!(is_contract_credential_key(name), "{name}");
+            assert!(is_listed_credential_key(name), "{name}");
             for variant in [
                 name.to_owned(),
                 name.to_ascii_uppercase(),

@@ -1,4 +1,4 @@
-//! Privacy and bounds: what may leave the process (CONTRACT §6 and §7.2).
+//! Privacy and bounds: what may leave the process, in captured values and in exception lists.
 //!
 //! Pure functions over `serde_json::Value` and strings. The capture pipeline calls them on the delivery worker,
 //! never on the tool path. Every pass is linear in its input, and every walker over JSON is iterative, so neither
@@ -29,7 +29,7 @@ use crate::event::{ErrorInfo, Payload};
 pub use generic::BINARY_STUB;
 pub use truncate::{MAX_DEPTH, MAX_EVENT_BYTES, drop_deep};
 
-/// The generic string pass (§6.2): binary gate, PostHog tokens, credential shapes ([`redact_secrets`]), URL
+/// The generic string pass: binary gate, PostHog tokens, credential shapes ([`redact_secrets`]), URL
 /// credentials. Borrows when nothing changed.
 ///
 /// Idempotent except for one shape the vectors mandate: a token percent-encoded in a URL's host is decoded and
@@ -39,7 +39,7 @@ pub fn generic_string(input: &str) -> Cow<'_, str> {
     generic::generic_string(input)
 }
 
-/// The free-text pass (§6.6) for intent and feedback text: binary gate, PostHog tokens, credential shapes
+/// The free-text pass for intent and feedback text: binary gate, PostHog tokens, credential shapes
 /// ([`redact_secrets`]), personal data, URLs.
 pub fn free_text(input: &str) -> String {
     free_text::free_text(input)
@@ -47,12 +47,11 @@ pub fn free_text(input: &str) -> String {
 
 /// Well-known credential shapes in `text` become `[redacted]`; borrows when there are none.
 ///
-/// PostHog keys (`phc_…`, `phx_…`: step 2 of §6.2); JWTs; AWS access key ids (`AKIA…`, `ASIA…`) and secret access keys named in context
-/// (`aws_secret_access_key = …`); `Bearer …` and `Basic …` credentials (the scheme is kept); Stripe
+/// PostHog keys (`phc_…`, `phx_…`); JWTs; AWS access key ids (`AKIA…`, `ASIA…`) and secret access keys named in
+/// context (`aws_secret_access_key = …`); `Bearer …` and `Basic …` credentials (the scheme is kept); Stripe
 /// (`sk_live_…`, `sk_test_…`, `rk_live_…`, `sk-live-…`, `whsec_…`), OpenAI-style (`sk-…`), GitHub (`ghp_`, `gho_`,
-/// `ghs_`, `ghu_`, `ghr_`, `github_pat_`), Slack (`xox[abeprs]-`, `xapp-`), GitLab, Google API, npm, PyPI,
-/// Hugging Face and SendGrid keys; PEM and PGP private key blocks (to their END line, or to the end of a cut-off
-/// text).
+/// `ghs_`, `ghu_`, `ghr_`, `github_pat_`), Slack (`xox[abeprs]-`, `xapp-`), GitLab, Google API, npm, PyPI, Hugging
+/// Face and SendGrid keys; PEM and PGP private key blocks (to their END line, or to the end of a cut-off text).
 ///
 /// Part of [`generic_string`] and [`free_text`](fn@free_text), so every string that gets either pass gets this
 /// one. Linear in the input (one pass of one `regex` automaton, plus a literal search for PEM blocks);
@@ -61,21 +60,21 @@ pub fn redact_secrets(text: &str) -> Cow<'_, str> {
     generic::redact_credentials(text)
 }
 
-/// Whether an object key names a credential: CONTRACT §6.3's names, widened to key names judged by their parts
-/// (split on `_`, `-`, `.`, whitespace and camelCase). `db_password`, `passwd`, `aws_secret_access_key`,
-/// `x-api-key`, `client_secret`, `privateKey`, `refresh_token` are; `token_count`, `max_tokens`, `page_token`,
-/// `author`, `keyboard`, `secretary`, `pwd` are not.
+/// Whether an object key names a credential: a listed name (`authorization`, `api_key`, `token`, …) whole and in
+/// any case, or a key name judged by its parts (split on `_`, `-`, `.`, whitespace and camelCase). `db_password`,
+/// `passwd`, `aws_secret_access_key`, `x-api-key`, `client_secret`, `privateKey`, `refresh_token` are;
+/// `token_count`, `max_tokens`, `page_token`, `author`, `keyboard`, `secretary`, `pwd` are not.
 pub fn is_secret_key(key: &str) -> bool {
     generic::is_credential_key(key)
 }
 
-/// `$mcp_parameters`: the generic pass on every string leaf and key-based redaction (§6.3, by [`is_secret_key`]),
+/// `$mcp_parameters`: the generic pass on every string leaf and key-based redaction (by [`is_secret_key`]),
 /// at any depth. Object keys get the token and credential-shape steps ([`redact_secrets`]).
 pub fn sanitize_parameters(value: &mut Value) {
     generic::sanitize_tree(value);
 }
 
-/// `$mcp_response`: as [`sanitize_parameters`] (`structuredContent` included), then content blocks (§6.5) of a
+/// `$mcp_response`: as [`sanitize_parameters`] (`structuredContent` included), then content blocks of a
 /// tool result's `content` and of each prompt message's `content`.
 pub fn sanitize_response(value: &mut Value) {
     generic::sanitize_tree(value);
@@ -88,19 +87,19 @@ pub fn redact_fields(value: &mut Value, fields: &[&str]) {
     generic::redact_named(value, fields);
 }
 
-/// "Truncated to N" (§1.2): at most `max` Unicode scalar values, then `...`. Never cuts inside a char.
+/// "Truncated to N": at most `max` Unicode scalar values, then `...`. Never cuts inside a char.
 pub fn truncate(input: &str, max: usize) -> Cow<'_, str> {
     truncate::truncate(input, max)
 }
 
-/// Layer 2 of §6.7: strings, depth and breadth, starting from `depth` remaining levels (normally
+/// Layer 2 of truncation: strings, depth and breadth, starting from `depth` remaining levels (normally
 /// [`MAX_DEPTH`]).
 pub fn bound(value: &mut Value, depth: usize) {
     truncate::bound(value, depth);
 }
 
-/// Layer 3 of §6.7: holds the payload to the 102,400-byte budget. `main` selects the full ladder (main events);
-/// other payloads get step 3 only.
+/// Layer 3 of truncation: holds the payload to the 102,400-byte budget. `main` selects the full ladder (main
+/// events); other payloads only get their longest strings cut.
 pub fn fit_budget(payload: &mut Payload, main: bool) {
     truncate::fit_budget(payload, main);
 }
@@ -110,17 +109,17 @@ pub fn payload_len(payload: &Payload) -> usize {
     truncate::payload_len(payload)
 }
 
-/// `$exception_list` for one error (§7.2), with the generic pass and the caps applied to every value.
+/// `$exception_list` for one error, with the generic pass and the caps applied to every value.
 pub fn exception_list(error: &ErrorInfo) -> Value {
     exception::exception_list(error)
 }
 
-/// `$mcp_error_message` (§7.3): the generic pass, then the 2,048 cap.
+/// `$mcp_error_message`: the generic pass, then the 2,048 cap.
 pub fn error_message(message: &str) -> String {
     exception::exception_value(message)
 }
 
-/// `$mcp_error_type` (§7.3): the 256 cap only.
+/// `$mcp_error_type`: the 256 cap only.
 pub fn error_type(type_name: &str) -> Cow<'_, str> {
     truncate::truncate(type_name, exception::TYPE_CAP)
 }

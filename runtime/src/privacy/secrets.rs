@@ -1,5 +1,5 @@
-//! The secret net (issue 14, item 5): object keys that name a credential, matched by their normalized parts, and
-//! well-known credential shapes found in any string.
+//! The secret net: object keys that name a credential, matched by their normalized parts, and well-known
+//! credential shapes found in any string.
 //!
 //! - [`is_secret_key`]: a key is split into parts (on `_`, `-`, `.`, whitespace and camelCase boundaries) and
 //!   judged on those parts, so `db_password`, `aws_secret_access_key`, `x-api-key` and `privateKey` are secret
@@ -352,7 +352,7 @@ fn for_each_part<'k>(key: &'k str, mut each: impl FnMut(&'k str)) {
     }
 }
 
-/// Whether an object key names a credential (§6.3, widened): judged on its parts (see the module doc).
+/// Whether an object key names a credential, judged on its parts (see the module doc).
 pub(crate) fn is_secret_key(key: &str) -> bool {
     let mut secret = false;
     let mut count = 0usize;

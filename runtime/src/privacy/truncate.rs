@@ -1,5 +1,5 @@
-//! Truncation (CONTRACT §6.7): per-field caps (layer 1), strings/depth/breadth of captured JSON (layer 2), and the
-//! 102,400-byte event budget (layer 3). Every walker is iterative, so no input depth can overflow the stack.
+//! Truncation: per-field caps (layer 1), strings/depth/breadth of captured JSON (layer 2), and the 102,400-byte
+//! event budget (layer 3). Every walker is iterative, so no input depth can overflow the stack.
 
 use std::borrow::Cow;
 
@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::event::{Payload, needs_escape};
 
-/// The truncation marker (§1.2).
+/// The marker appended to a truncated string.
 pub(crate) const MARKER: &str = "...";
 /// Layer 1 cap of a response `content[]` block of type `text`.
 pub(crate) const TEXT_BLOCK_CAP: usize = 32_768;
@@ -44,7 +44,7 @@ const LADDER_ROUNDS: usize = 10;
 const LADDER_SLACK: usize = 200;
 const LADDER_MIN_CUT: usize = 10;
 
-/// "Truncated to N" (§1.2).
+/// "Truncated to N": at most `max` Unicode scalar values, then the marker.
 pub(crate) fn truncate(input: &str, max: usize) -> Cow<'_, str> {
     if input.len() <= max {
         return Cow::Borrowed(input);
@@ -220,8 +220,8 @@ pub(crate) fn payload_len(payload: &Payload) -> usize {
         + UUID_LITERAL
 }
 
-/// The length of the payload's timestamp as a JSON string: 26 for the contract's 24-character form, which
-/// [`Payload::write_json`] writes for years 0–9999; measured in full otherwise.
+/// The length of the payload's timestamp as a JSON string: 26 for the 24-character `YYYY-MM-DDTHH:MM:SS.mmmZ`
+/// form, which [`Payload::write_json`] writes for years 0–9999; measured in full otherwise.
 fn timestamp_literal_len(payload: &Payload) -> usize {
     use chrono::Datelike;
     if (0..=9999).contains(&payload.timestamp.year()) {
@@ -231,7 +231,8 @@ fn timestamp_literal_len(payload: &Payload) -> usize {
     }
 }
 
-/// Layer 3 of §6.7.
+/// Layer 3: holds the payload to the 102,400-byte event budget. A main event first has its captured JSON bounded
+/// at ever smaller depths; then the longest strings are cut, round by round; the last resort removes properties.
 pub(crate) fn fit_budget(payload: &mut Payload, main: bool) {
     if payload_len(payload) <= MAX_EVENT_BYTES {
         return;
@@ -265,7 +266,7 @@ pub(crate) fn fit_budget(payload: &mut Payload, main: bool) {
     }
 }
 
-/// One round of step 3: returns whether any string was cut.
+/// One round of cutting the longest strings: returns whether any string was cut.
 fn shorten_longest_strings(properties: &mut Map<String, Value>, target: usize) -> bool {
     let mut strings: Vec<(usize, &mut String)> = Vec::new();
     let mut stack: Vec<&mut Value> = properties
@@ -306,7 +307,7 @@ fn shorten_longest_strings(properties: &mut Map<String, Value>, target: usize) -
     progress
 }
 
-/// Beyond the contract's ladder, for payloads it cannot bring under the budget (many short strings, long keys):
+/// Beyond the truncation ladder, for payloads it cannot bring under the budget (many short strings, long keys):
 /// the largest shortenable properties are removed until the payload fits.
 fn last_resort(payload: &mut Payload) {
     tracing::warn!("event over the size budget after truncation; removing its largest properties");

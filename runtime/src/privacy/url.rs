@@ -1,4 +1,4 @@
-//! The URL-credentials step of the generic pass (CONTRACT §6.2, step 3).
+//! The URL-credentials step of the generic pass, after the binary gate and PostHog tokens.
 //!
 //! Every URL-shaped run of the text is parsed as a WHATWG URL. Userinfo is replaced, and sensitive `key=value`
 //! fields of the query and the fragment get the value `[redacted]`. A run with nothing to redact is returned byte
@@ -366,7 +366,7 @@ const SENSITIVE_SEGMENTS: &[&str] = &[
     "sessionid",
 ];
 
-/// A query or fragment key that names a credential (§6.2).
+/// A query or fragment key that names a credential.
 pub(super) fn is_sensitive_field(name: &str) -> bool {
     if is_credential_key(name) {
         return true;

@@ -1,5 +1,5 @@
-//! The secret net (issue 14, item 5): key names judged by their parts, credential shapes found in every string,
-//! and one canary per kind planted in arguments, nested keys, responses and free text, none of which may survive.
+//! The secret net: key names judged by their parts, credential shapes found in every string, and one canary per
+//! kind planted in arguments, nested keys, responses and free text, none of which may survive.
 
 use posthog_mcp::privacy::{
     free_text, generic_string, is_secret_key, redact_secrets, sanitize_parameters,
@@ -280,7 +280,7 @@ fn credential_key_names_are_matched_by_their_parts() {
 }
 
 #[test]
-fn the_contracts_whole_key_names_are_still_redacted() {
+fn every_listed_credential_key_name_is_still_redacted() {
     for key in [
         "authorization",
         "Authorization",

@@ -1,7 +1,7 @@
-//! The description of the injected `context` argument (CONTRACT §8.2), per tool: a tool's own
-//! `#[posthog_tool(intent_description = "…")]` wins over `Builder::intent_description`, which wins over the crate's
-//! default. Checked on the listing a real rmcp client receives and on the `$mcp_tools_list` and `$mcp_tool_call`
-//! events that reach the local ingestion server.
+//! The description of the injected `context` argument, per tool: a tool's own `#[posthog_tool(intent_description =
+//! "…")]` wins over `Builder::intent_description`, which wins over the crate's default. Checked on the listing a
+//! real rmcp client receives and on the `$mcp_tools_list` and `$mcp_tool_call` events that reach the local
+//! ingestion server.
 
 use posthog_mcp::posthog_tool;
 use posthog_mcp_tests::IngestServer;

@@ -1,6 +1,6 @@
-//! Virtual tools and a paginated host listing (CONTRACT §8.7 L1, L4, L5), through a real rmcp client: a host tool
-//! that uses a virtual tool's name only on a later `tools/list` page is shadowed by the virtual tool advertised on
-//! the first page, with a logged warning. Events are read back from the local ingestion server.
+//! Virtual tools and a paginated host listing, through a real rmcp client: a host tool that uses a virtual tool's
+//! name only on a later `tools/list` page is shadowed by the virtual tool advertised on the first page, with a
+//! logged warning. Events are read back from the local ingestion server.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,9 +1,8 @@
-//! Tasks reported when they end (issue 15, item 4), through a real rmcp client that declares the tasks
-//! extension (SEP-2663) and a hand-written server that answers `tools/call` with a task: the call's
-//! `$mcp_tool_call` is sent once, when a `tasks/get` answer first shows the task terminal, with the task's own
-//! duration on the virtual clock, its outcome and `$mcp_task_id`; a task never seen ending is reported as
-//! `task_timeout`, and beyond the capacity the oldest as `task_untracked`; `tasks/get` and `tasks/cancel` reach the
-//! server untouched.
+//! Tasks reported when they end, through a real rmcp client that declares the tasks extension (SEP-2663) and a
+//! hand-written server that answers `tools/call` with a task: the call's `$mcp_tool_call` is sent once, when a
+//! `tasks/get` answer first shows the task terminal, with the task's own duration on the virtual clock, its
+//! outcome and `$mcp_task_id`; a task never seen ending is reported as `task_timeout`, and beyond the capacity the
+//! oldest as `task_untracked`; `tasks/get` and `tasks/cancel` reach the server untouched.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

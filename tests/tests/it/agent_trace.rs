@@ -1,6 +1,6 @@
-//! Trace context in (issue 15, items 1–2), through real rmcp clients to the local ingestion server: a request's
-//! W3C `traceparent` (`_meta`, or over HTTP a header; `_meta` wins; invalid values ignored) puts `$mcp_trace_id`
-//! and `$mcp_parent_span_id` on its main events, and with `llm_traces` on a tool call also sends an `$ai_span`.
+//! Trace context in, through real rmcp clients to the local ingestion server: a request's W3C `traceparent`
+//! (`_meta`, or over HTTP a header; `_meta` wins; invalid values ignored) puts `$mcp_trace_id` and
+//! `$mcp_parent_span_id` on its main events, and with `llm_traces` on a tool call also sends an `$ai_span`.
 
 use posthog_mcp_tests::IngestServer;
 use posthog_mcp_tests::fixtures::{

@@ -1,6 +1,6 @@
-//! One `tracing` span per captured MCP request (issue 15, item 3), named and attributed after the OpenTelemetry
-//! semantic conventions for MCP, found by a `tracing_subscriber` layer that records every span, its fields and
-//! its parent; the host handler's own spans are its children.
+//! One `tracing` span per captured MCP request, named and attributed after the OpenTelemetry semantic conventions
+//! for MCP, found by a `tracing_subscriber` layer that records every span, its fields and its parent; the host
+//! handler's own spans are its children.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

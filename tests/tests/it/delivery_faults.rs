@@ -1,5 +1,5 @@
-//! Issue 4 "Done when": delivery against a real local ingestion server scripted to fail. Virtual time (a
-//! `ManualClock`) drives every wait of the worker; real time only carries the HTTP round trips.
+//! Delivery against a real local ingestion server scripted to fail. Virtual time (a `ManualClock`) drives every
+//! wait of the worker; real time only carries the HTTP round trips.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -98,7 +98,7 @@ async fn three_server_errors_then_success_deliver_everything() {
     );
     assert!(
         requests.iter().all(|r| r.uuids() == expected),
-        "every resend carries the same uuids (W4)"
+        "every resend carries the same uuids"
     );
     assert_exactly_once(&server.events(), &expected);
 }

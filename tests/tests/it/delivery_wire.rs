@@ -1,6 +1,6 @@
-//! CONTRACT §10 W1–W4 and PostHog's cross-SDK wire conventions: what a batch looks like on the wire, checked
-//! at a real HTTP server (the local ingestion server also checks every request it receives, see
-//! `IngestServer::wire_violations`).
+//! What a batch looks like on the wire, by PostHog's cross-SDK conventions: a gzipped JSON `POST` to `/batch/`,
+//! its body and its items, checked at a real HTTP server (the local ingestion server also checks every request it
+//! receives, see `IngestServer::wire_violations`).
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -31,13 +31,13 @@ async fn send_three(options: DeliveryOptions) -> (IngestServer, Vec<posthog_mcp:
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_batch_is_a_gzipped_json_post_to_batch_with_the_contract_envelope() {
+async fn a_batch_is_a_gzipped_json_post_to_batch_with_the_five_key_envelope() {
     let (server, sent) = send_three(test_options()).await;
     let requests = server.batch_requests();
     assert_eq!(requests.len(), 1, "three payloads, one flush, one request");
     let request = &requests[0];
 
-    // W1
+    // A gzipped JSON `POST` to `/batch/` that names this crate in its user agent.
     assert_eq!(request.method, "POST");
     assert_eq!(request.path, "/batch/");
     assert_eq!(request.header("content-type"), Some("application/json"));
@@ -49,7 +49,7 @@ async fn a_batch_is_a_gzipped_json_post_to_batch_with_the_contract_envelope() {
         Some(format!("posthog-mcp-rs/{}", posthog_mcp::event::LIB_VERSION).as_str())
     );
 
-    // W2
+    // The body: the project token, `sent_at` in milliseconds, never a historical migration.
     let body = request.body.as_ref().expect("a JSON body");
     assert_eq!(body["api_key"], TEST_API_KEY);
     assert!(
@@ -79,7 +79,7 @@ async fn a_batch_is_a_gzipped_json_post_to_batch_with_the_contract_envelope() {
         "{top:?}"
     );
 
-    // W3 and W4
+    // Each item: exactly the five envelope keys, the payload's uuid, the request start as its timestamp.
     let items = request.batch();
     assert_eq!(items.len(), 3);
     for (item, original) in items.iter().zip(&sent) {

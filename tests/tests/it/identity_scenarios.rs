@@ -1,5 +1,6 @@
-//! CONTRACT §3.7, scenarios S1–S12, through real rmcp clients. The caller's credential travels in the request's
-//! `_meta.credential` on in-memory connections (where no HTTP headers exist) and in `Authorization` over HTTP.
+//! Who each event is attributed to, as the identify function, its cache and the session records decide, through
+//! real rmcp clients. The caller's credential travels in the request's `_meta.credential` on in-memory
+//! connections (where no HTTP headers exist) and in `Authorization` over HTTP.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -120,7 +121,7 @@ fn alice(credential: Option<&str>) -> Answer {
 }
 
 #[tokio::test]
-async fn s1_a_stable_identity_is_resolved_once_and_announced_once() {
+async fn a_stable_identity_is_resolved_once_and_announced_once() {
     let w = world(|_| Answer::User("user-42", "free"), |b| b);
     let client = connect(w.analytics.instrument(WrapperOnlyServer::default())).await;
     for _ in 0..3 {
@@ -156,7 +157,7 @@ async fn s1_a_stable_identity_is_resolved_once_and_announced_once() {
 }
 
 #[tokio::test]
-async fn s2_after_the_ttl_an_unchanged_identity_is_resolved_again_but_not_announced() {
+async fn after_the_ttl_an_unchanged_identity_is_resolved_again_but_not_announced() {
     let w = world(|_| Answer::User("user-42", "free"), |b| b);
     let client = connect(w.analytics.instrument(WrapperOnlyServer::default())).await;
     for _ in 0..3 {
@@ -172,7 +173,7 @@ async fn s2_after_the_ttl_an_unchanged_identity_is_resolved_again_but_not_announ
 static PLAN: std::sync::Mutex<&str> = std::sync::Mutex::new("free");
 
 #[tokio::test]
-async fn s3_a_changed_identity_after_the_ttl_is_announced_with_merged_properties() {
+async fn a_changed_identity_after_the_ttl_is_announced_with_merged_properties() {
     *PLAN.lock().unwrap() = "free";
     let w = world(
         |_| {
@@ -198,7 +199,7 @@ async fn s3_a_changed_identity_after_the_ttl_is_announced_with_merged_properties
 }
 
 #[tokio::test]
-async fn s4_another_caller_on_the_same_session_gets_only_their_own_identity() {
+async fn another_caller_on_the_same_session_gets_only_their_own_identity() {
     let w = world(alice, |b| b);
     let client = connect(w.analytics.instrument(WrapperOnlyServer::default())).await;
     echo(&client, Some("alice-token")).await;
@@ -225,7 +226,7 @@ async fn s4_another_caller_on_the_same_session_gets_only_their_own_identity() {
 }
 
 #[tokio::test]
-async fn s5_a_failing_resolution_for_another_caller_is_anonymous_never_the_first_callers() {
+async fn a_failing_resolution_for_another_caller_is_anonymous_never_the_first_callers() {
     for failure in [Answer::Fail, Answer::Panic, Answer::Nothing] {
         static FAILURE: std::sync::Mutex<Option<Answer>> = std::sync::Mutex::new(None);
         *FAILURE.lock().unwrap() = Some(failure);
@@ -251,7 +252,7 @@ async fn s5_a_failing_resolution_for_another_caller_is_anonymous_never_the_first
 }
 
 #[tokio::test]
-async fn s6_a_slow_identify_is_abandoned_after_the_timeout_and_the_result_is_unchanged() {
+async fn a_slow_identify_is_abandoned_after_the_timeout_and_the_result_is_unchanged() {
     let w = world(|_| Answer::Sleep, |b| b);
     let clock = w.clock.clone();
     let ticker = tokio::spawn(async move {
@@ -278,7 +279,7 @@ async fn s6_a_slow_identify_is_abandoned_after_the_timeout_and_the_result_is_unc
 }
 
 #[tokio::test]
-async fn s7_the_identify_event_merges_the_anonymous_initialize_session() {
+async fn the_identify_event_merges_the_anonymous_initialize_session() {
     let w = world(alice, |b| b);
     let client = connect(w.analytics.instrument(WrapperOnlyServer::default())).await;
     echo(&client, Some("alice-token")).await;
@@ -300,7 +301,7 @@ async fn s7_the_identify_event_merges_the_anonymous_initialize_session() {
 }
 
 #[tokio::test]
-async fn s8_without_an_identify_function_every_event_is_anonymous() {
+async fn without_an_identify_function_every_event_is_anonymous() {
     let ingest = IngestServer::start();
     let analytics = reporting_to(&ingest).build().unwrap();
     let client = connect(analytics.instrument(WrapperOnlyServer::default())).await;
@@ -318,7 +319,7 @@ async fn s8_without_an_identify_function_every_event_is_anonymous() {
 }
 
 #[tokio::test]
-async fn s9_the_least_recently_used_session_is_evicted_at_capacity() {
+async fn the_least_recently_used_session_is_evicted_at_capacity() {
     let w = world(
         |_| Answer::User("u", "free"),
         |b| b.identity_cache_capacity(2),
@@ -330,16 +331,20 @@ async fn s9_the_least_recently_used_session_is_evicted_at_capacity() {
     }
     assert_eq!(w.calls(), 3);
     echo(&clients[0], None).await;
-    assert_eq!(w.calls(), 4, "s1 was evicted, so identify is called again");
+    assert_eq!(
+        w.calls(),
+        4,
+        "the first session was evicted, so identify is called again"
+    );
     echo(&clients[2], None).await;
-    assert_eq!(w.calls(), 4, "s3 is still cached");
+    assert_eq!(w.calls(), 4, "the third session is still cached");
     for client in clients {
         client.cancel().await.unwrap();
     }
 }
 
 #[tokio::test]
-async fn s10_two_instrumented_servers_never_share_cache_entries() {
+async fn two_instrumented_servers_never_share_cache_entries() {
     let w = world(|_| Answer::User("u", "free"), |b| b);
     let first = connect(w.analytics.instrument(WrapperOnlyServer::default())).await;
     let second = connect(w.analytics.instrument(WrapperOnlyServer::default())).await;
@@ -351,7 +356,7 @@ async fn s10_two_instrumented_servers_never_share_cache_entries() {
 }
 
 #[tokio::test]
-async fn s11_no_authorization_value_reaches_any_payload_over_http() {
+async fn no_authorization_value_reaches_any_payload_over_http() {
     let w = world(alice, |b| b.credential_header("authorization"));
     let analytics = w.analytics.clone();
     let server = analytics.instrument(WrapperOnlyServer::default());
@@ -384,7 +389,7 @@ async fn s11_no_authorization_value_reaches_any_payload_over_http() {
 }
 
 #[tokio::test]
-async fn s12_an_empty_distinct_id_counts_as_no_identity() {
+async fn an_empty_distinct_id_counts_as_no_identity() {
     let w = world(|_| Answer::User("", "free"), |b| b);
     let client = connect(w.analytics.instrument(WrapperOnlyServer::default())).await;
     echo(&client, None).await;

@@ -1,5 +1,5 @@
-//! The wrapper captures every request kind of CONTRACT §2 through a real rmcp client, and never changes what the
-//! client receives.
+//! The wrapper captures every request kind (initialize, listings, tool calls, resource reads, prompts) through a
+//! real rmcp client, and never changes what the client receives.
 
 use posthog_mcp::Analytics;
 use posthog_mcp_tests::IngestServer;

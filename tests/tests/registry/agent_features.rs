@@ -1,5 +1,5 @@
-//! Model capture (CONTRACT §8.3), the conversation handle (§8.4) and the virtual tools (§8.5–§8.7) through a
-//! real rmcp client, and byte-identical behaviour with every option off. Every event is read back from the local
+//! Model capture, the conversation handle and the virtual tools (with listing decoration) through a real rmcp
+//! client, and byte-identical behaviour with every option off. Every event is read back from the local
 //! ingestion server, as it arrived over HTTP.
 
 use std::sync::{Arc, Mutex};

@@ -1,6 +1,6 @@
-//! Intent (CONTRACT §8.2) and custom events (§9.3) through a real rmcp client: the injected `context` argument,
-//! its removal before the handler, `$mcp_intent`, the fallback, and events attributed to the caller. Every event
-//! is read back from the local ingestion server, as it arrived over HTTP.
+//! Intent and custom events through a real rmcp client: the injected `context` argument, its removal before the
+//! handler, `$mcp_intent`, the fallback, and events attributed to the caller. Every event is read back from the
+//! local ingestion server, as it arrived over HTTP.
 
 use posthog_mcp::tool::{ToolRegistration, ToolSpec};
 use posthog_mcp::{Analytics, Builder};

@@ -1,6 +1,6 @@
-//! The manual API (issue 6 item 6): one scenario replayed through the wrapper and through a gateway built on
-//! `posthog_mcp::manual` in front of the same host produces the same events, key for key, and the same results.
-//! Each run reports to its own local ingestion server; the events compared are the ones that arrived over HTTP.
+//! The manual API: one scenario replayed through the wrapper and through a gateway built on `posthog_mcp::manual`
+//! in front of the same host produces the same events, key for key, and the same results. Each run reports to its
+//! own local ingestion server; the events compared are the ones that arrived over HTTP.
 
 use std::sync::{Arc, Mutex};
 
