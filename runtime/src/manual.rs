@@ -34,7 +34,7 @@ use rmcp::model::{
 use serde_json::Value;
 
 use crate::analytics::{Analytics, CallerContext};
-use crate::capture::{BeginOptions, CallOutcome, Incoming, PreparedCall, ServerShared};
+use crate::capture::{BeginOptions, BegunCall, CallOutcome, Incoming, PreparedCall, ServerShared};
 use crate::event::names;
 use crate::session::Connection;
 use crate::tool::CallAnnotations;
@@ -240,26 +240,21 @@ impl ManualServer {
         &self,
         connection: &ManualConnection,
         request: &ManualRequest,
-        mut params: CallToolRequestParams,
+        params: CallToolRequestParams,
     ) -> Prepared {
         let incoming = request.incoming();
-        if let Some(kind) = self.shared.virtual_route(&params.name) {
-            return Prepared::Answered(
-                self.shared
-                    .answer_virtual(&connection.0, incoming, kind, params)
-                    .await,
-            );
-        }
         let tools = self.tools.clone();
         let lookup = move |name: &str| tools.iter().find(|t| t.name == name).cloned();
-        let call = self
+        match self
             .shared
-            .prepare_call(&connection.0, incoming, &mut params, &lookup)
-            .await;
-        Prepared::Forward(Box::new(PreparedToolCall {
-            call,
-            request: params,
-        }))
+            .begin_tool_call(&connection.0, incoming, params, &lookup)
+            .await
+        {
+            BegunCall::Answered(result) => Prepared::Answered(result),
+            BegunCall::Forward(call, request) => {
+                Prepared::Forward(Box::new(PreparedToolCall { call, request }))
+            }
+        }
     }
 
     /// Captures the host's outcome of a prepared call (`$mcp_tool_call`, and `$exception` for an error) and

@@ -16,7 +16,7 @@ use tracing::Instrument as _;
 
 use crate::analytics::Analytics;
 use crate::capture::trace;
-use crate::capture::{BeginOptions, CallOutcome, Incoming, ServerShared};
+use crate::capture::{BeginOptions, BegunCall, CallOutcome, Incoming, ServerShared};
 use crate::event::names;
 use crate::pipeline::{CapturedValue, Encoded};
 use crate::session::Connection;
@@ -190,7 +190,7 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
     /// and this future sits inside the one rmcp spawns for every request.
     fn call_tool(
         &self,
-        mut request: CallToolRequestParams,
+        request: CallToolRequestParams,
         mut context: RequestContext<RoleServer>,
     ) -> impl Future<Output = Result<CallToolResponse, ErrorData>> + Send + '_ {
         async move {
@@ -199,16 +199,6 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
                 return self.inner.call_tool(request, context).await;
             }
             let incoming = Incoming::from_context(&context);
-            if let Some(kind) = self.server.virtual_route(&request.name) {
-                // Boxed: a virtual tool's answer (rare) would otherwise set the size of every call's future.
-                let result =
-                    Box::pin(
-                        self.server
-                            .answer_virtual(&self.connection, incoming, kind, request),
-                    )
-                    .await;
-                return Ok(CallToolResponse::Complete(result));
-            }
             let span = trace::request_span(
                 "tools/call",
                 Some(&request.name),
@@ -217,12 +207,16 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
                 incoming.id.as_ref(),
             );
             let inner = &self.inner;
-            let prepared = self
+            let (prepared, request) = match self
                 .server
-                .prepare_call(&self.connection, incoming, &mut request, &|name| {
+                .begin_tool_call(&self.connection, incoming, request, &|name| {
                     inner.get_tool(name)
                 })
-                .await;
+                .await
+            {
+                BegunCall::Answered(result) => return Ok(CallToolResponse::Complete(result)),
+                BegunCall::Forward(prepared, request) => (prepared, request),
+            };
             trace::record_resolved(&span, prepared.record());
             context.extensions.insert(prepared.caller());
             let slot = ToolCallSlot::watching();

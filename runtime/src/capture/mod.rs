@@ -35,7 +35,7 @@ use crate::request::{LazyParams, RequestView, ViewInner};
 use crate::session::{Connection, MintSlot, SessionSignals, SessionSnapshot, TransportSession};
 
 pub(crate) use attribution::first_header;
-pub(crate) use tool_call::{CallOutcome, PreparedCall};
+pub(crate) use tool_call::{BegunCall, CallOutcome, PreparedCall};
 pub(crate) use unwrapped::{UnwrappedToolCall, capture_unwrapped};
 
 use attribution::{ClientSources, arc_str, attribute, caller_key, header_pairs, is_stand_in};

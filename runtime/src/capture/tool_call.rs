@@ -17,7 +17,7 @@ use crate::pipeline::{CaptureOptions, Encoded, ToolFacts, boxed_map};
 use crate::session::Connection;
 use crate::tool::{CallAnnotations, KnownTool, ToolSpec, registered_tool};
 
-/// A `tools/call` between resolution and the handler's return (pipeline steps 1–2).
+/// A `tools/call` between resolution and the handler's return.
 pub(crate) struct PreparedCall {
     scope: Scope,
     name: String,
@@ -77,6 +77,13 @@ struct PendingCall {
     fingerprint: Option<Fingerprint>,
     explicit: Option<String>,
     want_view: bool,
+}
+
+/// How a `tools/call` began: answered by a virtual tool, or prepared for the host's handler with the request it
+/// should see (the crate's own arguments taken out).
+pub(crate) enum BegunCall {
+    Answered(CallToolResult),
+    Forward(PreparedCall, CallToolRequestParams),
 }
 
 /// How the handler of a prepared call ended.
@@ -153,8 +160,30 @@ impl ServerShared {
         }
     }
 
+    /// How every `tools/call` begins, whoever dispatches it (the rmcp wrapper or the manual API): a call to a
+    /// virtual tool is answered and captured here; any other call has the crate's arguments taken out and its
+    /// session, caller, intent and model resolved, and goes to the host's handler with the request that remains.
+    /// [`Self::finish_call`] is its one end.
+    pub(crate) async fn begin_tool_call(
+        &self,
+        connection: &Connection,
+        incoming: Incoming,
+        mut request: CallToolRequestParams,
+        lookup: &(dyn Fn(&str) -> Option<Tool> + Sync),
+    ) -> BegunCall {
+        if let Some(kind) = self.virtual_route(&request.name) {
+            // Boxed: a virtual tool's answer (rare) would otherwise set the size of every call's future.
+            let answer = Box::pin(self.answer_virtual(connection, incoming, kind, request)).await;
+            return BegunCall::Answered(answer);
+        }
+        let prepared = self
+            .prepare_call(connection, incoming, &mut request, lookup)
+            .await;
+        BegunCall::Forward(prepared, request)
+    }
+
     /// Step 1 for a `tools/call` the host answers.
-    pub(crate) async fn prepare_call(
+    async fn prepare_call(
         &self,
         connection: &Connection,
         incoming: Incoming,
