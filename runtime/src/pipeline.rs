@@ -725,7 +725,7 @@ fn new_span_id() -> String {
 /// main event's distinct id, session and person rules, and its sanitized arguments and result.
 fn ai_span_payload(record: &RequestRecord, trace: &TraceIds, main: &Payload) -> Payload {
     let identity = record.resolution.identity.as_deref();
-    let mut payload = Payload::new(names::AI_SPAN, main.distinct_id.clone(), main.timestamp);
+    let payload = Payload::new(names::AI_SPAN, main.distinct_id.clone(), main.timestamp);
     let mut props = base_properties(
         Some(&record.session_id),
         record.conversation_id.as_deref(),
@@ -772,6 +772,16 @@ fn ai_span_payload(record: &RequestRecord, trace: &TraceIds, main: &Payload) -> 
             props.insert(key.into(), value.clone());
         }
     }
+    finish_companion(payload, props, record)
+}
+
+/// The end of a payload that accompanies the main event (`$exception`, `$ai_span`): `props`, then the client
+/// attribution and the `event_properties` hook's properties (a later write wins), fitted to the event budget.
+fn finish_companion(
+    mut payload: Payload,
+    mut props: Map<String, Value>,
+    record: &RequestRecord,
+) -> Payload {
     attribution_properties(&mut props, &record.attribution);
     if let Some(extra) = record.event_properties.as_deref() {
         for (key, value) in extra {
@@ -835,7 +845,7 @@ fn exception_payload(
     resource: Option<&str>,
 ) -> Payload {
     let identity = record.resolution.identity.as_deref();
-    let mut payload = Payload::new(names::EXCEPTION, distinct_id, main.timestamp);
+    let payload = Payload::new(names::EXCEPTION, distinct_id, main.timestamp);
     let conversation_id = main
         .properties
         .get("$mcp_conversation_id")
@@ -855,15 +865,7 @@ fn exception_payload(
             props.insert(key.into(), value.clone());
         }
     }
-    attribution_properties(&mut props, &record.attribution);
-    if let Some(extra) = record.event_properties.as_deref() {
-        for (key, value) in extra {
-            props.insert(key.clone(), value.clone());
-        }
-    }
-    payload.properties = props;
-    privacy::fit_budget(&mut payload, false);
-    payload
+    finish_companion(payload, props, record)
 }
 
 /// Whether `version` is on the stateless 2026-07-28 protocol or later: `draft`, or a date at or after it.
