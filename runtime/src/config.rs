@@ -11,10 +11,9 @@ use serde_json::{Map, Value};
 
 use crate::clock::{Clock, SystemClock};
 use crate::delivery::{DeliveryOptions, LocalTarget, MemorySink, SinkKind};
-use crate::event::Payload;
+use crate::event::{BeforeSend, Payload};
 use crate::hooks::{EventPropertiesFn, FeedbackHandlerFn, IntentFallbackFn};
 use crate::identity::{CredentialSource, IdentifyRegistration, IntoIdentifyResult, SharedIdentify};
-use crate::pipeline::BeforeSend;
 use crate::request::RequestView;
 
 /// The default ingestion host, as in PostHog's other SDKs.

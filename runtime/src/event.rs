@@ -1,6 +1,9 @@
-//! Events as they leave the crate: the payload envelope, its wire encoding (one batch item, keys in a fixed
-//! order, written straight from the payload without building a JSON tree), the library labels, the captured
-//! error description shared by the main event and its `$exception`, and the names of every event and property.
+//! Events as they leave the crate: the payload envelope and the `before_send` hook's type over it, its wire
+//! encoding (one batch item, keys in a fixed order, written straight from the payload without building a JSON
+//! tree), the library labels, the captured error description shared by the main event and its `$exception`, and
+//! the names of every event and property.
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
 use serde::ser::{Serialize, SerializeMap, Serializer};
@@ -101,6 +104,9 @@ impl Payload {
         out.push(b'}');
     }
 }
+
+/// A host hook that sees every payload before it is labelled and queued; `None` drops that payload.
+pub type BeforeSend = Arc<dyn Fn(Payload) -> Option<Payload> + Send + Sync>;
 
 /// Whether `bytes` hold a character JSON escapes: a quote, a backslash or a control character. One branch-free
 /// pass the compiler vectorizes.

@@ -19,15 +19,12 @@ use serde_json::{Map, Value, json};
 use crate::delivery::ReusableJob;
 use crate::encode::{self, encode_bounded_into, give_back};
 use crate::event::{
-    ErrorInfo, LIB_NAME, LIB_VERSION, LIB_VERSION_MAJOR, LIB_VERSION_MINOR, LIB_VERSION_PATCH,
-    MCP_SOURCE, Payload, names,
+    BeforeSend, ErrorInfo, LIB_NAME, LIB_VERSION, LIB_VERSION_MAJOR, LIB_VERSION_MINOR,
+    LIB_VERSION_PATCH, MCP_SOURCE, Payload, names,
 };
 use crate::identity::{Identity, Resolution};
 use crate::privacy;
 use crate::recycle::Pool;
-
-/// A host hook that sees every payload before it is labelled and queued; `None` drops that payload.
-pub type BeforeSend = Arc<dyn Fn(Payload) -> Option<Payload> + Send + Sync>;
 
 /// A value captured on the request path and turned into JSON only on the worker.
 pub(crate) trait Captured: Send + 'static {
