@@ -1,0 +1,331 @@
+//! The properties payloads are assembled from, in the main event's assembly order (a later write replaces an
+//! earlier one): the base properties, what the call was and how it went, the parameters, the response, `$set`,
+//! then what the host added. Values from the request, the agent and the identity are sanitized and capped as they
+//! are written; what the host added is written as given. Custom events reuse the base properties, the attribution
+//! and `$set`.
+
+use serde_json::{Map, Value, json};
+
+use super::handover::{Attribution, TraceIds};
+use super::record::RequestRecord;
+use crate::event::{MCP_SOURCE, names};
+use crate::identity::Identity;
+use crate::privacy;
+
+const CAP_NAME: usize = 256;
+const CAP_TEXT: usize = 2048;
+const DEPTH: usize = 10;
+/// Room for the properties of one main event (a tool call has about 25, before the labels of step 8).
+const PROPERTY_CAPACITY: usize = 32;
+
+fn put_str(props: &mut Map<String, Value>, key: &str, value: Option<&str>, cap: usize) {
+    if let Some(value) = value.filter(|v| !v.is_empty()) {
+        props.insert(
+            key.to_owned(),
+            Value::String(privacy::truncate(value, cap).into_owned()),
+        );
+    }
+}
+
+/// The properties every event starts with, in assembly order: `$mcp_source`, `$session_id`,
+/// `$mcp_conversation_id`, then `$process_person_profile: false` when anonymous or else the identity's `$groups`.
+/// Custom events outside a request have no session (`session_id` `None`).
+pub(crate) fn base_properties(
+    session_id: Option<&str>,
+    conversation_id: Option<&str>,
+    identity: Option<&Identity>,
+) -> Map<String, Value> {
+    // Sized for a tool call's properties, so building them does not regrow the map.
+    let mut props = Map::with_capacity(PROPERTY_CAPACITY);
+    props.insert("$mcp_source".into(), Value::from(MCP_SOURCE));
+    if let Some(session_id) = session_id {
+        props.insert("$session_id".into(), Value::from(session_id));
+    }
+    if let Some(conversation_id) = conversation_id {
+        props.insert("$mcp_conversation_id".into(), Value::from(conversation_id));
+    }
+    match identity {
+        None => {
+            props.insert("$process_person_profile".into(), Value::Bool(false));
+        }
+        Some(identity) if !identity.groups.is_empty() => {
+            props.insert("$groups".into(), json!(identity.groups));
+        }
+        Some(_) => {}
+    }
+    props
+}
+
+pub(crate) fn attribution_properties(props: &mut Map<String, Value>, attribution: &Attribution) {
+    let fields = [
+        ("$mcp_server_name", &attribution.server_name),
+        ("$mcp_server_version", &attribution.server_version),
+        ("$mcp_client_name", &attribution.client_name),
+        ("$mcp_client_version", &attribution.client_version),
+        ("$mcp_protocol_version", &attribution.protocol_version),
+        ("$mcp_client_user_agent", &attribution.user_agent),
+        ("$mcp_vendor_client", &attribution.vendor),
+    ];
+    for (key, value) in fields {
+        put_str(props, key, value.as_deref(), CAP_NAME);
+    }
+}
+
+pub(crate) fn set_properties(props: &mut Map<String, Value>, identity: Option<&Identity>) {
+    if let Some(identity) = identity.filter(|i| !i.properties.is_empty()) {
+        let mut set = Value::Object(identity.properties.clone());
+        privacy::bound(&mut set, DEPTH);
+        props.insert("$set".into(), set);
+    }
+}
+
+pub(super) fn resource_name(name: &str) -> Value {
+    Value::String(privacy::truncate(&privacy::generic_string(name), CAP_NAME).into_owned())
+}
+
+/// `{"request": {"id", "jsonrpc", "method", "params"}}`, sanitized and bounded.
+pub(super) fn parameters(record: &RequestRecord, params: Option<Value>) -> Value {
+    let mut request = Map::new();
+    if let Some(id) = &record.request_id {
+        request.insert("id".into(), id.clone());
+    }
+    request.insert("jsonrpc".into(), Value::from("2.0"));
+    request.insert("method".into(), Value::from(record.method));
+    if let Some(params) = params {
+        request.insert("params".into(), params);
+    }
+    let mut value = json!({ "request": Value::Object(request) });
+    privacy::sanitize_parameters(&mut value);
+    privacy::bound(&mut value, DEPTH);
+    value
+}
+
+/// What the request was and how it went: the tool, the agent's intent and model, the duration, the task and
+/// trace it belongs to, the client attribution, and the outcome.
+pub(super) fn call_properties(props: &mut Map<String, Value>, record: &RequestRecord) {
+    if let Some(tool) = &record.tool {
+        put_str(props, "$mcp_tool_name", Some(&tool.name), CAP_NAME);
+        put_str(
+            props,
+            "$mcp_tool_description",
+            tool.description.as_deref(),
+            usize::MAX,
+        );
+        put_str(
+            props,
+            "$mcp_tool_category",
+            tool.category.as_deref(),
+            CAP_NAME,
+        );
+    }
+    if let Some((intent, source)) = record.intent.as_deref() {
+        let intent = privacy::truncate(&privacy::free_text(intent), CAP_TEXT).into_owned();
+        props.insert("$mcp_intent".into(), Value::String(intent));
+        props.insert("$mcp_intent_source".into(), Value::from(*source));
+    }
+    if let Some((model, source)) = record.llm_model.as_deref() {
+        let model = privacy::generic_string(model);
+        put_str(props, "$mcp_llm_model", Some(&model), CAP_NAME);
+        props.insert("$mcp_llm_model_source".into(), Value::from(*source));
+    }
+    props.insert("$mcp_duration_ms".into(), Value::from(record.duration_ms));
+    if let Some(task_id) = &record.task_id {
+        let task_id = privacy::generic_string(task_id);
+        put_str(props, "$mcp_task_id", Some(&task_id), CAP_NAME);
+    }
+    if let Some(trace) = &record.trace {
+        trace_properties(props, trace);
+    }
+    attribution_properties(props, &record.attribution);
+    if let Some(is_error) = record.is_error {
+        props.insert("$mcp_is_error".into(), Value::Bool(is_error));
+        if let (true, Some(error)) = (is_error, &record.error) {
+            put_str(props, "$mcp_error_type", Some(&error.type_name), CAP_NAME);
+            let message = privacy::generic_string(&error.message);
+            put_str(props, "$mcp_error_message", Some(&message), CAP_TEXT);
+        }
+    }
+}
+
+/// `$mcp_response` (sanitized, when responses are captured) and, on `tools/list`, `$mcp_listed_tool_names`
+/// (even when responses are not).
+pub(super) fn response_properties(props: &mut Map<String, Value>, record: &RequestRecord) {
+    let mut listed_names = None;
+    if let Some(response) = record.response.as_ref().filter(|_| record.capture.response) {
+        let mut response = response.to_json();
+        strip_legacy_result_type(
+            &mut response,
+            record.attribution.protocol_version.as_deref(),
+        );
+        if record.event == names::TOOLS_LIST {
+            listed_names = listed_tool_names(&response);
+        }
+        if !record.capture.redact.is_empty() {
+            privacy::redact_fields(&mut response, record.capture.redact);
+        }
+        privacy::sanitize_response(&mut response);
+        privacy::bound(&mut response, DEPTH);
+        props.insert("$mcp_response".into(), response);
+    } else if record.event == names::TOOLS_LIST {
+        listed_names = record
+            .response
+            .as_ref()
+            .and_then(|r| listed_tool_names(&r.to_json()));
+    }
+    if let Some(names) = listed_names {
+        props.insert("$mcp_listed_tool_names".into(), names);
+    }
+}
+
+/// What the host added, in order of precedence (later wins): properties the tool set during the call, the
+/// `event_properties` hook's, and the feedback tool's.
+pub(super) fn added_properties(props: &mut Map<String, Value>, record: &RequestRecord) {
+    for (key, value) in record.tool_properties.iter().flat_map(|map| map.iter()) {
+        props.insert(key.clone(), value.clone());
+    }
+    if let Some(extra) = record.event_properties.as_deref() {
+        for (key, value) in extra {
+            props.insert(key.clone(), value.clone());
+        }
+    }
+    if let Some(feedback) = &record.feedback {
+        props.extend(feedback.properties());
+    }
+}
+
+/// `$mcp_trace_id` and `$mcp_parent_span_id`, lowercase hex as in `traceparent`.
+fn trace_properties(props: &mut Map<String, Value>, trace: &TraceIds) {
+    props.insert(
+        "$mcp_trace_id".into(),
+        Value::String(format!("{:032x}", trace.trace_id)),
+    );
+    props.insert(
+        "$mcp_parent_span_id".into(),
+        Value::String(format!("{:016x}", trace.parent_span_id)),
+    );
+}
+
+fn listed_tool_names(response: &Value) -> Option<Value> {
+    let names: Vec<Value> = response
+        .get("tools")?
+        .as_array()?
+        .iter()
+        .filter_map(|tool| tool.get("name").cloned())
+        .collect();
+    (!names.is_empty()).then_some(Value::Array(names))
+}
+
+/// Whether `version` is on the stateless 2026-07-28 protocol or later: `draft`, or a date at or after it.
+pub(crate) fn is_modern_protocol(version: Option<&str>) -> bool {
+    match version {
+        Some("draft") => true,
+        Some(v) => {
+            let b = v.as_bytes();
+            v.len() == 10
+                && b.iter().enumerate().all(|(i, c)| {
+                    if i == 4 || i == 7 {
+                        *c == b'-'
+                    } else {
+                        c.is_ascii_digit()
+                    }
+                })
+                && v >= "2026-07-28"
+        }
+        None => false,
+    }
+}
+
+/// rmcp removes `resultType: "complete"` from results sent to peers on older protocols, after the wrapper saw
+/// them; `$mcp_response` is what the client received, so the worker removes it the same way.
+fn strip_legacy_result_type(response: &mut Value, protocol: Option<&str>) {
+    if is_modern_protocol(protocol) {
+        return;
+    }
+    if let Value::Object(object) = response
+        && object.get("resultType").and_then(Value::as_str) == Some("complete")
+    {
+        object.remove("resultType");
+    }
+}
+
+#[cfg(test)]
+mod protocol_tests {
+    use super::*;
+
+    #[test]
+    fn only_2026_07_28_and_later_or_draft_count_as_modern() {
+        assert!(is_modern_protocol(Some("2026-07-28")));
+        assert!(is_modern_protocol(Some("2027-01-01")));
+        assert!(is_modern_protocol(Some("draft")));
+        assert!(!is_modern_protocol(Some("2025-11-25")));
+        assert!(!is_modern_protocol(Some("2026-7-28")));
+        assert!(!is_modern_protocol(None));
+    }
+
+    #[test]
+    fn a_legacy_response_loses_the_result_type_the_client_never_saw() {
+        let mut legacy = serde_json::json!({"resultType": "complete", "content": []});
+        strip_legacy_result_type(&mut legacy, Some("2025-11-25"));
+        assert!(legacy.get("resultType").is_none());
+        let mut modern = serde_json::json!({"resultType": "complete", "content": []});
+        strip_legacy_result_type(&mut modern, Some("2026-07-28"));
+        assert_eq!(modern["resultType"], "complete");
+    }
+}
+
+#[cfg(test)]
+mod encode_tests {
+    use super::*;
+    use crate::encode::{KEPT_STRING_CHARS, TRUNCATION_MARKER, encode_bounded};
+
+    fn worker_view(value: &Value) -> Value {
+        let mut value = value.clone();
+        privacy::sanitize_response(&mut value);
+        privacy::bound(&mut value, DEPTH);
+        value
+    }
+
+    #[test]
+    fn small_values_encode_as_serde_json_does() {
+        let value = json!({"a": 1, "b": [true, null, "x\n\"y\""], "c": {"d": 2.5}});
+        assert_eq!(
+            encode_bounded(&value).unwrap(),
+            serde_json::to_vec(&value).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_huge_string_is_cut_and_the_worker_marks_it_as_before() {
+        let text = "word ".repeat(200_000);
+        let value = json!({"content": [{"type": "text", "text": text}], "k": "é\t".repeat(40_000)});
+        let encoded = encode_bounded(&value).unwrap();
+        assert!(encoded.len() < 4 * KEPT_STRING_CHARS);
+        let parsed: Value = serde_json::from_slice(&encoded).unwrap();
+        let cut = parsed["content"][0]["text"].as_str().unwrap();
+        assert_eq!(
+            cut.chars().count(),
+            KEPT_STRING_CHARS + TRUNCATION_MARKER.len()
+        );
+        assert!(cut.ends_with(TRUNCATION_MARKER));
+        assert_eq!(worker_view(&parsed), worker_view(&value));
+    }
+
+    #[test]
+    fn a_cut_base64_string_keeps_its_shape_for_the_binary_gate() {
+        let value = json!({ "blob": "QUJD".repeat(100_000) });
+        let parsed: Value = serde_json::from_slice(&encode_bounded(&value).unwrap()).unwrap();
+        assert_eq!(parsed["blob"].as_str().unwrap().len(), KEPT_STRING_CHARS);
+        assert_eq!(worker_view(&parsed), worker_view(&value));
+        assert_eq!(worker_view(&parsed)["blob"], privacy::BINARY_STUB);
+    }
+
+    #[test]
+    fn keys_are_never_cut() {
+        let key = "k".repeat(KEPT_STRING_CHARS + 10);
+        let mut map = Map::new();
+        map.insert(key.clone(), Value::from(1));
+        let parsed: Value =
+            serde_json::from_slice(&encode_bounded(&Value::Object(map)).unwrap()).unwrap();
+        assert_eq!(parsed[&key], 1);
+    }
+}
