@@ -12,9 +12,10 @@ use serde_json::{Map, Value};
 use crate::clock::{Clock, SystemClock};
 use crate::delivery::{DeliveryOptions, LocalTarget, MemorySink, SinkKind};
 use crate::event::{BeforeSend, Payload};
-use crate::hooks::{EventPropertiesFn, FeedbackHandlerFn, IntentFallbackFn};
+use crate::hooks::{EventPropertiesFn, IntentFallbackFn};
 use crate::identity::{CredentialSource, IdentifyRegistration, IntoIdentifyResult, SharedIdentify};
 use crate::request::RequestView;
+use crate::virtual_tools::FeedbackHandlerFn;
 
 /// The default ingestion host, as in PostHog's other SDKs.
 pub const DEFAULT_HOST: &str = "https://us.i.posthog.com";

@@ -1,6 +1,7 @@
-//! The host's hooks (identify aside, which has its own types in `identity`): their erased types, and the one guard
-//! every hook runs under — a timeout on the injected clock, and panics caught whether they happen when the hook is
-//! called or while its future runs. A hook can only ever cost analytics, never the request.
+//! The host's hooks: the erased types of those that receive the request view (`event_properties`, the intent
+//! fallback; identify's types are in `identity`, the feedback handler's beside its report in `virtual_tools`), and
+//! the one guard every hook runs under — a timeout on the injected clock, and panics caught whether they happen
+//! when the hook is called or while its future runs. A hook can only ever cost analytics, never the request.
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -13,7 +14,6 @@ use serde_json::{Map, Value};
 
 use crate::clock::Clock;
 use crate::request::RequestView;
-use crate::virtual_tools::Feedback;
 
 /// A host function from the request view to extra event properties.
 pub(crate) type EventPropertiesFn =
@@ -22,10 +22,6 @@ pub(crate) type EventPropertiesFn =
 /// A host function from the request view to an inferred intent, used when the agent wrote none.
 pub(crate) type IntentFallbackFn =
     Arc<dyn Fn(RequestView) -> BoxFuture<'static, Option<String>> + Send + Sync>;
-
-/// A host function that receives each `send_feedback` report and may word the reply.
-pub(crate) type FeedbackHandlerFn =
-    Arc<dyn Fn(Feedback) -> BoxFuture<'static, Option<String>> + Send + Sync>;
 
 /// How a guarded hook ended.
 #[derive(Debug, PartialEq, Eq)]

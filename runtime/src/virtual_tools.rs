@@ -1,11 +1,12 @@
 //! The virtual tools `get_more_tools` and `send_feedback`, which the crate advertises and answers itself. This
-//! module holds their descriptors, the lenient parsing of a feedback report, the replies, and the
-//! `$mcp_feedback_*` properties built on the delivery worker.
+//! module holds their descriptors, the lenient parsing of a feedback report, the type of the host's feedback
+//! handler that receives it, the replies, and the `$mcp_feedback_*` properties built on the delivery worker.
 //!
 //! Every text the agent reads here is the crate's own wording. Agent-written text is never logged.
 
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
 use serde_json::{Map, Value, json};
 
 use crate::privacy;
@@ -178,6 +179,10 @@ pub struct Feedback {
     /// The declared extra fields that were present and valid, in declaration order.
     pub extras: Map<String, Value>,
 }
+
+/// A host function that receives each `send_feedback` report and may word the reply.
+pub(crate) type FeedbackHandlerFn =
+    Arc<dyn Fn(Feedback) -> BoxFuture<'static, Option<String>> + Send + Sync>;
 
 fn kept_text(arguments: &Map<String, Value>, key: &str) -> Option<String> {
     let text = arguments.get(key)?.as_str()?;

@@ -11,8 +11,9 @@ use std::path::Path;
 const LAYERS: &[&[&str]] = &[
     &[
         "clock", "encode", "recycle", "event", "request", "session", "privacy", "delivery", "tool",
+        "hooks",
     ],
-    &["hooks", "identity", "intent", "virtual_tools"],
+    &["identity", "intent", "virtual_tools"],
     &["config", "pipeline"],
     &["analytics"],
     &["capture"],
