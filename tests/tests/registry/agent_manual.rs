@@ -60,6 +60,10 @@ fn scenario() -> Vec<CallToolRequestParams> {
             json!({"x": [1, 2], "context": "Checking inputs."}),
         ),
         call("subtract", json!({"a": 1, "b": 1, "llm_model": "unknown"})),
+        // Arguments that do not fit the tool: the host answers with an error result. (For a tool marked with the
+        // attribute, the wrapper also knows that its body never ran and says so; a gateway cannot know that.)
+        call("subtract", json!({"a": "two", "b": 3})),
+        // A tool the host does not have: a protocol error.
         call("divide_by_nothing", json!({})),
         call(
             "get_more_tools",
