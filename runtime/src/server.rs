@@ -16,7 +16,7 @@ use tracing::Instrument as _;
 
 use crate::analytics::Analytics;
 use crate::capture::trace;
-use crate::capture::{BeginOptions, BegunCall, CallOutcome, Incoming, ServerShared};
+use crate::capture::{BeginOptions, BegunCall, CallOutcome, Incoming, Scope, ServerShared};
 use crate::event::names;
 use crate::pipeline::{CapturedValue, Encoded};
 use crate::session::Connection;
@@ -97,7 +97,7 @@ impl<S: ServerHandler> Instrumented<S> {
     }
 
     /// Captures one request handled by `call`: resolution before it, the outcome after it. `resource` names
-    /// the event's `$mcp_resource_name`; `capture` picks what of a successful result becomes `$mcp_response`.
+    /// the event's `$mcp_resource_name`; `finish` turns the outcome into the event (see [`Self::completed`]).
     async fn capture_request<P, R, Fut>(
         &self,
         (event, method): (&'static str, &'static str),
@@ -105,7 +105,7 @@ impl<S: ServerHandler> Instrumented<S> {
         mut context: RequestContext<RoleServer>,
         resource: Option<String>,
         call: impl FnOnce(P, RequestContext<RoleServer>) -> Fut,
-        capture: impl FnOnce(&R) -> Option<CapturedValue>,
+        finish: impl FnOnce(&ServerShared, Scope, Outcome<R>) -> Result<R, ErrorData>,
     ) -> Result<R, ErrorData>
     where
         P: Serialize + Clone + Send + Sync + 'static,
@@ -142,8 +142,18 @@ impl<S: ServerHandler> Instrumented<S> {
             .instrument(span.clone())
             .await;
         trace::record_outcome(&span, &outcome, |_| false);
-        self.server.complete(scope, outcome, capture)
+        finish(&self.server, scope, outcome)
     }
+}
+
+/// How the host's handler of a captured request ended: returned, or panicked.
+type Outcome<R> = std::thread::Result<Result<R, ErrorData>>;
+
+/// The usual end of a captured request: `capture` picks what of a successful result becomes `$mcp_response`.
+fn completed<R>(
+    capture: impl FnOnce(&R) -> Option<CapturedValue>,
+) -> impl FnOnce(&ServerShared, Scope, Outcome<R>) -> Result<R, ErrorData> {
+    move |server, scope, outcome| server.complete(scope, outcome, capture)
 }
 
 #[allow(deprecated)]
@@ -255,45 +265,23 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
         }
     }
 
-    async fn list_tools(
+    fn list_tools(
         &self,
         request: Option<PaginatedRequestParams>,
-        mut context: RequestContext<RoleServer>,
-    ) -> Result<ListToolsResult, ErrorData> {
-        if !self.enabled() {
-            return self.inner.list_tools(request, context).await;
-        }
+        context: RequestContext<RoleServer>,
+    ) -> impl Future<Output = Result<ListToolsResult, ErrorData>> + Send + '_ {
         let first_page = request.as_ref().and_then(|r| r.cursor.as_ref()).is_none();
-        let incoming = Incoming::from_context(&context);
-        let span = trace::request_span(
-            "tools/list",
+        self.capture_request(
+            (names::TOOLS_LIST, "tools/list"),
+            request,
+            context,
             None,
-            &incoming.meta,
-            incoming.headers.as_deref(),
-            incoming.id.as_ref(),
-        );
-        let scope = self
-            .server
-            .begin(
-                &self.connection,
-                names::TOOLS_LIST,
-                "tools/list",
-                &incoming,
-                &request,
-                BeginOptions::default(),
-            )
-            .await;
-        trace::record_resolved(&span, &scope.record);
-        context.extensions.insert(scope.caller());
-        let outcome = AssertUnwindSafe(self.inner.list_tools(request, context))
-            .catch_unwind()
-            .instrument(span.clone())
-            .await;
-        trace::record_outcome(&span, &outcome, |_| false);
-        match outcome {
-            Ok(outcome) => self.server.listed(scope, outcome, first_page),
-            Err(panic) => self.server.complete(scope, Err(panic), |_| None),
-        }
+            |r, c| self.inner.list_tools(r, c),
+            move |server, scope, outcome| match outcome {
+                Ok(outcome) => server.listed(scope, outcome, first_page),
+                Err(panic) => server.complete(scope, Err(panic), |_| None),
+            },
+        )
     }
 
     fn list_resources(
@@ -307,7 +295,7 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
             context,
             None,
             |r, c| self.inner.list_resources(r, c),
-            |result| Some(Encoded::of(result)),
+            completed(|result| Some(Encoded::of(result))),
         )
     }
 
@@ -322,7 +310,7 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
             context,
             None,
             |r, c| self.inner.list_resource_templates(r, c),
-            |result| Some(Encoded::of(result)),
+            completed(|result| Some(Encoded::of(result))),
         )
     }
 
@@ -337,7 +325,7 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
             context,
             None,
             |r, c| self.inner.list_prompts(r, c),
-            |result| Some(Encoded::of(result)),
+            completed(|result| Some(Encoded::of(result))),
         )
     }
 
@@ -354,7 +342,7 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
             context,
             Some(uri),
             |r, c| self.inner.read_resource(r, c),
-            |_| None,
+            completed(|_| None),
         )
     }
 
@@ -370,11 +358,11 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
             context,
             Some(name),
             |r, c| self.inner.get_prompt(r, c),
-            |response| match response {
+            completed(|response| match response {
                 GetPromptResponse::Complete(result) => Some(Encoded::of(result)),
                 GetPromptResponse::InputRequired(result) => Some(Encoded::of(result)),
                 _ => None,
-            },
+            }),
         )
     }
 
