@@ -10,12 +10,29 @@ use rmcp::ErrorData;
 use rmcp::model::{ListToolsResult, Tool};
 
 use super::{Scope, ServerShared, errors};
+use crate::analytics::ServerState;
+use crate::config::AgentOptions;
 use crate::intent;
 use crate::pipeline::Encoded;
 use crate::tool::{KnownTool, registered_tool};
 use crate::virtual_tools::{self, VirtualKind};
 
+/// What the crate knows of one server's tools, and the listing it shows the agent: the facts read from the host's
+/// `get_tool` or listing, the first page's names that decide virtual routing, and the decoration.
+pub(crate) struct ToolCatalog<'a> {
+    state: &'a ServerState,
+    agent: &'a AgentOptions,
+}
+
 impl ServerShared {
+    /// The server's tool catalog.
+    pub(crate) fn catalog(&self) -> ToolCatalog<'_> {
+        ToolCatalog {
+            state: &self.state,
+            agent: &self.agent,
+        }
+    }
+
     /// A `tools/list` outcome: decorated on success, captured either way.
     pub(crate) fn listed(
         &self,
@@ -25,7 +42,7 @@ impl ServerShared {
     ) -> Result<ListToolsResult, ErrorData> {
         match outcome {
             Ok(listing) => {
-                let listing = self.decorate_listing(listing, first_page);
+                let listing = self.catalog().decorate_listing(listing, first_page);
                 scope.record.is_error = Some(false);
                 scope.record.response = Some(Encoded::of(&listing));
                 self.finish(scope);
@@ -39,7 +56,9 @@ impl ServerShared {
             }
         }
     }
+}
 
+impl ToolCatalog<'_> {
     fn first_page(&self) -> MutexGuard<'_, Option<HashSet<String>>> {
         self.state
             .first_page

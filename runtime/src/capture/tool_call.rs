@@ -171,7 +171,7 @@ impl ServerShared {
         mut request: CallToolRequestParams,
         lookup: &(dyn Fn(&str) -> Option<Tool> + Sync),
     ) -> BegunCall {
-        if let Some(kind) = self.virtual_route(&request.name) {
+        if let Some(kind) = self.catalog().virtual_route(&request.name) {
             // Boxed: a virtual tool's answer (rare) would otherwise set the size of every call's future.
             let answer = Box::pin(self.answer_virtual(connection, incoming, kind, request)).await;
             return BegunCall::Answered(answer);
@@ -207,7 +207,7 @@ impl ServerShared {
         lookup: &(dyn Fn(&str) -> Option<Tool> + Sync),
     ) -> Prepare {
         let name = request.name.to_string();
-        let known = self.known_tool(&name, lookup);
+        let known = self.catalog().known_tool(&name, lookup);
         let owned = self.ownership(&name, known.as_deref());
         let mut arguments = self.take_agent_arguments(&incoming, request, owned);
         let explicit = intent::explicit_intent(arguments.context.as_ref());
