@@ -376,7 +376,7 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
         if self.enabled()
             && let Ok(answer) = &result
         {
-            self.server.observe_task(&answer.task);
+            self.server.tasks().observe(&answer.task);
         }
         result
     }

@@ -3,6 +3,8 @@
 //! own duration and outcome, and a task not seen ending within the timeout (or pushed out of the bounded table)
 //! is reported as an error (`docs/tasks.md`).
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use rmcp::ErrorData;
@@ -10,7 +12,7 @@ use rmcp::model::{CallToolResult, DetailedTask, TaskPayload};
 use serde_json::Value;
 
 use super::{Scope, ServerShared, errors};
-use crate::analytics::PendingTask;
+use crate::analytics::{Analytics, PendingTask};
 use crate::event::ErrorInfo;
 use crate::pipeline::Encoded;
 
@@ -30,9 +32,25 @@ fn synthetic(type_name: &str, message: String) -> ErrorInfo {
     }
 }
 
+/// The task-augmented calls of one server whose events wait for their tasks to end.
+pub(crate) struct TaskBook<'a> {
+    tasks: &'a Mutex<HashMap<String, PendingTask>>,
+    analytics: &'a Analytics,
+}
+
 impl ServerShared {
+    /// The server's parked task calls.
+    pub(crate) fn tasks(&self) -> TaskBook<'_> {
+        TaskBook {
+            tasks: &self.state.tasks,
+            analytics: &self.analytics,
+        }
+    }
+}
+
+impl TaskBook<'_> {
     /// A `tools/call` answered with task `task_id`: its event waits for the task's end.
-    pub(super) fn park_task(&self, scope: Scope, task_id: String) {
+    pub(super) fn park(&self, scope: Scope, task_id: String) {
         let Scope {
             mut record,
             started,
@@ -43,10 +61,10 @@ impl ServerShared {
         record.response = None;
         record.is_error = None;
         record.error = None;
-        self.sweep_tasks();
+        self.sweep();
         let capacity = self.analytics.inner.task_capacity.get();
         let evicted = {
-            let Ok(mut tasks) = self.state.tasks.lock() else {
+            let Ok(mut tasks) = self.tasks.lock() else {
                 return;
             };
             let mut evicted = None;
@@ -66,18 +84,18 @@ impl ServerShared {
                 "posthog-mcp: too many tasks awaited; the oldest is reported as untracked"
             );
             let message = format!("more than {capacity} tasks were awaited at once");
-            self.report_task(pending, None, Some(synthetic(TASK_UNTRACKED, message)));
+            self.report(pending, None, Some(synthetic(TASK_UNTRACKED, message)));
         }
     }
 
     /// A task's state as the server answered it (`tasks/get`): the first terminal state of a parked task
     /// reports its call.
-    pub(crate) fn observe_task(&self, task: &DetailedTask) {
-        self.sweep_tasks();
+    pub(crate) fn observe(&self, task: &DetailedTask) {
+        self.sweep();
         if !task.status().is_terminal() {
             return;
         }
-        let pending = match self.state.tasks.lock() {
+        let pending = match self.tasks.lock() {
             Ok(mut tasks) => tasks.remove(&task.task.task_id),
             Err(_) => None,
         };
@@ -111,14 +129,14 @@ impl ServerShared {
             )),
         };
         let now = self.analytics.inner.clock.elapsed();
-        self.report_task(pending, Some(now), error);
+        self.report(pending, Some(now), error);
     }
 
     /// Reports every parked task older than the timeout as timed out.
-    pub(crate) fn sweep_tasks(&self) {
+    pub(crate) fn sweep(&self) {
         let timeout = self.analytics.inner.task_timeout;
         let now = self.analytics.inner.clock.elapsed();
-        let expired: Vec<PendingTask> = match self.state.tasks.lock() {
+        let expired: Vec<PendingTask> = match self.tasks.lock() {
             Ok(mut tasks) => {
                 if tasks.is_empty() {
                     return;
@@ -144,12 +162,12 @@ impl ServerShared {
                 "the task was not seen ending within {} ms",
                 timeout.as_millis()
             );
-            self.report_task(pending, Some(ended), Some(synthetic(TASK_TIMEOUT, message)));
+            self.report(pending, Some(ended), Some(synthetic(TASK_TIMEOUT, message)));
         }
     }
 
     /// Submits a parked call: `ended` on the monotonic clock (now when `None`), `error` when it failed.
-    fn report_task(&self, pending: PendingTask, ended: Option<Duration>, error: Option<ErrorInfo>) {
+    fn report(&self, pending: PendingTask, ended: Option<Duration>, error: Option<ErrorInfo>) {
         let PendingTask {
             mut record,
             started,

@@ -428,7 +428,7 @@ impl ServerShared {
         }
         match parked {
             // A task-augmented call is reported when its task ends (`tasks.rs`).
-            Some(task_id) => self.park_task(scope, task_id),
+            Some(task_id) => self.tasks().park(scope, task_id),
             None => self.finish(scope),
         }
     }
