@@ -201,9 +201,12 @@ impl ManualServer {
         }
         let handshake = self
             .shared
+            .handshakes()
             .begin_initialize(&connection.0, &request.incoming(), params)
             .await;
-        self.shared.initialized(&connection.0, handshake, result);
+        self.shared
+            .handshakes()
+            .initialized(&connection.0, handshake, result);
     }
 
     /// Decorates the host's `tools/list` outcome for the agent (the injected
@@ -247,6 +250,7 @@ impl ManualServer {
         let lookup = move |name: &str| tools.iter().find(|t| t.name == name).cloned();
         match self
             .shared
+            .tool_calls()
             .begin_tool_call(&connection.0, incoming, params, &lookup)
             .await
         {
@@ -268,7 +272,7 @@ impl ManualServer {
         match outcome {
             Ok(result) => {
                 let mut response = CallToolResponse::Complete(result);
-                self.shared.finish_call(
+                self.shared.tool_calls().finish_call(
                     prepared.call,
                     annotations,
                     CallOutcome::Response(&mut response),
@@ -279,8 +283,11 @@ impl ManualServer {
                 }
             }
             Err(error) => {
-                self.shared
-                    .finish_call(prepared.call, annotations, CallOutcome::Error(&error));
+                self.shared.tool_calls().finish_call(
+                    prepared.call,
+                    annotations,
+                    CallOutcome::Error(&error),
+                );
                 Err(error)
             }
         }

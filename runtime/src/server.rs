@@ -171,6 +171,7 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
             let incoming = Incoming::from_context(&context);
             let handshake = self
                 .server
+                .handshakes()
                 .begin_initialize(&self.connection, &incoming, &request)
                 .await;
             let peer = context.peer.clone();
@@ -179,7 +180,7 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
                 .catch_unwind()
                 .await;
             let Ok(Ok(result)) = outcome else {
-                self.server.initialize_failed(handshake);
+                self.server.handshakes().initialize_failed(handshake);
                 return match outcome {
                     Ok(result) => result,
                     Err(panic) => std::panic::resume_unwind(panic),
@@ -190,6 +191,7 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
                 peer.set_peer_info(fallback);
             }
             self.server
+                .handshakes()
                 .initialized(&self.connection, handshake, &result);
             Ok(result)
         })
@@ -219,6 +221,7 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
             let inner = &self.inner;
             let (prepared, request) = match self
                 .server
+                .tool_calls()
                 .begin_tool_call(&self.connection, incoming, request, &|name| {
                     inner.get_tool(name)
                 })
@@ -244,7 +247,7 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
             let annotations = slot.take();
             match outcome {
                 Ok(Ok(mut response)) => {
-                    self.server.finish_call(
+                    self.server.tool_calls().finish_call(
                         prepared,
                         annotations,
                         CallOutcome::Response(&mut response),
@@ -252,13 +255,19 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
                     Ok(response)
                 }
                 Ok(Err(error)) => {
-                    self.server
-                        .finish_call(prepared, annotations, CallOutcome::Error(&error));
+                    self.server.tool_calls().finish_call(
+                        prepared,
+                        annotations,
+                        CallOutcome::Error(&error),
+                    );
                     Err(error)
                 }
                 Err(panic) => {
-                    self.server
-                        .finish_call(prepared, annotations, CallOutcome::Panic(&*panic));
+                    self.server.tool_calls().finish_call(
+                        prepared,
+                        annotations,
+                        CallOutcome::Panic(&*panic),
+                    );
                     std::panic::resume_unwind(panic)
                 }
             }

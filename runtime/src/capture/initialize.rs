@@ -28,7 +28,19 @@ fn mints(incoming: &Incoming) -> bool {
         && first_header(incoming.headers.as_deref(), "mcp-session-id").is_none()
 }
 
+/// The `initialize` handshakes of one server: each connection's client, protocol version and session.
+pub(crate) struct Handshakes<'a> {
+    server: &'a ServerShared,
+}
+
 impl ServerShared {
+    /// The handshakes of this server's connections.
+    pub(crate) fn handshakes(&self) -> Handshakes<'_> {
+        Handshakes { server: self }
+    }
+}
+
+impl Handshakes<'_> {
     /// Step 1 of an `initialize`: a minted session first (so the handshake's own events use it), then the usual
     /// resolution.
     pub(crate) async fn begin_initialize(
@@ -40,7 +52,7 @@ impl ServerShared {
         let requested = request.protocol_version.to_string();
         let client = request.client_info.clone();
         let mint = if mints(incoming) {
-            connection.start_token_session(self.analytics.inner.clock.elapsed());
+            connection.start_token_session(self.server.analytics.inner.clock.elapsed());
             incoming.mint.clone()
         } else {
             if let Some(slot) = &incoming.mint {
@@ -49,6 +61,7 @@ impl ServerShared {
             None
         };
         let scope = self
+            .server
             .begin(
                 connection,
                 names::INITIALIZE,
@@ -112,7 +125,7 @@ impl ServerShared {
         );
         scope.record.attribution.protocol_version = super::arc_str(&negotiated);
         scope.record.response = Some(Encoded::of(result));
-        self.finish(scope);
+        self.server.finish(scope);
     }
 
     /// A failing or panicking `initialize` emits nothing; the HTTP layer is released without a token.

@@ -103,7 +103,21 @@ pub(super) struct AgentArguments {
     pub conversation: Option<(Arc<str>, bool)>,
 }
 
+/// The steps of a `tools/call`, the same whoever dispatches it (the rmcp wrapper or the manual API): how it
+/// begins ([`ToolCalls::begin_tool_call`]), the arguments the crate owns, the intent and model, and how it ends
+/// ([`ToolCalls::finish_call`]).
+pub(crate) struct ToolCalls<'a> {
+    pub(super) server: &'a ServerShared,
+}
+
 impl ServerShared {
+    /// The steps of a `tools/call` on this server.
+    pub(crate) fn tool_calls(&self) -> ToolCalls<'_> {
+        ToolCalls { server: self }
+    }
+}
+
+impl ToolCalls<'_> {
     /// Removes the owned arguments from `request` (before the handler and before `$mcp_parameters`).
     pub(super) fn take_agent_arguments(
         &self,
@@ -133,6 +147,7 @@ impl ServerShared {
         arguments: &AgentArguments,
     ) -> Scope {
         let mut scope = self
+            .server
             .begin(
                 connection,
                 event,
@@ -151,7 +166,7 @@ impl ServerShared {
     /// kept for the intent fallback when the call brings no intent of its own.
     fn call_options(&self, explicit: bool, arguments: &AgentArguments) -> BeginOptions<'static> {
         BeginOptions {
-            want_view: !explicit && self.agent.intent_fallback.is_some(),
+            want_view: !explicit && self.server.agent.intent_fallback.is_some(),
             session: arguments
                 .conversation
                 .as_ref()
@@ -171,7 +186,7 @@ impl ServerShared {
         mut request: CallToolRequestParams,
         lookup: &(dyn Fn(&str) -> Option<Tool> + Sync),
     ) -> BegunCall {
-        if let Some(kind) = self.catalog().virtual_route(&request.name) {
+        if let Some(kind) = self.server.catalog().virtual_route(&request.name) {
             // Boxed: a virtual tool's answer (rare) would otherwise set the size of every call's future.
             let answer = Box::pin(self.answer_virtual(connection, incoming, kind, request)).await;
             return BegunCall::Answered(answer);
@@ -207,7 +222,7 @@ impl ServerShared {
         lookup: &(dyn Fn(&str) -> Option<Tool> + Sync),
     ) -> Prepare {
         let name = request.name.to_string();
-        let known = self.catalog().known_tool(&name, lookup);
+        let known = self.server.catalog().known_tool(&name, lookup);
         let owned = self.ownership(&name, known.as_deref());
         let mut arguments = self.take_agent_arguments(&incoming, request, owned);
         let explicit = intent::explicit_intent(arguments.context.as_ref());
@@ -226,7 +241,7 @@ impl ServerShared {
                 });
         let options = self.call_options(explicit.is_some(), &arguments);
         let want_view = options.want_view;
-        let (mut scope, fingerprint) = self.begin_now(
+        let (mut scope, fingerprint) = self.server.begin_now(
             connection,
             names::TOOL_CALL,
             "tools/call",
@@ -235,7 +250,7 @@ impl ServerShared {
             options,
         );
         note_agent(&mut scope, arguments.model.take(), &arguments);
-        let hooks = self.needs_hooks(want_view);
+        let hooks = self.server.needs_hooks(want_view);
         let explicit = if hooks {
             explicit
         } else {
@@ -276,15 +291,16 @@ impl ServerShared {
             want_view,
         } = *pending;
         let scope = &mut prepared.scope;
-        self.run_hooks(
-            scope,
-            "tools/call",
-            &incoming,
-            request,
-            fingerprint,
-            want_view,
-        )
-        .await;
+        self.server
+            .run_hooks(
+                scope,
+                "tools/call",
+                &incoming,
+                request,
+                fingerprint,
+                want_view,
+            )
+            .await;
         scope.record.intent = self.intent(explicit, scope).await.map(Box::new);
         prepared
     }
@@ -292,7 +308,7 @@ impl ServerShared {
     /// Which arguments of tool `name` the crate owns: `context` on instrumented tools, `llm_model` and
     /// `conversation_id` on every tool whose schema is known, each unless the schema declares it or is composed.
     fn ownership(&self, name: &str, known: Option<&KnownTool>) -> Owned {
-        let agent = &self.agent;
+        let agent = &self.server.agent;
         if !(agent.intent || agent.llm_model || agent.conversation_id) {
             return Owned::default();
         }
@@ -319,7 +335,7 @@ impl ServerShared {
         request: &CallToolRequestParams,
         owned: Option<&Value>,
     ) -> Option<(String, &'static str)> {
-        if !self.agent.llm_model {
+        if !self.server.agent.llm_model {
             return None;
         }
         let meta = if incoming.meta.is_empty() {
@@ -339,13 +355,13 @@ impl ServerShared {
         if let Some(text) = explicit {
             return Some((text, intent::SOURCE_CONTEXT));
         }
-        let fallback = self.agent.intent_fallback.as_ref()?;
+        let fallback = self.server.agent.intent_fallback.as_ref()?;
         let view = scope.view.take()?;
         intent::run_fallback(
             fallback,
             view,
-            self.agent.intent_fallback_timeout,
-            &self.analytics.inner.clock,
+            self.server.agent.intent_fallback_timeout,
+            &self.server.analytics.inner.clock,
         )
         .await
         .map(|text| (text, intent::SOURCE_INFERRED))
@@ -428,8 +444,8 @@ impl ServerShared {
         }
         match parked {
             // A task-augmented call is reported when its task ends (`tasks.rs`).
-            Some(task_id) => self.tasks().park(scope, task_id),
-            None => self.finish(scope),
+            Some(task_id) => self.server.tasks().park(scope, task_id),
+            None => self.server.finish(scope),
         }
     }
 }

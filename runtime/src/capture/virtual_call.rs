@@ -3,15 +3,15 @@
 
 use rmcp::model::{CallToolRequestParams, CallToolResult, ContentBlock};
 
-use super::tool_call::deliver_handle;
-use super::{Incoming, ServerShared};
+use super::Incoming;
+use super::tool_call::{ToolCalls, deliver_handle};
 use crate::event::names;
 use crate::intent::{self, Owned};
 use crate::pipeline::Encoded;
 use crate::session::Connection;
 use crate::virtual_tools::{self, Feedback, VirtualKind};
 
-impl ServerShared {
+impl ToolCalls<'_> {
     /// Answers a call to a virtual tool and captures its one event.
     pub(crate) async fn answer_virtual(
         &self,
@@ -23,13 +23,13 @@ impl ServerShared {
         let name = request.name.to_string();
         let owned = Owned {
             context: kind == VirtualKind::MoreTools,
-            llm_model: self.agent.llm_model,
-            conversation_id: self.agent.conversation_id,
+            llm_model: self.server.agent.llm_model,
+            conversation_id: self.server.agent.conversation_id,
         };
         let feedback = (kind == VirtualKind::Feedback).then(|| {
             Feedback::parse(
                 request.arguments.as_ref(),
-                &self.agent.feedback_extra_properties,
+                &self.server.agent.feedback_extra_properties,
             )
         });
         let arguments = self.take_agent_arguments(&incoming, &mut request, owned);
@@ -57,19 +57,19 @@ impl ServerShared {
         scope.record.feedback = feedback.map(Box::new);
         scope.record.is_error = Some(false);
         scope.record.response = Some(Encoded::of(&result));
-        self.finish(scope);
+        self.server.finish(scope);
         result
     }
 
     /// The feedback handler's reply, under its guard; the default reply when it has none to give.
     async fn feedback_reply(&self, feedback: Feedback) -> String {
-        let Some(handler) = self.agent.feedback_handler.clone() else {
+        let Some(handler) = self.server.agent.feedback_handler.clone() else {
             return virtual_tools::FEEDBACK_REPLY.to_owned();
         };
         crate::hooks::run(
             move || handler(feedback),
-            self.agent.feedback_handler_timeout,
-            &self.analytics.inner.clock,
+            self.server.agent.feedback_handler_timeout,
+            &self.server.analytics.inner.clock,
             "feedback_handler",
         )
         .await
