@@ -1,152 +1,19 @@
-//! Configuration: the environment (`POSTHOG_API_KEY`, `POSTHOG_HOST`, `POSTHOG_MCP_LOCAL_SINK`) and a builder
-//! for every configurable value. An invalid value is an error that names the option.
+//! The [`Builder`]: every configurable value with its default, and one setter per option.
 
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::FutureExt as _;
 use serde_json::{Map, Value};
 
+use super::settings::{AgentOptions, SinkChoice, env_value, local_sink_from_env};
 use crate::clock::{Clock, SystemClock};
 use crate::delivery::{DeliveryOptions, LocalTarget, MemorySink, SinkKind};
 use crate::event::{BeforeSend, Payload};
-use crate::hooks::{EventPropertiesFn, IntentFallbackFn};
-use crate::identity::{CredentialSource, IdentifyRegistration, IntoIdentifyResult, SharedIdentify};
+use crate::hooks::EventPropertiesFn;
+use crate::identity::{CredentialSource, IntoIdentifyResult, SharedIdentify};
 use crate::request::RequestView;
-use crate::virtual_tools::FeedbackHandlerFn;
-
-/// The default ingestion host, as in PostHog's other SDKs.
-pub const DEFAULT_HOST: &str = "https://us.i.posthog.com";
-
-/// The agent-facing options: which arguments the crate owns and which virtual tools it answers.
-#[derive(Clone)]
-pub(crate) struct AgentOptions {
-    pub intent: bool,
-    pub intent_description: Option<Arc<str>>,
-    pub intent_fallback: Option<IntentFallbackFn>,
-    pub intent_fallback_timeout: Duration,
-    pub llm_model: bool,
-    pub llm_model_description: Option<Arc<str>>,
-    pub conversation_id: bool,
-    pub get_more_tools: Option<Arc<str>>,
-    pub send_feedback: Option<Arc<str>>,
-    pub feedback_description: Option<Arc<str>>,
-    pub feedback_extra_properties: Map<String, Value>,
-    pub feedback_extra_required: Vec<String>,
-    pub feedback_handler: Option<FeedbackHandlerFn>,
-    pub feedback_handler_timeout: Duration,
-}
-
-impl Default for AgentOptions {
-    fn default() -> Self {
-        Self {
-            intent: true,
-            intent_description: None,
-            intent_fallback: None,
-            intent_fallback_timeout: Duration::from_secs(2),
-            llm_model: false,
-            llm_model_description: None,
-            conversation_id: false,
-            get_more_tools: None,
-            send_feedback: None,
-            feedback_description: None,
-            feedback_extra_properties: Map::new(),
-            feedback_extra_required: Vec::new(),
-            feedback_handler: None,
-            feedback_handler_timeout: Duration::from_secs(2),
-        }
-    }
-}
-
-impl AgentOptions {
-    /// Whether any option can change what the client sees.
-    pub(crate) fn decorates(&self) -> bool {
-        self.intent
-            || self.llm_model
-            || self.conversation_id
-            || self.get_more_tools.is_some()
-            || self.send_feedback.is_some()
-    }
-}
-
-/// A configuration value that cannot be used. Each variant names the option or variable at fault.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// The ingestion host is not an `http` or `https` URL.
-    #[error(
-        "{option} must be an http(s) URL such as `https://us.i.posthog.com`, got `{value}`: {reason}"
-    )]
-    InvalidHost {
-        /// `POSTHOG_HOST` or `host`.
-        option: &'static str,
-        /// The value given.
-        value: String,
-        /// Why it was refused.
-        reason: String,
-    },
-    /// A capacity of zero.
-    #[error("{option} must be at least 1")]
-    ZeroCapacity {
-        /// The option.
-        option: &'static str,
-    },
-    /// A timeout of zero would refuse every call.
-    #[error("{option} must be longer than zero")]
-    ZeroTimeout {
-        /// The option.
-        option: &'static str,
-    },
-    /// Two functions are marked `#[posthog_identify]`.
-    #[error(
-        "two functions are marked #[posthog_identify]: `{first}` ({first_location}) and `{second}` \
-         ({second_location}); keep the attribute on one of them, or choose one with Builder::identify"
-    )]
-    DuplicateIdentify {
-        /// The first function.
-        first: String,
-        /// Where it is.
-        first_location: String,
-        /// The second function.
-        second: String,
-        /// Where it is.
-        second_location: String,
-    },
-    /// A `send_feedback` extra property uses a key the crate reserves for its own fields.
-    #[error(
-        "send_feedback extra property `{field}` uses a reserved name (the core feedback fields and \
-         context, conversation_id, llm_model, type, tool are reserved); rename it"
-    )]
-    ReservedFeedbackField {
-        /// The extra property at fault.
-        field: String,
-    },
-    /// A `send_feedback` extra required key has no matching extra property.
-    #[error(
-        "send_feedback lists `{field}` as a required extra field but declares no extra property of that name"
-    )]
-    UndeclaredFeedbackField {
-        /// The required key at fault.
-        field: String,
-    },
-    /// A virtual tool name is blank.
-    #[error("{option} must not be blank")]
-    BlankName {
-        /// The option.
-        option: &'static str,
-    },
-}
-
-/// Where events go when no sink was chosen explicitly.
-#[derive(Debug, Clone)]
-enum SinkChoice {
-    /// From the environment: PostHog with a key, else the local sink.
-    Auto,
-    Explicit(SinkKind),
-    Off,
-}
 
 /// Builds an [`Analytics`](crate::Analytics) instance.
 ///
@@ -163,9 +30,9 @@ enum SinkChoice {
 #[derive(Clone)]
 #[must_use]
 pub struct Builder {
-    api_key: Option<String>,
-    host: Option<(String, &'static str)>,
-    sink: SinkChoice,
+    pub(super) api_key: Option<String>,
+    pub(super) host: Option<(String, &'static str)>,
+    pub(super) sink: SinkChoice,
     pub(crate) delivery: DeliveryOptions,
     pub(crate) cache_capacity: usize,
     pub(crate) session_capacity: usize,
@@ -180,8 +47,8 @@ pub struct Builder {
     pub(crate) before_send: Option<BeforeSend>,
     pub(crate) event_properties: Option<EventPropertiesFn>,
     pub(crate) credential: CredentialSource,
-    identify: Option<SharedIdentify>,
-    use_registry: bool,
+    pub(super) identify: Option<SharedIdentify>,
+    pub(super) use_registry: bool,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) agent: AgentOptions,
 }
@@ -234,13 +101,6 @@ impl std::fmt::Debug for Builder {
     }
 }
 
-fn env_value(name: &str) -> Option<String> {
-    std::env::var(name)
-        .ok()
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-}
-
 impl Builder {
     /// A builder with every option at its default and nothing read from the environment.
     pub fn new() -> Self {
@@ -251,27 +111,18 @@ impl Builder {
     /// used when there is no key: `stderr`, the default, one short line per event; `jsonl`, JSON lines on stderr;
     /// `off`; or a file path, JSON lines appended to it).
     pub fn from_env() -> Self {
-        let mut builder = Self {
-            api_key: env_value("POSTHOG_API_KEY"),
-            host: env_value("POSTHOG_HOST").map(|h| (h, "POSTHOG_HOST")),
-            ..Self::default()
+        let api_key = env_value("POSTHOG_API_KEY");
+        let host = env_value("POSTHOG_HOST").map(|h| (h, "POSTHOG_HOST"));
+        let sink = match api_key {
+            None => local_sink_from_env(),
+            Some(_) => SinkChoice::Auto,
         };
-        if builder.api_key.is_none() {
-            builder.sink = match env_value("POSTHOG_MCP_LOCAL_SINK").as_deref() {
-                None => SinkChoice::Auto,
-                Some(v) if v.eq_ignore_ascii_case("off") => SinkChoice::Off,
-                Some(v) if v.eq_ignore_ascii_case("stderr") => {
-                    SinkChoice::Explicit(SinkKind::Local(LocalTarget::Stderr))
-                }
-                Some(v) if v.eq_ignore_ascii_case("jsonl") => {
-                    SinkChoice::Explicit(SinkKind::Local(LocalTarget::StderrJsonLines))
-                }
-                Some(path) => {
-                    SinkChoice::Explicit(SinkKind::Local(LocalTarget::File(PathBuf::from(path))))
-                }
-            };
+        Self {
+            api_key,
+            host,
+            sink,
+            ..Self::default()
         }
-        builder
     }
 
     /// The project API key; events go to PostHog.
@@ -554,181 +405,5 @@ impl Builder {
     {
         self.agent.feedback_handler = Some(Arc::new(move |feedback| handler(feedback).boxed()));
         self
-    }
-
-    pub(crate) fn check_agent(&self) -> Result<(), ConfigError> {
-        let agent = &self.agent;
-        if agent.intent_fallback_timeout.is_zero() {
-            return Err(ConfigError::ZeroTimeout {
-                option: "intent_fallback_timeout",
-            });
-        }
-        if agent
-            .get_more_tools
-            .as_deref()
-            .is_some_and(|n| n.trim().is_empty())
-        {
-            return Err(ConfigError::BlankName {
-                option: "get_more_tools_name",
-            });
-        }
-        if agent
-            .send_feedback
-            .as_deref()
-            .is_some_and(|n| n.trim().is_empty())
-        {
-            return Err(ConfigError::BlankName {
-                option: "send_feedback_name",
-            });
-        }
-        check_extras(
-            &agent.feedback_extra_properties,
-            &agent.feedback_extra_required,
-        )
-    }
-
-    pub(crate) fn resolve_sink(&self) -> Result<Option<SinkKind>, ConfigError> {
-        let (host, option) = self
-            .host
-            .clone()
-            .unwrap_or_else(|| (DEFAULT_HOST.to_owned(), "host"));
-        let parsed = url::Url::parse(&host).map_err(|e| ConfigError::InvalidHost {
-            option,
-            value: host.clone(),
-            reason: e.to_string(),
-        })?;
-        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-            return Err(ConfigError::InvalidHost {
-                option,
-                value: host,
-                reason: "the scheme must be http or https".into(),
-            });
-        }
-        Ok(match (&self.sink, &self.api_key) {
-            (SinkChoice::Off, _) => None,
-            (SinkChoice::Explicit(sink), _) => Some(sink.clone()),
-            (SinkChoice::Auto, Some(key)) => Some(SinkKind::PostHog {
-                api_key: key.clone(),
-                host: host.trim_end_matches('/').to_owned(),
-            }),
-            (SinkChoice::Auto, None) => Some(SinkKind::Local(LocalTarget::Stderr)),
-        })
-    }
-
-    pub(crate) fn resolve_identify(&self) -> Result<Option<SharedIdentify>, ConfigError> {
-        if self.identify.is_some() || !self.use_registry {
-            return Ok(self.identify.clone());
-        }
-        let mut registered = inventory::iter::<IdentifyRegistration>.into_iter();
-        let Some(first) = registered.next() else {
-            return Ok(None);
-        };
-        if let Some(second) = registered.next() {
-            return Err(ConfigError::DuplicateIdentify {
-                first: first.name.to_owned(),
-                first_location: first.location.to_owned(),
-                second: second.name.to_owned(),
-                second_location: second.location.to_owned(),
-            });
-        }
-        let func = first.func;
-        Ok(Some(Arc::new(move |view| func(view))))
-    }
-
-}
-
-/// Build-time check of the feedback extras: no reserved key, every required key declared.
-pub(crate) fn check_extras(
-    properties: &Map<String, Value>,
-    required: &[String],
-) -> Result<(), ConfigError> {
-    if let Some(field) = properties
-        .keys()
-        .find(|k| crate::virtual_tools::RESERVED.contains(&k.as_str()))
-    {
-        return Err(ConfigError::ReservedFeedbackField {
-            field: field.clone(),
-        });
-    }
-    if let Some(field) = required.iter().find(|k| !properties.contains_key(*k)) {
-        return Err(ConfigError::UndeclaredFeedbackField {
-            field: field.clone(),
-        });
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reserved_and_undeclared_extras_are_configuration_errors() {
-        let extras = serde_json::json!({"summary": {"type": "string"}});
-        assert_eq!(
-            check_extras(extras.as_object().unwrap(), &[]),
-            Err(ConfigError::ReservedFeedbackField {
-                field: "summary".into()
-            })
-        );
-        let extras = serde_json::json!({"ticket": {"type": "string"}});
-        assert_eq!(
-            check_extras(extras.as_object().unwrap(), &["severity".into()]),
-            Err(ConfigError::UndeclaredFeedbackField {
-                field: "severity".into()
-            })
-        );
-        assert!(check_extras(extras.as_object().unwrap(), &["ticket".into()]).is_ok());
-    }
-
-    #[test]
-    fn an_unparsable_host_names_the_option() {
-        let error = Builder::new()
-            .api_key("k")
-            .host("not a url")
-            .build()
-            .err()
-            .unwrap();
-        assert!(matches!(
-            error,
-            ConfigError::InvalidHost { option: "host", .. }
-        ));
-        assert!(error.to_string().starts_with("host must be an http(s) URL"));
-        let error = Builder::new().host("ftp://x.io").build().err().unwrap();
-        assert!(matches!(error, ConfigError::InvalidHost { .. }));
-    }
-
-    #[test]
-    fn a_zero_capacity_names_the_option() {
-        let error = Builder::new()
-            .disabled()
-            .identity_cache_capacity(0)
-            .build()
-            .err()
-            .unwrap();
-        assert_eq!(
-            error,
-            ConfigError::ZeroCapacity {
-                option: "identity_cache_capacity"
-            }
-        );
-        assert_eq!(
-            error.to_string(),
-            "identity_cache_capacity must be at least 1"
-        );
-    }
-
-    #[test]
-    fn without_a_key_events_go_to_the_local_sink_on_stderr() {
-        let sink = Builder::new().resolve_sink().unwrap();
-        assert!(matches!(sink, Some(SinkKind::Local(LocalTarget::Stderr))));
-        let sink = Builder::new()
-            .api_key("phc_x")
-            .host("http://127.0.0.1:9/")
-            .resolve_sink()
-            .unwrap();
-        assert!(
-            matches!(sink, Some(SinkKind::PostHog { host, .. }) if host == "http://127.0.0.1:9")
-        );
     }
 }
