@@ -1,0 +1,224 @@
+//! The analytics instance: configuration, the delivery queue and the hooks shared by every server it
+//! instruments, the process-wide instance that zero-config use starts lazily, and custom events.
+//!
+//! This file holds the [`Analytics`] handle: starting it from a checked [`Builder`], handing records to the
+//! delivery worker, flushing and shutting down. `servers.rs` keeps each instrumented server's state,
+//! `custom.rs` the custom events and the caller they are attributed to, and `global.rs` the process-wide
+//! instance and the free functions over it.
+
+mod custom;
+mod global;
+mod servers;
+
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crate::clock::Clock;
+use crate::config::{AgentOptions, Builder, ConfigError};
+use crate::delivery::{Delivery, DeliveryStats, LocalTarget, SinkKind};
+use crate::hooks::EventPropertiesFn;
+use crate::identity::{CredentialSource, SharedIdentify};
+use crate::pipeline::{PipelineSettings, PooledRecord};
+
+pub use custom::{CallerContext, CaptureError, CustomEvent};
+pub use global::{FlushGuard, InitError, capture, capture_in, global, guard, init, shutdown};
+pub(crate) use servers::{PendingTask, ServerState};
+use servers::ServerKey;
+
+/// One analytics instance: where events go and how they are built. Cheap to clone; clones share everything.
+///
+/// Most servers never name it: [`crate::instrument`] uses the process-wide instance configured from the
+/// environment. Build one with [`Analytics::builder`] to configure hooks, identity or the sink in code.
+#[derive(Clone)]
+pub struct Analytics {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) delivery: Option<Delivery>,
+    pub(crate) settings: Arc<PipelineSettings>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) event_properties: Option<EventPropertiesFn>,
+    pub(crate) event_properties_timeout: Duration,
+    pub(crate) agent: Arc<AgentOptions>,
+    identify: Option<SharedIdentify>,
+    cache_capacity: NonZeroUsize,
+    cache_ttl: Duration,
+    identify_timeout: Duration,
+    identify_failure_ttl: Duration,
+    credential: CredentialSource,
+    /// The state of each server this instance instruments (identity cache, caller sessions), by server.
+    servers: dashmap::DashMap<ServerKey, Arc<ServerState>>,
+    pub(crate) session_capacity: NonZeroUsize,
+    /// How long a task is awaited before it is reported as timed out.
+    pub(crate) task_timeout: Duration,
+    /// How many tasks each server awaits at once.
+    pub(crate) task_capacity: NonZeroUsize,
+}
+
+impl std::fmt::Debug for Analytics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Analytics")
+            .field("enabled", &self.is_enabled())
+            .field("identify", &self.inner.identify.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Analytics {
+    /// A builder with every option at its default.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+
+    /// An instance configured from the environment (`POSTHOG_API_KEY`, `POSTHOG_HOST`).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Builder::from_env().build()
+    }
+
+
+    pub(crate) fn start(
+        builder: Builder,
+        sink: Option<SinkKind>,
+        identify: Option<SharedIdentify>,
+        cache_capacity: NonZeroUsize,
+    ) -> Self {
+        match &sink {
+            Some(SinkKind::Local(LocalTarget::Stderr)) => tracing::info!(
+                "posthog-mcp: no POSTHOG_API_KEY set; events are written to stderr, one line each \
+                 (POSTHOG_MCP_LOCAL_SINK=jsonl for JSON lines)"
+            ),
+            Some(SinkKind::Local(LocalTarget::StderrJsonLines)) => {
+                tracing::info!(
+                    "posthog-mcp: no POSTHOG_API_KEY set; events are written as JSON lines to stderr"
+                )
+            }
+            Some(SinkKind::Local(LocalTarget::File(path))) => tracing::info!(
+                path = %path.display(),
+                "posthog-mcp: no POSTHOG_API_KEY set; events are written as JSON lines to a local file"
+            ),
+            None => tracing::debug!("posthog-mcp: analytics disabled"),
+            _ => {}
+        }
+        let delivery =
+            sink.map(|sink| Delivery::start(builder.delivery.clone(), sink, builder.clock.clone()));
+        Self {
+            inner: Arc::new(Inner {
+                delivery,
+                settings: Arc::new(PipelineSettings {
+                    exception_autocapture: builder.exception_autocapture,
+                    llm_traces: builder.llm_traces,
+                    before_send: builder.before_send.clone(),
+                }),
+                clock: builder.clock.clone(),
+                event_properties: builder.event_properties.clone(),
+                event_properties_timeout: builder.event_properties_timeout,
+                agent: Arc::new(builder.agent.clone()),
+                identify,
+                cache_capacity,
+                cache_ttl: builder.cache_ttl,
+                identify_timeout: builder.identify_timeout,
+                identify_failure_ttl: builder.identify_failure_ttl,
+                credential: builder.credential.clone(),
+                servers: dashmap::DashMap::new(),
+                session_capacity: NonZeroUsize::new(builder.session_capacity)
+                    .unwrap_or(NonZeroUsize::MIN),
+                task_timeout: builder.task_timeout.max(Duration::from_millis(1)),
+                task_capacity: NonZeroUsize::new(builder.task_capacity)
+                    .unwrap_or(NonZeroUsize::MIN),
+            }),
+        }
+    }
+
+
+    /// Whether events are captured at all.
+    pub fn is_enabled(&self) -> bool {
+        self.inner.delivery.is_some()
+    }
+
+
+    /// Hands a record to the delivery worker (step 3): no serialization here, no waiting.
+    pub(crate) fn submit(&self, record: PooledRecord) {
+        if let Some(delivery) = &self.inner.delivery {
+            let settings = self.inner.settings.clone();
+            let bytes = record.held_bytes();
+            delivery.enqueue_reusable(record.into_job(settings), bytes);
+        }
+    }
+
+
+    /// Sends everything queued; `true` if it drained within `timeout`.
+    pub async fn flush(&self, timeout: Duration) -> bool {
+        match &self.inner.delivery {
+            Some(delivery) => delivery.flush(timeout).await,
+            None => true,
+        }
+    }
+
+
+    /// Drains the queue (bounded by `timeout`) and stops delivery. Call it before the process exits.
+    pub async fn shutdown(&self, timeout: Duration) -> bool {
+        match &self.inner.delivery {
+            Some(delivery) => delivery.shutdown(timeout).await,
+            None => true,
+        }
+    }
+
+
+    /// Delivery counters.
+    pub fn stats(&self) -> DeliveryStats {
+        self.inner
+            .delivery
+            .as_ref()
+            .map(Delivery::stats)
+            .unwrap_or_default()
+    }
+
+
+    pub(crate) fn now(&self) -> SystemTime {
+        self.inner.clock.now()
+    }
+}
+
+impl Builder {
+    /// Checks every value and starts the delivery worker.
+    pub fn build(self) -> Result<Analytics, ConfigError> {
+        let sink = self.resolve_sink()?;
+        if self.cache_capacity == 0 {
+            return Err(ConfigError::ZeroCapacity {
+                option: "identity_cache_capacity",
+            });
+        }
+        if self.session_capacity == 0 {
+            return Err(ConfigError::ZeroCapacity {
+                option: "session_capacity",
+            });
+        }
+        if self.delivery.capacity == 0 {
+            return Err(ConfigError::ZeroCapacity {
+                option: "delivery.capacity",
+            });
+        }
+        if self.delivery.batch_size == 0 {
+            return Err(ConfigError::ZeroCapacity {
+                option: "delivery.batch_size",
+            });
+        }
+        if self.identify_timeout.is_zero() {
+            return Err(ConfigError::ZeroTimeout {
+                option: "identify_timeout",
+            });
+        }
+        if self.event_properties_timeout.is_zero() {
+            return Err(ConfigError::ZeroTimeout {
+                option: "event_properties_timeout",
+            });
+        }
+        self.check_agent()?;
+        let identify = self.resolve_identify()?;
+        let capacity = NonZeroUsize::new(self.cache_capacity).expect("checked above");
+        Ok(Analytics::start(self, sink, identify, capacity))
+    }
+}
