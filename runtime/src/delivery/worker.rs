@@ -1,8 +1,9 @@
 //! The worker: a dedicated OS thread, `posthog-mcp-delivery`, with a tokio runtime of its own and two tasks.
 //!
-//! - *intake* (on the runtime's single thread, `posthog-mcp-delivery-jobs`) runs the jobs handed over by the
-//!   request path (catching panics), measures each payload and moves it into the bounded buffer, and registers
-//!   flush markers; the HTTP client's connection tasks share its thread, so it yields every few jobs;
+//! - *intake* (`intake.rs`, on the runtime's single thread, `posthog-mcp-delivery-jobs`) runs the jobs handed
+//!   over by the request path (catching panics), measures each payload and moves it into the bounded buffer,
+//!   and registers flush markers; the HTTP client's connection tasks share its thread, so it yields every few
+//!   jobs;
 //! - *sender* (on `posthog-mcp-delivery` itself) forms batches (at `batch_size` payloads, or when the oldest
 //!   payload has waited `flush_interval`, or at once while a flush is pending) and delivers them, applying the
 //!   retry policy: up to `max_in_flight` batches at once while delivery is healthy (every batch in flight is a
@@ -10,7 +11,7 @@
 //!   failing or not yet proven.
 //!
 //! Wake-ups cost the host CPU, so each side wakes the other only when there is work: the request path wakes the
-//! intake only once it has parked (after [`INTAKE_LINGER`] without work), and the intake wakes the sender only
+//! intake only once it has parked (after [`INTAKE_LINGER`](super::intake::INTAKE_LINGER) without work), and the intake wakes the sender only
 //! when its buffer went from empty to not empty, a batch is full, or a flush is pending
 //! ([`super::queue::State::sender_needs_wake`]).
 //!
@@ -25,7 +26,8 @@ use std::time::Duration;
 use tracing::{debug, error, info, warn};
 
 use super::{DeliveryStats, SinkKind};
-use super::queue::{Entry, Item, SenderParked, Shared};
+use super::intake::intake;
+use super::queue::{Entry, SenderParked, Shared};
 use super::retry::{Backoff, Outcome, PauseCause};
 use super::sink::Sink;
 use crate::clock::Sleep;
@@ -102,218 +104,6 @@ pub(crate) fn run_with_sink(runtime: &tokio::runtime::Runtime, shared: &Arc<Shar
     });
 }
 
-/// How long the intake stays awake after it ran out of work before it parks. While it lingers, newly admitted
-/// jobs wake nobody: under a steady stream of requests the request path pays no cross-thread wake-up per call,
-/// and the intake takes the jobs in runs. Real time: it only paces the worker's own wake-ups.
-const INTAKE_LINGER: Duration = Duration::from_millis(2);
-
-async fn intake(shared: Arc<Shared>) {
-    let mut stop = shared.stop.subscribe();
-    let mut since_yield = 0usize;
-    let mut lingered = false;
-    loop {
-        if *stop.borrow_and_update() {
-            return;
-        }
-        let item = {
-            let mut state = shared.lock();
-            let item = state.items.pop_front();
-            // Parking after a linger that brought nothing: the next admitted job wakes the intake. Notify keeps a
-            // permit, so a job admitted between this unlock and the wait below is not missed.
-            if item.is_none() && lingered {
-                state.intake_idle = true;
-            }
-            item
-        };
-        match item {
-            None if !lingered => {
-                lingered = true;
-                since_yield = 0;
-                tokio::select! {
-                    _ = tokio::time::sleep(INTAKE_LINGER) => {}
-                    _ = shared.intake_wake.notified() => {}
-                    _ = stop.changed() => {}
-                }
-                continue;
-            }
-            None => {
-                lingered = false;
-                tokio::select! {
-                    _ = shared.intake_wake.notified() => {}
-                    _ = stop.changed() => {}
-                }
-                continue;
-            }
-            Some(Item::Job(job, bytes)) => run_job(&shared, job, bytes),
-            Some(Item::Flush(request)) => {
-                let target = {
-                    let mut state = shared.lock();
-                    let target = state.next_seq;
-                    state.flush_target = state.flush_target.max(target);
-                    state.sender_parked = None;
-                    target
-                };
-                let mut progress = shared.progress.subscribe();
-                tokio::spawn(async move {
-                    let reached = tokio::time::timeout_at(
-                        tokio::time::Instant::from_std(request.deadline),
-                        progress.wait_for(|watermark| *watermark >= target),
-                    )
-                    .await;
-                    let _ = request.reply.send(matches!(reached, Ok(Ok(_))));
-                });
-                shared.sender_wake.notify_one();
-            }
-        }
-        lingered = false;
-        since_yield += 1;
-        if since_yield >= 8 {
-            // Let the HTTP client's connection tasks (which share this thread) and flush waiters run between jobs:
-            // a request of the sender waiting behind a long run of jobs slows delivery (measured: with runs of 64,
-            // a tight loop of calls outran the sender in release builds).
-            since_yield = 0;
-            tokio::task::yield_now().await;
-        }
-    }
-}
-
-/// Runs one job, measures its payloads and queues them (dropping the newest when the queue is full).
-fn run_job(shared: &Shared, job: super::Work, job_bytes: usize) {
-    let built = match job {
-        super::Work::Once(job) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)),
-        super::Work::Reusable(mut job) => {
-            let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run()));
-            if built.is_ok() {
-                job.recycle();
-            }
-            built
-        }
-    };
-    let payloads = match built {
-        Ok(payloads) => payloads,
-        Err(_) => {
-            warn!("posthog-mcp: building a request's events panicked; its events were dropped");
-            let mut state = shared.lock();
-            state.jobs_pending = state.jobs_pending.saturating_sub(1);
-            state.jobs_bytes = state.jobs_bytes.saturating_sub(job_bytes);
-            state.counters.jobs_failed += 1;
-            return;
-        }
-    };
-    let arrived = shared.clock.elapsed();
-    let measured: Vec<(usize, crate::event::Payload)> = payloads
-        .into_iter()
-        .map(|p| (held_size(&p), p))
-        .collect();
-    let mut overflow = Vec::new();
-    let (warn_full, wake_sender);
-    {
-        let mut state = shared.lock();
-        state.jobs_pending = state.jobs_pending.saturating_sub(1);
-        state.jobs_bytes = state.jobs_bytes.saturating_sub(job_bytes);
-        let was_full = state.full_episode;
-        for (bytes, payload) in measured {
-            let seq = state.next_seq;
-            state.next_seq += 1;
-            state.counters.enqueued += 1;
-            let slots_taken = state.buffer.len() + state.jobs_pending;
-            if slots_taken >= shared.options.capacity.max(1)
-                || state
-                    .buffer_bytes
-                    .saturating_add(state.in_flight_bytes)
-                    .saturating_add(bytes)
-                    > shared.options.max_bytes
-            {
-                state.counters.dropped_queue_full += 1;
-                state.full_episode = true;
-                overflow.push(payload);
-                continue;
-            }
-            state.buffer_bytes += bytes;
-            state.buffer.push_back(Entry {
-                seq,
-                bytes,
-                arrived,
-                payload,
-            });
-        }
-        warn_full = !was_full && state.full_episode;
-        state.note_held();
-        wake_sender = state.sender_needs_wake(shared.options.batch_size);
-        shared.publish_progress(&state);
-    }
-    if wake_sender {
-        shared.sender_wake.notify_one();
-    }
-    drop(overflow);
-    if warn_full {
-        warn_queue_full(shared);
-    }
-}
-
-/// About the length of [`crate::event::Payload::to_json`] serialised, without building or serialising it: what
-/// the byte bound of the queue counts. Strings count their bytes plus quotes (escapes are ignored).
-pub(crate) fn estimated_len(payload: &crate::event::Payload) -> usize {
-    fn value_len(value: &serde_json::Value) -> usize {
-        use serde_json::Value;
-        match value {
-            Value::Null => 4,
-            Value::Bool(b) => 4 + usize::from(!*b),
-            Value::Number(_) => 8,
-            Value::String(s) => s.len() + 2,
-            Value::Array(items) => 2 + items.iter().map(|v| value_len(v) + 1).sum::<usize>(),
-            Value::Object(map) => map_len(map),
-        }
-    }
-    fn map_len(map: &serde_json::Map<String, serde_json::Value>) -> usize {
-        2 + map
-            .iter()
-            .map(|(k, v)| k.len() + 4 + value_len(v))
-            .sum::<usize>()
-    }
-    // Envelope keys, quotes and separators, the 24-byte timestamp and the 36-byte uuid.
-    const ENVELOPE: usize = 70 + 26 + 38;
-    ENVELOPE + payload.event.len() + payload.distinct_id.len() + map_len(&payload.properties)
-}
-
-/// About the memory a built payload holds while it waits: what the byte bound of the queue counts. JSON text
-/// length understates a `serde_json` tree several times over (a 1.1 KB event held about 9.6 KiB), so this
-/// follows the allocations instead: each heap block with the allocator's header and 16-byte rounding, each map
-/// entry's bucket (hash, key, value) and index slot, vectors and maps at the power-of-two capacity that growth
-/// by doubling leaves them, and the queue entry itself.
-pub(crate) fn held_size(payload: &crate::event::Payload) -> usize {
-    use serde_json::{Map, Value};
-    /// One heap block of `len` bytes as glibc's malloc holds it: a 16-byte header, 16-byte rounding, 32 at least.
-    fn block(len: usize) -> usize {
-        if len == 0 { 0 } else { (len.div_ceil(16) * 16 + 16).max(32) }
-    }
-    fn grown(n: usize) -> usize {
-        if n == 0 { 0 } else { n.next_power_of_two() }
-    }
-    fn value(node: &Value) -> usize {
-        match node {
-            Value::String(s) => block(s.len()),
-            Value::Array(items) => {
-                block(grown(items.len()) * std::mem::size_of::<Value>())
-                    + items.iter().map(value).sum::<usize>()
-            }
-            Value::Object(map) => object(map),
-            _ => 0,
-        }
-    }
-    fn object(map: &Map<String, Value>) -> usize {
-        // An index map: a vector of buckets (hash, key, value) and a hash table of indices.
-        let bucket = 8 + std::mem::size_of::<String>() + std::mem::size_of::<Value>();
-        let slots = grown(map.len() * 8 / 7 + 1);
-        block(grown(map.len()) * bucket)
-            + block(slots * (std::mem::size_of::<usize>() + 1))
-            + map.iter().map(|(k, v)| block(k.len()) + value(v)).sum::<usize>()
-    }
-    std::mem::size_of::<super::queue::Entry>()
-        + block(payload.event.len())
-        + block(payload.distinct_id.len())
-        + object(&payload.properties)
-}
 
 pub(crate) fn warn_queue_full(shared: &Shared) {
     warn!(
