@@ -7,6 +7,7 @@
 //! anything is awaited), then the host's handler, then one of the `finish` paths, which hands an owned record to
 //! the delivery worker.
 
+mod agent_arguments;
 mod attribution;
 pub(crate) mod errors;
 mod initialize;

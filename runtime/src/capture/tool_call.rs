@@ -1,6 +1,6 @@
-//! `tools/call`: the arguments the crate owns taken out of the request (intent, model, conversation handle), the
-//! call's event from the handler's outcome and what the attribute reported through the per-call slot, and the
-//! conversation handle delivered to the agent.
+//! `tools/call`: the call's event from the handler's outcome and what the attribute reported through the per-call
+//! slot. The arguments the crate owns (intent, model, conversation handle) and the handle's delivery to the agent
+//! are in `agent_arguments.rs`.
 
 use std::sync::Arc;
 
@@ -8,11 +8,12 @@ use rmcp::ErrorData;
 use rmcp::model::{CallToolRequestParams, CallToolResponse, CallToolResult, Tool};
 use serde_json::Value;
 
+use super::agent_arguments::{AgentArguments, deliver_handle, note_agent};
 use super::{BeginOptions, Incoming, Scope, ServerShared, errors};
 use crate::analytics::CallerContext;
 use crate::event::names;
 use crate::identity::Fingerprint;
-use crate::intent::{self, Owned};
+use crate::intent;
 use crate::pipeline::{CaptureOptions, Encoded, ToolFacts, boxed_map};
 use crate::session::Connection;
 use crate::tool::{CallAnnotations, KnownTool, ToolSpec, registered_tool};
@@ -93,16 +94,6 @@ pub(crate) enum CallOutcome<'a> {
     Panic(&'a (dyn std::any::Any + Send)),
 }
 
-/// What a `tools/call` carried for the crate, taken out of its arguments.
-pub(super) struct AgentArguments {
-    /// The `context` argument, when owned.
-    pub context: Option<Value>,
-    /// The resolved model and its source.
-    pub model: Option<(String, &'static str)>,
-    /// The conversation handle and whether the crate minted it.
-    pub conversation: Option<(Arc<str>, bool)>,
-}
-
 /// The steps of a `tools/call`, the same whoever dispatches it (the rmcp wrapper or the manual API): how it
 /// begins ([`ToolCalls::begin_tool_call`]), the arguments the crate owns, the intent and model, and how it ends
 /// ([`ToolCalls::finish_call`]).
@@ -118,23 +109,6 @@ impl ServerShared {
 }
 
 impl ToolCalls<'_> {
-    /// Removes the owned arguments from `request` (before the handler and before `$mcp_parameters`).
-    pub(super) fn take_agent_arguments(
-        &self,
-        incoming: &Incoming,
-        request: &mut CallToolRequestParams,
-        owned: Owned,
-    ) -> AgentArguments {
-        let taken = intent::take_owned(&mut request.arguments, owned);
-        AgentArguments {
-            model: self.model(incoming, request, taken.llm_model.as_ref()),
-            conversation: owned
-                .conversation_id
-                .then(|| intent::conversation_handle(taken.conversation_id.as_ref())),
-            context: taken.context,
-        }
-    }
-
     /// Step 1 of any `tools/call` (answered by the host or virtually): resolution on the conversation's session
     /// when there is a handle, then the intent (`explicit`, else the fallback's) and the model.
     pub(super) async fn begin_call(
@@ -305,68 +279,6 @@ impl ToolCalls<'_> {
         prepared
     }
 
-    /// Which arguments of tool `name` the crate owns: `context` on instrumented tools, `llm_model` and
-    /// `conversation_id` on every tool whose schema is known, each unless the schema declares it or is composed.
-    fn ownership(&self, name: &str, known: Option<&KnownTool>) -> Owned {
-        let agent = &self.server.agent;
-        if !(agent.intent || agent.llm_model || agent.conversation_id) {
-            return Owned::default();
-        }
-        let registered = registered_tool(name).is_some();
-        let empty = serde_json::Map::new();
-        let schema = match known {
-            Some(known) => &*known.input,
-            None if registered => &empty,
-            None => return Owned::default(),
-        };
-        Owned {
-            context: agent.intent && registered && intent::can_own(schema, intent::CONTEXT),
-            llm_model: agent.llm_model && intent::can_own(schema, intent::LLM_MODEL),
-            conversation_id: agent.conversation_id
-                && intent::can_own(schema, intent::CONVERSATION_ID),
-        }
-    }
-
-    /// The call's model: client metadata first, else the owned `llm_model` argument; nothing when the option is
-    /// off.
-    fn model(
-        &self,
-        incoming: &Incoming,
-        request: &CallToolRequestParams,
-        owned: Option<&Value>,
-    ) -> Option<(String, &'static str)> {
-        if !self.server.agent.llm_model {
-            return None;
-        }
-        let meta = if incoming.meta.is_empty() {
-            request.meta.as_ref().map(|m| &m.0.0)
-        } else {
-            Some(&incoming.meta.0.0)
-        };
-        intent::resolve_model(meta, owned)
-    }
-
-    /// The call's intent: the agent's explicit text, else the fallback's.
-    async fn intent(
-        &self,
-        explicit: Option<String>,
-        scope: &mut Scope,
-    ) -> Option<(String, &'static str)> {
-        if let Some(text) = explicit {
-            return Some((text, intent::SOURCE_CONTEXT));
-        }
-        let fallback = self.server.agent.intent_fallback.as_ref()?;
-        let view = scope.view.take()?;
-        intent::run_fallback(
-            fallback,
-            view,
-            self.server.agent.intent_fallback_timeout,
-            &self.server.analytics.inner.clock,
-        )
-        .await
-        .map(|text| (text, intent::SOURCE_INFERRED))
-    }
-
     /// Steps 2–3 for a prepared call: the outcome is classified, the conversation handle delivered (which may
     /// add to `response`), and the record handed to the worker.
     pub(crate) fn finish_call(
@@ -479,43 +391,4 @@ fn describe_tool(
         };
     }
     record.tool = Some(facts);
-}
-
-/// Delivers the conversation handle: `_mcp_instructions` into object structured content when the tool advertises
-/// it, and for a minted handle a data block appended to the content. Returns whether the handle reached the agent.
-pub(super) fn deliver_handle(
-    result: &mut CallToolResult,
-    handle: &str,
-    minted: bool,
-    instructions: bool,
-) -> bool {
-    let mut delivered = false;
-    if instructions
-        && let Some(Value::Object(structured)) = result.structured_content.as_mut()
-        && !structured.contains_key(intent::INSTRUCTIONS)
-    {
-        structured.insert(
-            intent::INSTRUCTIONS.to_owned(),
-            serde_json::json!({ intent::CONVERSATION_ID: handle }),
-        );
-        delivered = true;
-    }
-    if minted {
-        result.content.push(intent::handle_block(handle));
-        delivered = true;
-    }
-    delivered
-}
-
-/// The agent's arguments on the record: the resolved model and the conversation handle.
-fn note_agent(
-    scope: &mut Scope,
-    model: Option<(String, &'static str)>,
-    arguments: &AgentArguments,
-) {
-    scope.record.llm_model = model.map(Box::new);
-    scope.record.conversation_id = arguments
-        .conversation
-        .as_ref()
-        .map(|(handle, _)| handle.clone());
 }

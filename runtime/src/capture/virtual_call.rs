@@ -4,7 +4,8 @@
 use rmcp::model::{CallToolRequestParams, CallToolResult, ContentBlock};
 
 use super::Incoming;
-use super::tool_call::{ToolCalls, deliver_handle};
+use super::agent_arguments::deliver_handle;
+use super::tool_call::ToolCalls;
 use crate::event::names;
 use crate::intent::{self, Owned};
 use crate::pipeline::Encoded;

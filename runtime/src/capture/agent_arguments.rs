@@ -1,0 +1,144 @@
+//! The arguments the crate owns in a `tools/call` (intent, model, conversation handle): which ones it owns for a
+//! tool, taking them out of the request, resolving the model and the intent, noting them on the record, and
+//! delivering the conversation handle to the agent.
+
+use std::sync::Arc;
+
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use serde_json::Value;
+
+use super::Incoming;
+use super::Scope;
+use super::tool_call::ToolCalls;
+use crate::intent::{self, Owned};
+use crate::tool::{KnownTool, registered_tool};
+
+/// What a `tools/call` carried for the crate, taken out of its arguments.
+pub(super) struct AgentArguments {
+    /// The `context` argument, when owned.
+    pub context: Option<Value>,
+    /// The resolved model and its source.
+    pub model: Option<(String, &'static str)>,
+    /// The conversation handle and whether the crate minted it.
+    pub conversation: Option<(Arc<str>, bool)>,
+}
+
+impl ToolCalls<'_> {
+    /// Removes the owned arguments from `request` (before the handler and before `$mcp_parameters`).
+    pub(super) fn take_agent_arguments(
+        &self,
+        incoming: &Incoming,
+        request: &mut CallToolRequestParams,
+        owned: Owned,
+    ) -> AgentArguments {
+        let taken = intent::take_owned(&mut request.arguments, owned);
+        AgentArguments {
+            model: self.model(incoming, request, taken.llm_model.as_ref()),
+            conversation: owned
+                .conversation_id
+                .then(|| intent::conversation_handle(taken.conversation_id.as_ref())),
+            context: taken.context,
+        }
+    }
+
+    /// Which arguments of tool `name` the crate owns: `context` on instrumented tools, `llm_model` and
+    /// `conversation_id` on every tool whose schema is known, each unless the schema declares it or is composed.
+    pub(super) fn ownership(&self, name: &str, known: Option<&KnownTool>) -> Owned {
+        let agent = &self.server.agent;
+        if !(agent.intent || agent.llm_model || agent.conversation_id) {
+            return Owned::default();
+        }
+        let registered = registered_tool(name).is_some();
+        let empty = serde_json::Map::new();
+        let schema = match known {
+            Some(known) => &*known.input,
+            None if registered => &empty,
+            None => return Owned::default(),
+        };
+        Owned {
+            context: agent.intent && registered && intent::can_own(schema, intent::CONTEXT),
+            llm_model: agent.llm_model && intent::can_own(schema, intent::LLM_MODEL),
+            conversation_id: agent.conversation_id
+                && intent::can_own(schema, intent::CONVERSATION_ID),
+        }
+    }
+
+    /// The call's model: client metadata first, else the owned `llm_model` argument; nothing when the option is
+    /// off.
+    fn model(
+        &self,
+        incoming: &Incoming,
+        request: &CallToolRequestParams,
+        owned: Option<&Value>,
+    ) -> Option<(String, &'static str)> {
+        if !self.server.agent.llm_model {
+            return None;
+        }
+        let meta = if incoming.meta.is_empty() {
+            request.meta.as_ref().map(|m| &m.0.0)
+        } else {
+            Some(&incoming.meta.0.0)
+        };
+        intent::resolve_model(meta, owned)
+    }
+
+    /// The call's intent: the agent's explicit text, else the fallback's.
+    pub(super) async fn intent(
+        &self,
+        explicit: Option<String>,
+        scope: &mut Scope,
+    ) -> Option<(String, &'static str)> {
+        if let Some(text) = explicit {
+            return Some((text, intent::SOURCE_CONTEXT));
+        }
+        let fallback = self.server.agent.intent_fallback.as_ref()?;
+        let view = scope.view.take()?;
+        intent::run_fallback(
+            fallback,
+            view,
+            self.server.agent.intent_fallback_timeout,
+            &self.server.analytics.inner.clock,
+        )
+        .await
+        .map(|text| (text, intent::SOURCE_INFERRED))
+    }
+}
+
+/// Delivers the conversation handle: `_mcp_instructions` into object structured content when the tool advertises
+/// it, and for a minted handle a data block appended to the content. Returns whether the handle reached the agent.
+pub(super) fn deliver_handle(
+    result: &mut CallToolResult,
+    handle: &str,
+    minted: bool,
+    instructions: bool,
+) -> bool {
+    let mut delivered = false;
+    if instructions
+        && let Some(Value::Object(structured)) = result.structured_content.as_mut()
+        && !structured.contains_key(intent::INSTRUCTIONS)
+    {
+        structured.insert(
+            intent::INSTRUCTIONS.to_owned(),
+            serde_json::json!({ intent::CONVERSATION_ID: handle }),
+        );
+        delivered = true;
+    }
+    if minted {
+        result.content.push(intent::handle_block(handle));
+        delivered = true;
+    }
+    delivered
+}
+
+/// The agent's arguments on the record: the resolved model and the conversation handle.
+pub(super) fn note_agent(
+    scope: &mut Scope,
+    model: Option<(String, &'static str)>,
+    arguments: &AgentArguments,
+) {
+    scope.record.llm_model = model.map(Box::new);
+    scope.record.conversation_id = arguments
+        .conversation
+        .as_ref()
+        .map(|(handle, _)| handle.clone());
+}
