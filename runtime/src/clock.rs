@@ -9,7 +9,8 @@ use std::time::{Duration, Instant, SystemTime};
 /// A boxed sleep future.
 pub type Sleep = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
-/// The source of time for everything in the crate that measures or waits.
+/// The source of time for everything in the crate that measures or waits; tests replace it with a
+/// [`ManualClock`] through `Builder::clock` (the `test-util` feature).
 pub trait Clock: Send + Sync + 'static {
     /// Wall-clock time, for event timestamps.
     fn now(&self) -> SystemTime;

@@ -45,9 +45,12 @@ pub use attribute::set_property;
 #[cfg(feature = "__internals")]
 #[doc(hidden)]
 pub use capture::trace as trace_context;
+#[cfg(feature = "test-util")]
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Builder, ConfigError, DEFAULT_HOST};
-pub use delivery::{DeliveryOptions, DeliveryStats, LocalTarget, MemorySink};
+#[cfg(feature = "test-util")]
+pub use delivery::MemorySink;
+pub use delivery::{DeliveryOptions, DeliveryStats, LocalTarget};
 pub use event::{BeforeSend, Payload};
 pub use identity::{Identity, IntoIdentifyResult};
 pub use request::RequestView;

@@ -144,7 +144,8 @@ impl Builder {
         self
     }
 
-    /// Keeps events in memory, for tests.
+    /// Keeps events in memory, for tests (the `test-util` feature).
+    #[cfg(feature = "test-util")]
     pub fn memory_sink(mut self, sink: MemorySink) -> Self {
         self.sink = SinkChoice::Explicit(SinkKind::Memory(sink));
         self
@@ -292,7 +293,8 @@ impl Builder {
         self
     }
 
-    /// The clock, for tests of timing behaviour.
+    /// The clock, for tests of timing behaviour (the `test-util` feature).
+    #[cfg(feature = "test-util")]
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self

@@ -19,7 +19,8 @@ use super::retry::{Outcome, PauseCause};
 use super::{DeliveryOptions, LocalTarget, SinkKind};
 use crate::event::Payload;
 
-/// A sink that keeps every delivered payload in memory.
+/// A sink that keeps every delivered payload in memory, for tests of what an instrumented server sends
+/// ([`crate::Builder::memory_sink`]; the `test-util` feature).
 #[derive(Debug, Clone, Default)]
 pub struct MemorySink {
     payloads: Arc<Mutex<Vec<Payload>>>,
