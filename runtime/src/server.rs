@@ -97,7 +97,7 @@ impl<S: ServerHandler> Instrumented<S> {
     }
 
     /// Captures one request handled by `call`: resolution before it, the outcome after it. `resource` names
-    /// the event's `$mcp_resource_name`; `finish` turns the outcome into the event (see [`Self::completed`]).
+    /// the event's `$mcp_resource_name`; `finish` turns the outcome into the event (`completed` for most kinds).
     async fn capture_request<P, R, Fut>(
         &self,
         (event, method): (&'static str, &'static str),
@@ -245,29 +245,18 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
                 |response| matches!(response, CallToolResponse::Complete(result) if result.is_error == Some(true)),
             );
             let annotations = slot.take();
+            let calls = self.server.tool_calls();
             match outcome {
                 Ok(Ok(mut response)) => {
-                    self.server.tool_calls().finish_call(
-                        prepared,
-                        annotations,
-                        CallOutcome::Response(&mut response),
-                    );
+                    calls.finish_call(prepared, annotations, CallOutcome::Response(&mut response));
                     Ok(response)
                 }
                 Ok(Err(error)) => {
-                    self.server.tool_calls().finish_call(
-                        prepared,
-                        annotations,
-                        CallOutcome::Error(&error),
-                    );
+                    calls.finish_call(prepared, annotations, CallOutcome::Error(&error));
                     Err(error)
                 }
                 Err(panic) => {
-                    self.server.tool_calls().finish_call(
-                        prepared,
-                        annotations,
-                        CallOutcome::Panic(&*panic),
-                    );
+                    calls.finish_call(prepared, annotations, CallOutcome::Panic(&*panic));
                     std::panic::resume_unwind(panic)
                 }
             }
