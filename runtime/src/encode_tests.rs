@@ -1,0 +1,88 @@
+//! Unit tests of `encode`, in a file of their own so that the module's file holds its code.
+
+use super::*;
+use serde_json::{Value, json};
+
+#[test]
+fn the_buffer_pool_recycles_text_buffers_and_stays_bounded_in_count_and_bytes() {
+    // Other tests of this binary share the pool; every assertion here holds whatever they do.
+    let texts: Vec<Vec<u8>> = (0..POOLED_BUFFERS * 2)
+        .map(|n| encode_bounded(&json!({"n": n, "text": "x".repeat(n * 300)})).unwrap())
+        .collect();
+    let largest = texts.iter().map(Vec::capacity).max().unwrap();
+    assert!(largest > POOLED_CAPACITY, "some buffers are oversized");
+    for text in texts {
+        give_back(text);
+    }
+    let (count, bytes) = pooled();
+    assert!(count <= POOLED_BUFFERS, "{count} buffers pooled");
+    assert!(
+        bytes <= POOLED_BUFFERS * POOLED_CAPACITY,
+        "{bytes} bytes pooled"
+    );
+
+    // A returned buffer comes back empty and is written afresh.
+    let text = encode_bounded(&json!({"a": 1})).unwrap();
+    assert_eq!(text, br#"{"a":1}"#);
+    give_back(text);
+    assert_eq!(encode_bounded(&json!([true])).unwrap(), b"[true]");
+}
+
+/// What the formatter alone writes for `value` (the encoding before strings were shortened first).
+fn formatter_only(value: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut serializer =
+        serde_json::Serializer::with_formatter(&mut out, CutLongStrings::default());
+    value.serialize(&mut serializer).unwrap();
+    out
+}
+
+#[test]
+fn shortening_first_writes_the_same_bytes_at_every_length_around_the_cut() {
+    let pieces = ["a", "é", "\n", "\"", "\u{1}", "QUJD", "🦀", " "];
+    for piece in pieces {
+        for extra in [0usize, 1, 2, 3, 10] {
+            for base in [
+                KEPT_STRING_CHARS - 2,
+                KEPT_STRING_CHARS - 1,
+                KEPT_STRING_CHARS,
+            ] {
+                let text: String = "x".repeat(base) + &piece.repeat(extra);
+                let value = json!({"k": text, "list": [text, {"deep": text}], "n": 1});
+                assert_eq!(
+                    encode_bounded(&value).unwrap(),
+                    formatter_only(&value),
+                    "piece {piece:?}, base {base}, extra {extra}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_string_of_many_escapes_is_cut_where_the_formatter_cut_it() {
+    let text = "\n\"é".repeat(KEPT_STRING_CHARS);
+    let value = json!({ "text": text, "b64": "QUJD".repeat(KEPT_STRING_CHARS) });
+    assert_eq!(encode_bounded(&value).unwrap(), formatter_only(&value));
+}
+
+/// A type whose `Serialize` hands over a string it produced, as rmcp's result types do.
+struct Reply(String);
+
+impl Serialize for Reply {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut reply = serializer.serialize_struct("Reply", 2)?;
+        reply.serialize_field("text", &self.0)?;
+        reply.serialize_field("more", &Some(vec![(1, self.0.as_str())]))?;
+        reply.end()
+    }
+}
+
+#[test]
+fn strings_inside_structs_options_and_tuples_are_shortened_too() {
+    let text = "y".repeat(10 * KEPT_STRING_CHARS);
+    let encoded = encode_bounded(&Reply(text.clone())).unwrap();
+    let value = json!({"text": text, "more": [[1, text]]});
+    assert_eq!(encoded, formatter_only(&value));
+    assert!(encoded.len() < 3 * KEPT_STRING_CHARS);
+}

@@ -1,0 +1,204 @@
+//! Unit tests of `generic`, in a file of their own so that the module's file holds its code.
+
+use serde_json::json;
+
+use super::*;
+
+#[test]
+fn envelope_keys_are_not_credentials_by_the_full_rule_either() {
+    for key in [
+        "request", "id", "jsonrpc", "method", "params", "name", "arguments", "_meta", "content", "type",
+        "text", "isError", "structuredContent",
+    ] {
+        assert!(is_envelope_key(key), "{key}");
+        assert!(!is_listed_credential_key(key) && !is_secret_key(key), "{key}");
+    }
+    assert!(!is_envelope_key("token") && is_credential_key("token"));
+}
+
+#[test]
+fn base64_of_exactly_the_gate_length_is_binary_and_one_less_is_not() {
+    let exact = "A".repeat(BINARY_MIN_CHARS);
+    assert!(is_binary(&exact));
+    assert!(!is_binary(&exact[1..]));
+    assert_eq!(generic_string(&exact), BINARY_STUB);
+}
+
+#[test]
+fn padded_base64_with_newlines_is_binary() {
+    let blob = format!("{}\r\n{}==", "QUJD".repeat(1_500), "QUJD".repeat(1_500));
+    assert!(is_binary(&blob));
+}
+
+#[test]
+fn url_safe_base64_needs_a_dash_or_underscore_and_at_most_two_pads() {
+    let with_dash = format!("{}-_", "Ab".repeat(6_000));
+    assert!(is_binary(&with_dash));
+    let three_pads = format!("{with_dash}===");
+    assert!(!is_binary(&three_pads));
+}
+
+#[test]
+fn a_base64_data_url_is_binary_and_prose_is_not() {
+    let url = format!("DATA:image/png;BASE64,{}%3D%0A", "iVBO".repeat(3_000));
+    assert!(is_binary(&url));
+    let spaced = format!("data:image/png charset;base64,{}", "iVBO".repeat(3_000));
+    assert!(!is_binary(&spaced));
+    let prose = "lorem ipsum dolor ".repeat(1_000);
+    assert!(!is_binary(&prose));
+    assert!(matches!(generic_string(&prose), Cow::Borrowed(_)));
+}
+
+#[test]
+fn posthog_tokens_are_redacted_on_word_boundaries() {
+    assert_eq!(
+        generic_string("key phc_abcdefghijklmnopqrstuvwxyz123 here"),
+        "key [redacted] here"
+    );
+    assert_eq!(generic_string("phc_short"), "phc_short");
+    assert_eq!(
+        generic_string("xphc_abcdefghijklmnopqrstuvwxyz123"),
+        "xphc_abcdefghijklmnopqrstuvwxyz123"
+    );
+}
+
+#[test]
+fn a_string_without_colon_or_ph_is_borrowed() {
+    assert!(matches!(
+        generic_string("plain words only"),
+        Cow::Borrowed(_)
+    ));
+}
+
+#[test]
+fn credential_keys_match_case_insensitively_and_by_parts() {
+    for key in [
+        "Authorization",
+        "apiKey",
+        "Token",
+        "api-key",
+        "X-API-KEY",
+        "client_secret",
+        "PRIVATE_KEY",
+        "my_password",
+        "auth",
+    ] {
+        assert!(is_credential_key(key), "{key}");
+    }
+    for key in ["token_count", "tokens", "keys", "author"] {
+        assert!(!is_credential_key(key), "{key}");
+    }
+}
+
+#[test]
+fn every_listed_credential_name_is_redacted_in_any_case() {
+    let names = [
+        "authorization",
+        "cookie",
+        "set-cookie",
+        "x-api-key",
+        "apikey",
+        "api-key",
+        "api_key",
+        "apitoken",
+        "api-token",
+        "api_token",
+        "accesstoken",
+        "access-token",
+        "access_token",
+        "refreshtoken",
+        "refresh-token",
+        "refresh_token",
+        "token",
+        "password",
+        "secret",
+        "clientsecret",
+        "client-secret",
+        "client_secret",
+        "privatekey",
+        "private-key",
+        "private_key",
+    ];
+    for name in names {
+        assert!(is_listed_credential_key(name), "{name}");
+        for variant in [
+            name.to_owned(),
+            name.to_ascii_uppercase(),
+            capitalized(name),
+        ] {
+            assert!(is_credential_key(&variant), "{variant}");
+        }
+    }
+}
+
+/// `api_key` → `Api_Key`: each part capitalized, as HTTP headers are written.
+fn capitalized(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = true;
+    for c in name.chars() {
+        out.push(if upper { c.to_ascii_uppercase() } else { c });
+        upper = matches!(c, '-' | '_');
+    }
+    out
+}
+
+#[test]
+fn a_password_key_is_redacted_at_any_depth() {
+    let mut value =
+        json!({"a": [{"b": {"Password": {"nested": 1}}}], "password": 42, "count": 3});
+    sanitize_tree(&mut value);
+    assert_eq!(
+        value,
+        json!({"a": [{"b": {"Password": "[redacted]"}}], "password": "[redacted]", "count": 3})
+    );
+}
+
+#[test]
+fn named_fields_are_redacted_at_any_depth_and_others_kept() {
+    let mut value = json!({"ssn": "1", "x": [{"ssn": {"deep": true}, "keep": "ssn"}]});
+    redact_named(&mut value, &["ssn"]);
+    assert_eq!(
+        value,
+        json!({"ssn": "[redacted]", "x": [{"ssn": "[redacted]", "keep": "ssn"}]})
+    );
+}
+
+#[test]
+fn content_blocks_become_stubs_by_kind() {
+    let mut value = json!({"content": [
+        {"type": "text", "text": "hi"},
+        {"type": "image", "data": "AAAA", "mimeType": "image/png"},
+        {"type": "audio", "data": "AAAA"},
+        {"type": "resource", "resource": {"uri": "file:///a", "blob": "AAAA"}},
+        {"type": "resource", "resource": {"uri": "file:///a", "text": "body"}},
+        {"type": "resource_link", "uri": "file:///a"},
+        {"type": "video"},
+        7
+    ]});
+    rewrite_content_blocks(&mut value);
+    let blocks = value["content"].as_array().unwrap();
+    assert_eq!(blocks[0], json!({"type": "text", "text": "hi"}));
+    assert_eq!(blocks[1]["text"], IMAGE_STUB);
+    assert_eq!(blocks[2]["text"], AUDIO_STUB);
+    assert_eq!(blocks[3]["text"], BLOB_STUB);
+    assert_eq!(blocks[4]["resource"]["text"], "body");
+    assert_eq!(blocks[5]["uri"], "file:///a");
+    assert_eq!(
+        blocks[6],
+        json!({"type": "text",
+            "text": "[unsupported content type \"video\" redacted - not supported by PostHog MCP analytics]"})
+    );
+    assert_eq!(blocks[7], 7);
+}
+
+#[test]
+fn prompt_message_content_is_rewritten_as_object_or_array() {
+    let mut value = json!({"messages": [
+        {"role": "user", "content": {"type": "image", "data": "AAAA"}},
+        {"role": "assistant", "content": [{"type": "audio", "data": "AAAA"}, {"type": "text", "text": "t"}]}
+    ]});
+    rewrite_content_blocks(&mut value);
+    assert_eq!(value["messages"][0]["content"]["text"], IMAGE_STUB);
+    assert_eq!(value["messages"][1]["content"][0]["text"], AUDIO_STUB);
+    assert_eq!(value["messages"][1]["content"][1]["text"], "t");
+}
