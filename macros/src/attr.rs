@@ -93,6 +93,13 @@ fn parse_options(
     let mut seen: Vec<String> = Vec::new();
     for RawOption { key, value } in parsed {
         let name = key.to_string();
+        if let Some((_, instead)) = REMOVED.iter().find(|(removed, _)| *removed == name) {
+            errors.push(syn::Error::new(
+                key.span(),
+                format!("option `{name}` was removed from `#[{attribute}]`: {instead}"),
+            ));
+            continue;
+        }
         if !valid.contains(&name.as_str()) {
             errors.push(syn::Error::new(
                 key.span(),
@@ -112,10 +119,6 @@ fn parse_options(
         seen.push(name.clone());
         match value {
             Some(value) => accept(&key, &value, errors),
-            // A flag written alone means `flag = true`.
-            None if FLAGS.contains(&name.as_str()) => {
-                accept(&key, &syn::parse_quote!(true), errors);
-            }
             None => errors.push(syn::Error::new(
                 key.span(),
                 format!(
@@ -127,15 +130,18 @@ fn parse_options(
     }
 }
 
-/// Options that may be written alone, meaning `= true`.
-const FLAGS: &[&str] = &["standalone"];
+/// Options that no longer exist, with what to write instead.
+const REMOVED: &[(&str, &str)] = &[(
+    "standalone",
+    "a tool reports only when its server is wrapped by `posthog_mcp::instrument(server)`; a server that \
+     cannot be wrapped reports through the manual API (`posthog_mcp::manual`); remove `standalone`",
+)];
 
 /// How each option is written, for error messages.
 fn example(key: &str) -> &'static str {
     match key {
         "category" => "\"orders\"",
         "capture_args" | "capture_response" => "false",
-        "standalone" => "true",
         "redact" => "[\"password\", \"card_number\"]",
         "crate" => "\"posthog_mcp\"",
         "intent_description" => {
@@ -203,8 +209,6 @@ pub(crate) struct ToolOptions {
     pub(crate) capture_response: Option<bool>,
     pub(crate) redact: Vec<LitStr>,
     pub(crate) intent_description: Option<LitStr>,
-    /// Capture without `posthog_mcp::instrument`: the attribute then takes a hidden parameter of its own.
-    pub(crate) standalone: bool,
     pub(crate) krate: Option<syn::Path>,
 }
 
@@ -214,7 +218,6 @@ pub(crate) const TOOL_OPTIONS: &[&str] = &[
     "capture_response",
     "redact",
     "intent_description",
-    "standalone",
     "crate",
 ];
 
@@ -242,9 +245,6 @@ impl ToolOptions {
                 "redact" => options.redact = redact_value(key, value, errors),
                 "intent_description" => {
                     options.intent_description = intent_description_value(key, value, errors);
-                }
-                "standalone" => {
-                    options.standalone = bool_value(key, value, errors).unwrap_or(false);
                 }
                 "crate" => options.krate = crate_value(key, value, errors),
                 _ => {}

@@ -12,8 +12,6 @@ use crate::attr::{Errors, ToolOptions, runtime_path};
 
 /// rmcp implements its tool-handler trait for at most this many extractor parameters (`impl_for!(T0 … T15)`).
 const RMCP_MAX_EXTRACTORS: usize = 16;
-/// How many extractors the attribute inserts in `standalone` mode (one `ToolCallProbe`); none otherwise.
-const STANDALONE_EXTRACTORS: usize = 1;
 
 /// The three shapes a tool method can have when the attribute sees it.
 enum Shape {
@@ -46,7 +44,7 @@ pub(crate) fn posthog_tool(args: TokenStream, item: TokenStream) -> TokenStream 
             "`#[posthog_tool]` cannot instrument a `const fn`: a tool runs at request time; remove `const`",
         ));
     }
-    if func.attrs.iter().any(is_posthog_tool) || func.sig.inputs.iter().any(is_probe_argument) {
+    if func.attrs.iter().any(is_posthog_tool) {
         errors.push(syn::Error::new(
             func.sig.ident.span(),
             "`#[posthog_tool]` is applied to this fn more than once; keep one",
@@ -68,20 +66,13 @@ pub(crate) fn posthog_tool(args: TokenStream, item: TokenStream) -> TokenStream 
         .iter()
         .filter(|arg| matches!(arg, FnArg::Typed(_)))
         .count();
-    let injected = if options.standalone {
-        STANDALONE_EXTRACTORS
-    } else {
-        0
-    };
-    let allowed = RMCP_MAX_EXTRACTORS - injected;
-    if user_params > allowed {
+    if user_params > RMCP_MAX_EXTRACTORS {
         errors.push(syn::Error::new(
             func.sig.ident.span(),
             format!(
                 "this tool takes {user_params} parameters besides `&self`, but rmcp accepts at most \
-                 {RMCP_MAX_EXTRACTORS} extractors per tool and `#[posthog_tool(standalone)]` adds {injected}, so a \
-                 standalone tool may keep at most {allowed}; combine some of them (for example into one \
-                 `Parameters<T>` struct), or drop `standalone` and serve the tool through `posthog_mcp::instrument`"
+                 {RMCP_MAX_EXTRACTORS} extractors per tool; combine some of them, for example into one \
+                 `Parameters<T>` struct"
             ),
         ));
     }
@@ -92,47 +83,35 @@ pub(crate) fn posthog_tool(args: TokenStream, item: TokenStream) -> TokenStream 
 
     let rt = runtime_path(options.krate.as_ref());
     let v1 = quote!(#rt::__private::v1);
-    let probe = Ident::new("__posthog_probe", Span::mixed_site());
     let spec = Ident::new("__POSTHOG_TOOL_SPEC", Span::mixed_site());
 
     // Under `posthog_mcp::instrument` the call reaches the wrapper's per-call slot through a task-local, so the
-    // signature stays the user's and the method can be called from a plain unit test. Standalone capture needs
-    // the request itself: a hidden extractor right after `&self` (first when there is no receiver), ahead of
-    // every user extractor, so it sees `_meta` before a `RequestMetaObject` takes it and the arguments before
-    // `Parameters` does.
-    let start = if options.standalone {
-        let position = usize::from(func.sig.receiver().is_some());
-        func.sig
-            .inputs
-            .insert(position, syn::parse_quote!(#probe: #v1::ToolCallProbe));
-        quote!(#v1::ToolCall::standalone(&#spec, #probe))
-    } else {
-        quote!(#v1::ToolCall::start(&#spec))
-    };
+    // signature stays the user's and the method can be called from a plain unit test.
+    let start = quote!(#v1::ToolCall::start(&#spec));
     let spec_item = spec_static(&spec, &v1, &tool_name, &options);
 
     func.block = match shape {
         Shape::Async { output } => {
-            let (classify, respond) = (classifier(&v1, &output), responder(&v1, &output));
+            let classify = classifier(&v1, &output);
             let turbofish = turbofish(&output, true);
             let body = typed_async_block(&output, &func.block, true);
             syn::parse_quote!({
                 #spec_item
-                #start.run #turbofish (#body, #classify, #respond).await
+                #start.run #turbofish (#body, #classify).await
             })
         }
         Shape::Boxed { output, body } => {
-            let (classify, respond) = (classifier(&v1, &output), responder(&v1, &output));
+            let classify = classifier(&v1, &output);
             let turbofish = turbofish(&output, true);
             let moved = body.capture.is_some();
             let body = typed_async_block(&output, &body.block, moved);
             syn::parse_quote!({
                 #spec_item
-                ::std::boxed::Box::pin(#start.run #turbofish (#body, #classify, #respond))
+                ::std::boxed::Box::pin(#start.run #turbofish (#body, #classify))
             })
         }
         Shape::Sync { output } => {
-            let (classify, respond) = (classifier(&v1, &output), responder(&v1, &output));
+            let classify = classifier(&v1, &output);
             let turbofish = turbofish(&output, false);
             let block = &func.block;
             let closure = if contains_impl_trait(&output) {
@@ -142,7 +121,7 @@ pub(crate) fn posthog_tool(args: TokenStream, item: TokenStream) -> TokenStream 
             };
             syn::parse_quote!({
                 #spec_item
-                #start.run_sync #turbofish (#closure, #classify, #respond)
+                #start.run_sync #turbofish (#closure, #classify)
             })
         }
     };
@@ -178,20 +157,6 @@ fn is_posthog_tool(attr: &syn::Attribute) -> bool {
         .segments
         .last()
         .is_some_and(|segment| segment.ident == "posthog_tool")
-}
-
-fn is_probe_argument(arg: &FnArg) -> bool {
-    match arg {
-        FnArg::Typed(typed) => match &*typed.ty {
-            Type::Path(path) => path
-                .path
-                .segments
-                .last()
-                .is_some_and(|segment| segment.ident == "ToolCallProbe"),
-            _ => false,
-        },
-        FnArg::Receiver(_) => false,
-    }
 }
 
 /// The `name = "…"` of a sibling `#[tool(…)]` (any attribute whose last path segment is `tool`, as rmcp's
@@ -392,17 +357,6 @@ fn classifier(v1: &TokenStream, output: &Type) -> TokenStream {
         #[allow(unused_imports)]
         use #v1::classify::{ViaDisplay as _, ViaError as _, ViaResult as _, ViaValue as _};
         |#param| (&&&&#v1::classify::Classify(#out)).posthog_outcome()
-    })
-}
-
-/// `|out: &T| (&&&&&Respond(out)).posthog_response()`: what the client receives, for the wrapper-less report.
-fn responder(v1: &TokenStream, output: &Type) -> TokenStream {
-    let out = Ident::new("__posthog_out", Span::mixed_site());
-    let param = typed_param(&out, output);
-    quote!({
-        #[allow(unused_imports)]
-        use #v1::respond::{ViaClone as _, ViaCloneOk as _, ViaJson as _, ViaJsonResult as _, ViaNothing as _};
-        |#param| (&&&&&#v1::respond::Respond(#out)).posthog_response()
     })
 }
 

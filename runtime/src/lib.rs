@@ -74,7 +74,7 @@ mod posthog_identify_examples {}
 #[doc(hidden)]
 pub mod __private {
     pub mod v1 {
-        pub use crate::attribute::{Outcome, ToolCall, ToolCallProbe, classify, respond};
+        pub use crate::attribute::{Outcome, ToolCall, classify};
         pub use crate::identity::{IdentifyFuture, IdentifyRegistration, IntoIdentifyResult};
         pub use crate::request::RequestView;
         pub use crate::tool::{ToolRegistration, ToolSpec};

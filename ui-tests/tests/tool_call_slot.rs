@@ -257,7 +257,7 @@ async fn a_typed_error_lands_in_the_slot_with_its_chain() {
     let annotations = last(&seen);
     assert!(annotations.is_error);
     let error = annotations.error.expect("typed error");
-    assert_eq!(error.type_name, "tool_call_slot::LookupError");
+    assert_eq!(error.type_name, "LookupError");
     assert_eq!(error.message, "order 0 not found");
     assert!(!error.synthetic);
     assert!(error.chain.is_empty());
@@ -278,8 +278,8 @@ async fn a_typed_error_lands_in_the_slot_with_its_chain() {
         .unwrap();
     let error = last(&seen).error.unwrap();
     assert_eq!(
-        error.type_name, "tool_call_slot::Wrapped",
-        "generic arguments are dropped"
+        error.type_name, "Wrapped",
+        "the module path and generic arguments are dropped"
     );
     assert_eq!(error.message, "wrapped 7");
 

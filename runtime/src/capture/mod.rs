@@ -1,5 +1,5 @@
-//! One request's life between the adapters (the rmcp wrapper in `server.rs`, the manual API in `manual.rs`, the
-//! attribute's standalone report) and the analytics instance: its session and attribution, its identity and
+//! One request's life between the adapters (the rmcp wrapper in `server.rs`, the manual API in `manual.rs`) and
+//! the analytics instance: its session and attribution, its identity and
 //! hooks, the tool-call, listing, handshake and virtual-tool paths, and the classification of how it ended. The
 //! adapters only translate; every fact about a request is decided here, once.
 //!
@@ -15,7 +15,6 @@ mod listing;
 mod tasks;
 mod tool_call;
 pub mod trace;
-mod unwrapped;
 mod virtual_call;
 
 use std::sync::Arc;
@@ -37,7 +36,6 @@ use crate::session::{Connection, MintSlot, SessionSignals, SessionSnapshot, Tran
 
 pub(crate) use attribution::first_header;
 pub(crate) use tool_call::{BegunCall, CallOutcome, PreparedCall};
-pub(crate) use unwrapped::{UnwrappedToolCall, capture_unwrapped};
 
 use attribution::{ClientSources, arc_str, attribute, caller_key, header_pairs, is_stand_in};
 

@@ -1,5 +1,5 @@
 //! What the request path hands to the delivery worker besides plain fields: params and results captured as JSON
-//! text (or as any serializable value) and parsed only on the worker, and the snapshots taken when the request's
+//! text and parsed only on the worker, and the snapshots taken when the request's
 //! session resolved (attribution, the tool's facts and capture options, the trace context). Every value is owned,
 //! so nothing the worker reads can change after the hand-over.
 
@@ -9,22 +9,6 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::encode::{self, encode_bounded_into, give_back};
-
-/// A value captured on the request path and turned into JSON only on the worker.
-pub(crate) trait Captured: Send + 'static {
-    fn to_json(&self) -> Value;
-    /// Roughly the bytes this value holds until the worker builds its event (for the delivery byte bound).
-    fn held_bytes(&self) -> usize;
-}
-
-impl<T: Serialize + Send + 'static> Captured for T {
-    fn to_json(&self) -> Value {
-        serde_json::to_value(self).unwrap_or(Value::Null)
-    }
-    fn held_bytes(&self) -> usize {
-        std::mem::size_of_val(self)
-    }
-}
 
 /// A value captured on the request path as JSON text in one buffer, parsed on the worker. One buffer crosses to
 /// the worker thread instead of a cloned tree of many small allocations, and goes back to the request path's pool
@@ -55,14 +39,16 @@ impl Encoded {
         if let Some(meta) = meta {
             let _ = encode_bounded_into(&mut text, meta);
         }
-        CapturedValue::Text(Self { text, meta_at })
+        Self { text, meta_at }
     }
 
-    fn held_bytes(&self) -> usize {
+    /// Roughly the bytes this value holds until the worker builds its event (for the delivery byte bound).
+    pub(crate) fn held_bytes(&self) -> usize {
         self.text.capacity()
     }
 
-    fn to_json(&self) -> Value {
+    /// The value as JSON, with the request's `_meta` merged in.
+    pub(crate) fn to_json(&self) -> Value {
         let (value, meta) = self.text.split_at(self.meta_at.min(self.text.len()));
         let value = serde_json::from_slice(value).unwrap_or(Value::Null);
         match (!meta.is_empty())
@@ -83,33 +69,9 @@ impl Drop for Encoded {
     }
 }
 
-/// A request's params or result as the record holds it: as text (every request the server wrapper sees, held
-/// inline so that no box crosses to the worker), or as any serializable value (the manual API's).
-pub(crate) enum CapturedValue {
-    Text(Encoded),
-    Value(Box<dyn Captured>),
-}
-
-impl CapturedValue {
-    /// Any serializable value, serialized on the worker.
-    pub(crate) fn value<T: Serialize + Send + 'static>(value: T) -> Self {
-        Self::Value(Box::new(value))
-    }
-
-    pub(crate) fn to_json(&self) -> Value {
-        match self {
-            Self::Text(text) => text.to_json(),
-            Self::Value(value) => value.to_json(),
-        }
-    }
-
-    pub(crate) fn held_bytes(&self) -> usize {
-        match self {
-            Self::Text(text) => text.held_bytes(),
-            Self::Value(value) => value.held_bytes(),
-        }
-    }
-}
+/// A request's params or result as the record holds it: JSON text, held inline so that no box crosses to the
+/// worker.
+pub(crate) type CapturedValue = Encoded;
 
 /// Params with the request's `_meta` (which rmcp moves out of the params into the context) put back as `_meta`,
 /// unless the params carry their own.

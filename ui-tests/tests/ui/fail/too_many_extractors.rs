@@ -4,7 +4,7 @@ use rmcp::handler::server::tool::ToolName;
 struct Server;
 
 impl Server {
-    #[posthog_tool(standalone)]
+    #[posthog_tool]
     #[allow(clippy::too_many_arguments)]
     async fn wide(
         &self,
@@ -24,6 +24,7 @@ impl Server {
         _n: ToolName,
         _o: ToolName,
         _p: ToolName,
+        _q: ToolName,
     ) -> String {
         String::new()
     }
