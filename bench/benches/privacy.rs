@@ -97,7 +97,7 @@ fn tool_call_payload() -> Payload {
     let properties = json!({
         "$session_id": "0193a6f2-7c1e-7d4a-9b2e-5f8c1d2e3a4b",
         "$mcp_source": "posthog_mcp_analytics",
-        "$lib": "posthog-mcp-rs",
+        "$lib": "posthog-rs-mcp",
         "$lib_version": "0.1.0",
         "$lib_version__major": 0,
         "$mcp_tool_name": "search_orders",

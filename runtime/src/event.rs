@@ -233,8 +233,13 @@ pub fn format_timestamp(timestamp: DateTime<Utc>) -> String {
 /// What went wrong in one request, kept for `$mcp_error_type`, `$mcp_error_message` and `$exception_list`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ErrorInfo {
-    /// `$mcp_error_type`: a Rust type name without generic arguments, a JSON-RPC category, `Panic` or `Error`.
+    /// The failure's own type: a Rust type's name without its module path or generic arguments, a JSON-RPC
+    /// category, `Panic`, or `Error` where nothing was thrown. It names the `$exception`, and `$mcp_error_type`
+    /// when there is no [`ErrorInfo::label`].
     pub type_name: String,
+    /// An explicit low-cardinality label for `$mcp_error_type` (`validation`, `cancelled`, or one the server
+    /// passes), which wins over the type name on the call's event and never names the exception.
+    pub label: Option<String>,
     /// `$mcp_error_message`: the error's `Display`, the protocol message, or the panic message.
     pub message: String,
     /// `true` only for an `is_error` result, where no error value exists.
@@ -245,8 +250,10 @@ pub struct ErrorInfo {
 
 /// The value of `$mcp_source` on every event the crate builds.
 pub const MCP_SOURCE: &str = "posthog_mcp_analytics";
+/// The value of `$mcp_interface` on every event: the call arrived through an MCP server.
+pub const MCP_INTERFACE: &str = "mcp";
 /// The value of `$lib`.
-pub const LIB_NAME: &str = "posthog-mcp-rs";
+pub const LIB_NAME: &str = "posthog-rs-mcp";
 /// The value of `$lib_version`: this crate's package version.
 pub const LIB_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The value of `$lib_version__major`: the major part of [`LIB_VERSION`].
@@ -256,7 +263,7 @@ pub const LIB_VERSION_MINOR: u64 = parse_version_part(env!("CARGO_PKG_VERSION_MI
 /// The value of `$lib_version__patch`: the patch part of [`LIB_VERSION`].
 pub const LIB_VERSION_PATCH: u64 = parse_version_part(env!("CARGO_PKG_VERSION_PATCH"));
 /// The `User-Agent` of every request to PostHog: this crate's name and version.
-pub const USER_AGENT: &str = concat!("posthog-mcp-rs/", env!("CARGO_PKG_VERSION"));
+pub const USER_AGENT: &str = concat!("posthog-rs-mcp/", env!("CARGO_PKG_VERSION"));
 
 const fn parse_version_part(text: &str) -> u64 {
     let bytes = text.as_bytes();
@@ -351,6 +358,6 @@ mod tests {
             format!("{LIB_VERSION_MAJOR}.{LIB_VERSION_MINOR}.{LIB_VERSION_PATCH}"),
             LIB_VERSION.split(['-', '+']).next().unwrap()
         );
-        assert_eq!(USER_AGENT, format!("posthog-mcp-rs/{LIB_VERSION}"));
+        assert_eq!(USER_AGENT, format!("posthog-rs-mcp/{LIB_VERSION}"));
     }
 }

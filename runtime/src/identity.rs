@@ -201,11 +201,10 @@ pub(crate) struct Resolution {
     pub announce: Option<Announcement>,
 }
 
-/// When and how fast an announced identity was resolved.
+/// When an announced identity was resolved.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Announcement {
     pub at: SystemTime,
-    pub duration_ms: u64,
 }
 
 struct CacheEntry {
@@ -354,19 +353,15 @@ impl IdentityResolver {
                 state.failures.pop(&key);
             }
         }
-        let started = self.clock.elapsed();
-        let outcome = self.call(identify, view).await;
-        let duration_ms = u64::try_from(self.clock.elapsed().saturating_sub(started).as_millis())
-            .unwrap_or(u64::MAX);
-        match outcome {
-            Ok(next) => self.record(key, next, duration_ms),
+        match self.call(identify, view).await {
+            Ok(next) => self.record(key, next),
             Err(outcome) => self.no_identity(view, key, outcome),
         }
     }
 
     /// An identity from the function: merges `next` with the session record, then, as one atomic step, decides
     /// the announcement and writes the cache entry and the session record.
-    fn record(&self, key: (Arc<str>, Fingerprint), next: Identity, duration_ms: u64) -> Resolution {
+    fn record(&self, key: (Arc<str>, Fingerprint), next: Identity) -> Resolution {
         let mut state = self.lock();
         let merged = match state.records.get(&key.0) {
             Some(prev) => Arc::new(merge(prev, next)),
@@ -406,7 +401,6 @@ impl IdentityResolver {
             identity: Some(merged),
             announce: announce.then(|| Announcement {
                 at: self.clock.now(),
-                duration_ms,
             }),
         }
     }

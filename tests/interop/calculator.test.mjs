@@ -164,7 +164,7 @@ function assertReported(events, { user, plan, organization, name, announcements 
   assert.equal(init[0].properties.$mcp_server_name, 'calculator');
 
   for (const e of events) {
-    assert.equal(e.properties.$lib, 'posthog-mcp-rs', `${e.event} labelled`);
+    assert.equal(e.properties.$lib, 'posthog-rs-mcp', `${e.event} labelled`);
     assert.ok(e.uuid && e.timestamp, `${e.event} has uuid and timestamp`);
   }
 

@@ -582,7 +582,7 @@ pub fn is_millisecond_rfc3339(text: &str) -> bool {
 pub fn check_wire(request: &RecordedRequest, body: bool) -> Vec<String> {
     use posthog_mcp::event as labels;
     let mut broken = Vec::new();
-    let expected_agent = format!("posthog-mcp-rs/{}", labels::LIB_VERSION);
+    let expected_agent = format!("posthog-rs-mcp/{}", labels::LIB_VERSION);
     if request.header("user-agent") != Some(expected_agent.as_str()) {
         broken.push(format!(
             "User-Agent is {:?}, not {expected_agent:?}",

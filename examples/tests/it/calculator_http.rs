@@ -84,7 +84,7 @@ async fn identify_reads_the_claims_the_auth_middleware_verified() {
 }
 
 #[tokio::test]
-async fn arguments_that_do_not_fit_the_tool_are_invalid_params_not_a_synthetic_error() {
+async fn arguments_that_do_not_fit_the_tool_are_a_validation_failure() {
     let ingest = IngestServer::start();
     let analytics = calculator_analytics(&ingest, Arc::default());
     let url = serve(&analytics, false).await;
@@ -112,7 +112,7 @@ async fn arguments_that_do_not_fit_the_tool_are_invalid_params_not_a_synthetic_e
         .find(|c| c["properties"]["$mcp_tool_name"] == "add")
         .unwrap();
     assert_eq!(add["properties"]["$mcp_is_error"], true);
-    assert_eq!(add["properties"]["$mcp_error_type"], "InvalidParams");
+    assert_eq!(add["properties"]["$mcp_error_type"], "validation");
     assert!(
         add["properties"]["$mcp_error_message"]
             .as_str()
@@ -120,21 +120,19 @@ async fn arguments_that_do_not_fit_the_tool_are_invalid_params_not_a_synthetic_e
             .contains("deserialize"),
         "{add}"
     );
-    // A tool body that ran and returned an error result is still the synthetic `Error`.
+    // A tool body that ran and returned an error result is the plain `Error`.
     let failed = calls
         .iter()
         .find(|c| c["properties"]["$mcp_tool_name"] == "fail_result")
         .unwrap();
     assert_eq!(failed["properties"]["$mcp_error_type"], "Error");
-    for exception in named(&payloads, "$exception") {
-        let synthetic = &exception["properties"]["$exception_list"][0]["mechanism"]["synthetic"];
-        let message = exception["properties"]["$exception_list"][0]["value"]
-            .as_str()
-            .unwrap_or_default();
-        assert_eq!(
-            *synthetic,
-            json!(!message.contains("deserialize")),
-            "only the error result is synthetic: {exception}"
-        );
+    // Nothing was thrown in either call: both exceptions are the error result's, synthetic, of type `Error`; the
+    // validation label names the call, never the exception.
+    let exceptions = named(&payloads, "$exception");
+    assert_eq!(exceptions.len(), 2, "{exceptions:#?}");
+    for exception in exceptions {
+        let first = &exception["properties"]["$exception_list"][0];
+        assert_eq!(first["mechanism"]["synthetic"], json!(true), "{exception}");
+        assert_eq!(first["type"], "Error", "{exception}");
     }
 }

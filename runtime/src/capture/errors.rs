@@ -16,7 +16,11 @@ pub(crate) const NON_STRING_PANIC_MESSAGE: &str =
 /// The most sources an exception list holds after the error itself: 10 entries in all.
 const MAX_CHAIN: usize = 9;
 
-/// A JSON-RPC error, by its category (`InvalidParams`, `JsonRpcError(-32042)`, …).
+/// The label of a failure the framework reports because the arguments did not fit the tool.
+pub(crate) const VALIDATION: &str = "validation";
+
+/// A JSON-RPC error, by its category (`InvalidParams`, `JsonRpcError(-32042)`, …); invalid params are labelled
+/// as a validation failure.
 pub(crate) fn protocol_error(error: &ErrorData) -> ErrorInfo {
     let type_name = match error.code {
         ErrorCode::PARSE_ERROR => "ParseError".to_owned(),
@@ -28,6 +32,7 @@ pub(crate) fn protocol_error(error: &ErrorData) -> ErrorInfo {
         ErrorCode(code) => format!("JsonRpcError({code})"),
     };
     ErrorInfo {
+        label: (error.code == ErrorCode::INVALID_PARAMS).then(|| VALIDATION.to_owned()),
         type_name,
         message: error.message.to_string(),
         synthetic: false,
@@ -46,6 +51,7 @@ pub(crate) fn result_error(result: &CallToolResult) -> ErrorInfo {
     let message = joined.trim();
     ErrorInfo {
         type_name: "Error".into(),
+        label: None,
         message: if message.is_empty() {
             "Unknown error".into()
         } else {
@@ -56,12 +62,11 @@ pub(crate) fn result_error(result: &CallToolResult) -> ErrorInfo {
     }
 }
 
-/// Arguments that did not fit the tool's parameters: a JSON-RPC `InvalidParams`, although rmcp answers them with
-/// an error result.
+/// Arguments that did not fit the tool's parameters, which rmcp answers with an error result: labelled as a
+/// validation failure; nothing was thrown, so the exception is the result's.
 pub(crate) fn invalid_arguments(result: &CallToolResult) -> ErrorInfo {
     ErrorInfo {
-        type_name: "InvalidParams".into(),
-        synthetic: false,
+        label: Some(VALIDATION.to_owned()),
         ..result_error(result)
     }
 }
@@ -75,16 +80,18 @@ pub(crate) fn panic_error(payload: &(dyn Any + Send)) -> ErrorInfo {
         .unwrap_or_else(|| NON_STRING_PANIC_MESSAGE.to_owned());
     ErrorInfo {
         type_name: "Panic".into(),
+        label: None,
         message,
         synthetic: false,
         chain: Vec::new(),
     }
 }
 
-/// A typed error `E` the attribute saw: its type name without generic arguments, `message`, its source chain.
+/// A typed error `E` the attribute saw: its own type name, `message`, its source chain.
 pub(crate) fn typed_error<E: ?Sized>(message: String, chain: Vec<String>) -> ErrorInfo {
     ErrorInfo {
-        type_name: type_name_without_generics::<E>(),
+        type_name: own_type_name(std::any::type_name::<E>()),
+        label: None,
         message,
         synthetic: false,
         chain,
@@ -105,12 +112,17 @@ pub(crate) fn source_chain(error: &(dyn std::error::Error + 'static)) -> Vec<Str
     chain
 }
 
-/// `std::any::type_name::<T>()` without generic arguments: `my_crate::Error<u8>` becomes `my_crate::Error`.
-fn type_name_without_generics<T: ?Sized>() -> String {
-    let full = std::any::type_name::<T>();
-    full.split_once('<')
-        .map_or(full, |(head, _)| head)
-        .to_owned()
+/// A type's own name from `std::any::type_name`: without its module path or generic arguments
+/// (`my_crate::errors::Timeout<u8>` is `Timeout`). A box or shared pointer around an error hides the error's type,
+/// so it is the generic `Error`, as is anything without a name.
+pub(crate) fn own_type_name(full: &str) -> String {
+    let head = full.split_once('<').map_or(full, |(head, _)| head);
+    let name = head.rsplit("::").next().unwrap_or(head).trim();
+    match name {
+        "" | "Box" | "Arc" | "Rc" | "dyn Error" => "Error".to_owned(),
+        name if name.starts_with("dyn ") || name.starts_with('&') => "Error".to_owned(),
+        name => name.to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -137,6 +149,8 @@ mod tests {
             let info = protocol_error(&error);
             assert_eq!(info.type_name, expected);
             assert!(!info.synthetic);
+            let validation = (expected == "InvalidParams").then_some("validation");
+            assert_eq!(info.label.as_deref(), validation);
         }
     }
 
@@ -157,14 +171,15 @@ mod tests {
     }
 
     #[test]
-    fn rejected_arguments_are_invalid_params_with_rmcp_s_message() {
+    fn rejected_arguments_are_a_validation_failure_with_rmcp_s_message() {
         let result = CallToolResult::error(vec![ContentBlock::text(
             "failed to deserialize parameters: invalid type",
         )]);
         let info = invalid_arguments(&result);
-        assert_eq!(info.type_name, "InvalidParams");
+        assert_eq!(info.label.as_deref(), Some("validation"));
+        assert_eq!(info.type_name, "Error");
         assert!(info.message.starts_with("failed to deserialize"));
-        assert!(!info.synthetic);
+        assert!(info.synthetic);
     }
 
     #[test]
@@ -176,10 +191,22 @@ mod tests {
     }
 
     #[test]
-    fn a_typed_error_is_named_without_generic_arguments() {
+    fn a_typed_error_is_named_by_its_own_name_without_path_or_generic_arguments() {
         struct Failure<T>(T);
         let info = typed_error::<Failure<u8>>("m".into(), vec![]);
-        assert!(info.type_name.ends_with("Failure"), "{}", info.type_name);
+        assert_eq!(info.type_name, "Failure");
+        assert_eq!(info.label, None);
         let _ = Failure(0_u8).0;
+        assert_eq!(
+            own_type_name("app::errors::UpstreamTimeout"),
+            "UpstreamTimeout"
+        );
+        assert_eq!(
+            own_type_name("alloc::boxed::Box<dyn core::error::Error>"),
+            "Error"
+        );
+        assert_eq!(own_type_name("alloc::sync::Arc<my::E>"), "Error");
+        assert_eq!(own_type_name("anyhow::Error"), "Error");
+        assert_eq!(own_type_name("String"), "String");
     }
 }

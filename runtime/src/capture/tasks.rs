@@ -21,11 +21,12 @@ pub(crate) const TASK_TIMEOUT: &str = "task_timeout";
 /// `$mcp_error_type` of a task forgotten because too many tasks were awaited at once.
 pub(crate) const TASK_UNTRACKED: &str = "task_untracked";
 /// `$mcp_error_type` of a cancelled task.
-pub(crate) const TASK_CANCELLED: &str = "task_cancelled";
+pub(crate) const TASK_CANCELLED: &str = "cancelled";
 
 fn synthetic(type_name: &str, message: String) -> ErrorInfo {
     ErrorInfo {
         type_name: type_name.to_owned(),
+        label: None,
         message,
         synthetic: true,
         chain: Vec::new(),

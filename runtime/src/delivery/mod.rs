@@ -42,7 +42,7 @@
 //! The sink writes the `/batch/` body itself, straight from the payloads (no intermediate JSON tree, no copy of
 //! the property maps; keys in one fixed order, so gzip sees the same key sequence event after event), gzips it
 //! at a level chosen by measurement, and POSTs it with reqwest, the HTTP client posthog-rs depends on (so no
-//! other HTTP or TLS stack is compiled in). The request carries `User-Agent: posthog-mcp-rs/<version>`.
+//! other HTTP or TLS stack is compiled in). The request carries `User-Agent: posthog-rs-mcp/<version>`.
 //! posthog-rs still provides the endpoint (`EndpointManager`: app hosts such as `https://us.posthog.com` map to
 //! ingestion hosts, plus the `/batch/` path). Its `Client` is not used: its `Event` keeps properties in a
 //! `HashMap` (a second copy of every property tree, and a key order that changes from event to event, which

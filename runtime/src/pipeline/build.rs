@@ -16,7 +16,7 @@ use super::properties::{
 use super::record::RequestRecord;
 use crate::event::{
     BeforeSend, ErrorInfo, LIB_NAME, LIB_VERSION, LIB_VERSION_MAJOR, LIB_VERSION_MINOR,
-    LIB_VERSION_PATCH, MCP_SOURCE, Payload, names,
+    LIB_VERSION_PATCH, MCP_INTERFACE, Payload, names,
 };
 use crate::identity::Identity;
 use crate::privacy;
@@ -121,13 +121,7 @@ fn build(record: RequestRecord, exception_autocapture: bool, llm_traces: bool) -
     let mut payloads = Vec::with_capacity(2);
 
     if let (Some(announce), Some(identity)) = (record.resolution.announce, identity) {
-        payloads.push(identify_payload(
-            &record,
-            identity,
-            params.clone(),
-            announce.at,
-            announce.duration_ms,
-        ));
+        payloads.push(identify_payload(&record, identity, announce.at));
     }
 
     let mut main = Payload::new(record.event, distinct.clone(), timestamp(record.started_at));
@@ -249,17 +243,13 @@ fn ai_span_payload(record: &RequestRecord, trace: &TraceIds, main: &Payload) -> 
     finish_companion(payload, props, record)
 }
 
-fn identify_payload(
-    record: &RequestRecord,
-    identity: &Identity,
-    params: Option<Value>,
-    at: SystemTime,
-    duration_ms: u64,
-) -> Payload {
+/// `$identify` carries the identity and nothing of the request: the person, its groups and properties, the
+/// session it merges (`$anon_distinct_id`), and who the client and server are. Never the arguments or the result.
+fn identify_payload(record: &RequestRecord, identity: &Identity, at: SystemTime) -> Payload {
     let session_id = &*record.session_id;
     let mut payload = Payload::new(names::IDENTIFY, identity.distinct_id.clone(), timestamp(at));
     let mut props = Map::new();
-    props.insert("$mcp_source".into(), Value::from(MCP_SOURCE));
+    props.insert("$mcp_interface".into(), Value::from(MCP_INTERFACE));
     props.insert("$session_id".into(), Value::from(session_id));
     if !identity.groups.is_empty() {
         props.insert("$groups".into(), json!(identity.groups));
@@ -267,16 +257,7 @@ fn identify_payload(
     if session_id != identity.distinct_id {
         props.insert("$anon_distinct_id".into(), Value::from(session_id));
     }
-    let name = params
-        .as_ref()
-        .and_then(|p| p.get("name").or_else(|| p.get("uri")))
-        .and_then(Value::as_str)
-        .unwrap_or("Unknown")
-        .to_owned();
-    props.insert("$mcp_resource_name".into(), resource_name(&name));
-    props.insert("$mcp_duration_ms".into(), Value::from(duration_ms));
     attribution_properties(&mut props, &record.attribution);
-    props.insert("$mcp_parameters".into(), parameters(record, params));
     set_properties(&mut props, Some(identity));
     payload.properties = props;
     privacy::fit_budget(&mut payload, false);

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::handover::{Attribution, TraceIds};
 use super::record::RequestRecord;
-use crate::event::{MCP_SOURCE, names};
+use crate::event::{MCP_INTERFACE, MCP_SOURCE, names};
 use crate::identity::Identity;
 use crate::privacy;
 
@@ -27,7 +27,7 @@ fn put_str(props: &mut Map<String, Value>, key: &str, value: Option<&str>, cap: 
     }
 }
 
-/// The properties every event starts with, in assembly order: `$mcp_source`, `$session_id`,
+/// The properties every event starts with, in assembly order: `$mcp_source`, `$mcp_interface`, `$session_id`,
 /// `$mcp_conversation_id`, then `$process_person_profile: false` when anonymous or else the identity's `$groups`.
 /// Custom events outside a request have no session (`session_id` `None`).
 pub(crate) fn base_properties(
@@ -38,6 +38,7 @@ pub(crate) fn base_properties(
     // Sized for a tool call's properties, so building them does not regrow the map.
     let mut props = Map::with_capacity(PROPERTY_CAPACITY);
     props.insert("$mcp_source".into(), Value::from(MCP_SOURCE));
+    props.insert("$mcp_interface".into(), Value::from(MCP_INTERFACE));
     if let Some(session_id) = session_id {
         props.insert("$session_id".into(), Value::from(session_id));
     }
@@ -83,16 +84,33 @@ pub(super) fn resource_name(name: &str) -> Value {
     Value::String(privacy::truncate(&privacy::generic_string(name), CAP_NAME).into_owned())
 }
 
-/// `{"request": {"id", "jsonrpc", "method", "params"}}`, sanitized and bounded.
+/// `{"request": {"method", "params"}}`, sanitized and bounded. The params keep what the agent asked for and
+/// nothing the protocol carries around it: a tool call's are only its `name` and `arguments` (`{}` when it sent
+/// none), and no request's keep `_meta` or a retry's `inputResponses` and `requestState`, which carry the user's
+/// answers and the server's state.
 pub(super) fn parameters(record: &RequestRecord, params: Option<Value>) -> Value {
     let mut request = Map::new();
-    if let Some(id) = &record.request_id {
-        request.insert("id".into(), id.clone());
-    }
-    request.insert("jsonrpc".into(), Value::from("2.0"));
     request.insert("method".into(), Value::from(record.method));
-    if let Some(params) = params {
-        request.insert("params".into(), params);
+    if let Some(mut params) = params {
+        if let Some(object) = params.as_object_mut() {
+            if record.method == "tools/call" {
+                object.retain(|key, _| key == "name" || key == "arguments");
+                if record.capture.args {
+                    object
+                        .entry("arguments")
+                        .or_insert_with(|| Value::Object(Map::new()));
+                }
+            } else {
+                for key in ["_meta", "inputResponses", "requestState"] {
+                    object.remove(key);
+                }
+            }
+        }
+        // A request without params of its own (a listing's first page) shows none, however it was dispatched.
+        let empty = params.is_null() || params.as_object().is_some_and(Map::is_empty);
+        if !empty || record.method == "tools/call" {
+            request.insert("params".into(), params);
+        }
     }
     let mut value = json!({ "request": Value::Object(request) });
     privacy::sanitize_parameters(&mut value);
@@ -109,13 +127,13 @@ pub(super) fn call_properties(props: &mut Map<String, Value>, record: &RequestRe
             props,
             "$mcp_tool_description",
             tool.description.as_deref(),
-            usize::MAX,
+            CAP_TEXT,
         );
         put_str(
             props,
             "$mcp_tool_category",
             tool.category.as_deref(),
-            CAP_NAME,
+            CAP_TEXT,
         );
     }
     if let Some((intent, source)) = record.intent.as_deref() {
@@ -140,40 +158,57 @@ pub(super) fn call_properties(props: &mut Map<String, Value>, record: &RequestRe
     if let Some(is_error) = record.is_error {
         props.insert("$mcp_is_error".into(), Value::Bool(is_error));
         if let (true, Some(error)) = (is_error, &record.error) {
-            put_str(props, "$mcp_error_type", Some(&error.type_name), CAP_NAME);
+            let error_type = error.label.as_deref().unwrap_or(&error.type_name);
+            put_str(props, "$mcp_error_type", Some(error_type), CAP_NAME);
             let message = privacy::generic_string(&error.message);
             put_str(props, "$mcp_error_message", Some(&message), CAP_TEXT);
         }
     }
 }
 
-/// `$mcp_response` (sanitized, when responses are captured) and, on `tools/list`, `$mcp_listed_tool_names`
-/// (even when responses are not).
+/// `$mcp_response` (sanitized, when responses are captured) and, on `tools/list`, the listing's own record.
 pub(super) fn response_properties(props: &mut Map<String, Value>, record: &RequestRecord) {
-    let mut listed_names = None;
+    if record.event == names::TOOLS_LIST {
+        listing_properties(props, record);
+        return;
+    }
     if let Some(response) = record.response.as_ref().filter(|_| record.capture.response) {
         let mut response = response.to_json();
         strip_legacy_result_type(
             &mut response,
             record.attribution.protocol_version.as_deref(),
         );
-        if record.event == names::TOOLS_LIST {
-            listed_names = listed_tool_names(&response);
-        }
         if !record.capture.redact.is_empty() {
             privacy::redact_fields(&mut response, record.capture.redact);
         }
         privacy::sanitize_response(&mut response);
         privacy::bound(&mut response, DEPTH);
         props.insert("$mcp_response".into(), response);
-    } else if record.event == names::TOOLS_LIST {
-        listed_names = record
-            .response
-            .as_ref()
-            .and_then(|r| listed_tool_names(&r.to_json()));
     }
-    if let Some(names) = listed_names {
-        props.insert("$mcp_listed_tool_names".into(), names);
+}
+
+/// A listing describes the server's catalogue: `$mcp_listed_tool_names` holds the names on the page, and
+/// `$mcp_response` only the page's envelope (its cursor, `_meta` and the like), never the tools themselves,
+/// whatever the response option says; an empty envelope is left out.
+fn listing_properties(props: &mut Map<String, Value>, record: &RequestRecord) {
+    let Some(mut response) = record.response.as_ref().map(|r| r.to_json()) else {
+        return;
+    };
+    let tools = response
+        .as_object_mut()
+        .and_then(|object| object.remove("tools"));
+    props.insert("$mcp_listed_tool_names".into(), listed_tool_names(tools));
+    strip_legacy_result_type(
+        &mut response,
+        record.attribution.protocol_version.as_deref(),
+    );
+    if response
+        .as_object()
+        .is_some_and(|envelope| !envelope.is_empty())
+    {
+        privacy::sanitize_response(&mut response);
+        privacy::bound(&mut response, DEPTH);
+        props.insert("$mcp_response".into(), response);
     }
 }
 
@@ -205,14 +240,17 @@ fn trace_properties(props: &mut Map<String, Value>, trace: &TraceIds) {
     );
 }
 
-fn listed_tool_names(response: &Value) -> Option<Value> {
-    let names: Vec<Value> = response
-        .get("tools")?
-        .as_array()?
-        .iter()
-        .filter_map(|tool| tool.get("name").cloned())
-        .collect();
-    (!names.is_empty()).then_some(Value::Array(names))
+fn listed_tool_names(tools: Option<Value>) -> Value {
+    let names = match tools {
+        Some(Value::Array(tools)) => tools
+            .into_iter()
+            .filter_map(|mut tool| tool.get_mut("name").map(Value::take))
+            .filter(Value::is_string)
+            .map(|name| resource_name(name.as_str().unwrap_or_default()))
+            .collect(),
+        _ => Vec::new(),
+    };
+    Value::Array(names)
 }
 
 /// Whether `version` is on the stateless 2026-07-28 protocol or later: `draft`, or a date at or after it.

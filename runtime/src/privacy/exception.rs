@@ -51,6 +51,7 @@ mod tests {
     fn error(chain: usize) -> ErrorInfo {
         ErrorInfo {
             type_name: "orders_mcp::OrderError".into(),
+            label: None,
             message: "lookup failed: https://u:p@db.test/?token=abc".into(),
             synthetic: false,
             chain: (0..chain)
@@ -98,6 +99,7 @@ mod tests {
     fn values_and_type_are_capped() {
         let info = ErrorInfo {
             type_name: "T".repeat(300),
+            label: None,
             message: "é".repeat(3_000),
             synthetic: true,
             chain: vec![],

@@ -139,16 +139,7 @@ async fn a_per_tool_intent_description_replaces_the_default() {
     assert!(default.starts_with("Used for analytics only."), "{default}");
     assert_eq!(context_description(&tools, "reports.ping"), None);
 
-    let listed = &event(&events, "$mcp_tools_list").properties["$mcp_response"]["tools"];
-    assert_eq!(
-        context_description(listed, "reports.export").as_deref(),
-        Some(PER_TOOL),
-        "$mcp_response is the listing as sent"
-    );
-    assert_eq!(
-        context_description(listed, "reports.summarize"),
-        Some(default)
-    );
+    assert_listing_event_names_the_tools_without_their_schemas(&events);
     let call = &event(&events, "$mcp_tool_call").properties;
     assert_eq!(
         call["$mcp_intent"],
@@ -177,14 +168,20 @@ async fn a_per_tool_intent_description_wins_over_the_builders() {
         Some(BUILDER)
     );
     assert_eq!(context_description(&tools, "reports.ping"), None);
-    let listed = &event(&events, "$mcp_tools_list").properties["$mcp_response"]["tools"];
-    assert_eq!(
-        context_description(listed, "reports.export").as_deref(),
-        Some(PER_TOOL)
-    );
-    assert_eq!(
-        context_description(listed, "reports.summarize").as_deref(),
-        Some(BUILDER)
+    assert_listing_event_names_the_tools_without_their_schemas(&events);
+}
+
+/// The listing's event records which tools were listed, never the advertised schemas.
+fn assert_listing_event_names_the_tools_without_their_schemas(events: &[Ingested]) {
+    let listing = &event(events, "$mcp_tools_list").properties;
+    let names = listing["$mcp_listed_tool_names"].as_array().unwrap();
+    for name in ["reports.export", "reports.summarize", "reports.ping"] {
+        assert!(names.iter().any(|n| n == name), "{name} in {names:?}");
+    }
+    let response = listing.get("$mcp_response").map(ToString::to_string);
+    assert!(
+        !response.unwrap_or_default().contains("\"tools\""),
+        "no tools array in {listing:?}"
     );
 }
 

@@ -284,7 +284,7 @@ async fn tasks_get_and_cancel_reach_the_server_untouched() {
     assert_eq!(calls.len(), 1, "{calls:?}");
     let p = &calls[0].properties;
     assert_eq!(p["$mcp_is_error"], true);
-    assert_eq!(p["$mcp_error_type"], "task_cancelled");
+    assert_eq!(p["$mcp_error_type"], "cancelled");
     assert_eq!(p["$mcp_duration_ms"], 3000);
 }
 

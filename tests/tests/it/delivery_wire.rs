@@ -46,7 +46,7 @@ async fn a_batch_is_a_gzipped_json_post_to_batch_with_the_five_key_envelope() {
     assert!(request.raw_body.starts_with(&[0x1f, 0x8b]));
     assert_eq!(
         request.header("user-agent"),
-        Some(format!("posthog-mcp-rs/{}", posthog_mcp::event::LIB_VERSION).as_str())
+        Some(format!("posthog-rs-mcp/{}", posthog_mcp::event::LIB_VERSION).as_str())
     );
 
     // The body: the project token, `sent_at` in milliseconds, never a historical migration.
@@ -177,7 +177,7 @@ async fn lib_fields_name_this_crate_and_agree_and_no_os_is_sent_on_real_tool_cal
         .collect();
     for event in &events {
         let props = &event["properties"];
-        assert_eq!(props["$lib"], "posthog-mcp-rs");
+        assert_eq!(props["$lib"], "posthog-rs-mcp");
         assert_eq!(props["$lib_version"], version);
         assert_eq!(props["$lib_version__major"], parts[0]);
         assert_eq!(props["$lib_version__minor"], parts[1]);
@@ -240,7 +240,7 @@ async fn the_ingestion_server_flags_what_breaks_the_wire_conventions() {
         "batch": [{
             "event": "$mcp_tool_call", "distinct_id": "u", "uuid": uuid::Uuid::now_v7().to_string(),
             "timestamp": "2026-11-25T04:11:05.880097770Z",
-            "properties": {"$lib": "posthog-mcp-rs", "$lib_version": posthog_mcp::event::LIB_VERSION,
+            "properties": {"$lib": "posthog-rs-mcp", "$lib_version": posthog_mcp::event::LIB_VERSION,
                 "$lib_version__major": 0, "$lib_version__minor": 30, "$lib_version__patch": 0,
                 "$os": "Debian", "$os_version": "12.0.0"}
         }]

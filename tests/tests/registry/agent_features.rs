@@ -589,7 +589,7 @@ async fn a_protocol_error_keeps_an_echoed_handle_and_drops_a_minted_one() {
     let (echoed, unanchored) = (&calls[1].properties, &calls[2].properties);
     for call in [echoed, unanchored] {
         assert_eq!(call["$mcp_is_error"], true);
-        assert_eq!(call["$mcp_error_type"], "InvalidParams");
+        assert_eq!(call["$mcp_error_type"], "validation");
         assert!(call.get("$mcp_response").is_none());
         assert_eq!(
             call["$mcp_parameters"]["request"]["params"]["arguments"],
