@@ -126,7 +126,6 @@ impl ToolCall {
                     Outcome {
                         is_error: true,
                         typed: Some(panic),
-                        ..Outcome::default()
                     },
                     true,
                 );
@@ -193,7 +192,6 @@ fn error_outcome<E: 'static>(
     Outcome {
         is_error: true,
         typed: Some(errors::typed_error::<E>(message, chain)),
-        ..Outcome::default()
     }
 }
 

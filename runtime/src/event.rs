@@ -283,8 +283,10 @@ pub mod names {
     pub const INITIALIZE: &str = "$mcp_initialize";
     /// Every `tools/list`.
     pub const TOOLS_LIST: &str = "$mcp_tools_list";
-    /// Every `tools/call` not answered by a virtual tool.
+    /// Every `tools/call` of a tool the server has that reached a final outcome.
     pub const TOOL_CALL: &str = "$mcp_tool_call";
+    /// A `tools/call` naming a tool the server does not have: what the agent looked for and did not find.
+    pub const UNKNOWN_TOOL: &str = "$mcp_unknown_tool";
     /// Every `resources/list` and `resources/templates/list`.
     pub const RESOURCES_LIST: &str = "$mcp_resources_list";
     /// Every `resources/read`.

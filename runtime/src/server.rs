@@ -200,6 +200,7 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
     /// A plain function returning one `async move` block that uses its captured parameters in place: an
     /// `async fn` with `mut` parameters keeps a second copy of the request and the context for the whole body,
     /// and this future sits inside the one rmcp spawns for every request.
+    #[allow(clippy::manual_async_fn)]
     fn call_tool(
         &self,
         request: CallToolRequestParams,

@@ -48,15 +48,15 @@ impl ToolCalls<'_> {
         if !(agent.intent || agent.llm_model || agent.conversation_id) {
             return Owned::default();
         }
-        let registered = registered_tool(name).is_some();
         let empty = serde_json::Map::new();
         let schema = match known {
             Some(known) => &*known.input,
-            None if registered => &empty,
+            None if registered_tool(name).is_some() => &empty,
+            // A tool the crate cannot see: it cannot prove the arguments are its own, so it takes none.
             None => return Owned::default(),
         };
         Owned {
-            context: agent.intent && registered && intent::can_own(schema, intent::CONTEXT),
+            context: agent.intent && intent::can_own(schema, intent::CONTEXT),
             llm_model: agent.llm_model && intent::can_own(schema, intent::LLM_MODEL),
             conversation_id: agent.conversation_id
                 && intent::can_own(schema, intent::CONVERSATION_ID),

@@ -40,7 +40,11 @@ pub(crate) fn protocol_error(error: &ErrorData) -> ErrorInfo {
     }
 }
 
-/// An `is_error` result: its text parts joined with single spaces, trimmed, else `Unknown error`.
+/// How rmcp's argument extractor begins the error result it answers with when the arguments do not fit the tool.
+const RMCP_REJECTED_ARGUMENTS: &str = "failed to deserialize parameters";
+
+/// An `is_error` result: its text parts joined with single spaces, trimmed, else `Unknown error`. rmcp's own
+/// answer to arguments that do not fit the tool is labelled as a validation failure.
 pub(crate) fn result_error(result: &CallToolResult) -> ErrorInfo {
     let joined = result
         .content
@@ -51,7 +55,9 @@ pub(crate) fn result_error(result: &CallToolResult) -> ErrorInfo {
     let message = joined.trim();
     ErrorInfo {
         type_name: "Error".into(),
-        label: None,
+        label: message
+            .starts_with(RMCP_REJECTED_ARGUMENTS)
+            .then(|| VALIDATION.to_owned()),
         message: if message.is_empty() {
             "Unknown error".into()
         } else {

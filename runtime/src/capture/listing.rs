@@ -66,9 +66,13 @@ impl ToolCatalog<'_> {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// A call is answered virtually only when the host's first listing page lacked the name; without a first page
-    /// the host answers.
-    pub(crate) fn virtual_route(&self, name: &str) -> Option<VirtualKind> {
+    /// A call to an enabled virtual tool's name is answered virtually unless the host has a tool of that name,
+    /// known from its first listing page or, before any listing, from its registry (`lookup`).
+    pub(crate) fn virtual_route(
+        &self,
+        name: &str,
+        lookup: &(dyn Fn(&str) -> Option<Tool> + Sync),
+    ) -> Option<VirtualKind> {
         let agent = &self.agent;
         let kind = if agent.get_more_tools.as_deref() == Some(name) {
             VirtualKind::MoreTools
@@ -77,9 +81,10 @@ impl ToolCatalog<'_> {
         } else {
             return None;
         };
-        match &*self.first_page() {
-            Some(names) if !names.contains(name) => Some(kind),
-            _ => None,
+        let listed = self.first_page().as_ref().map(|names| names.contains(name));
+        match listed {
+            Some(listed) => (!listed).then_some(kind),
+            None => self.known_tool(name, lookup).is_none().then_some(kind),
         }
     }
 
@@ -166,8 +171,8 @@ impl ToolCatalog<'_> {
         }
     }
 
-    /// The `context` argument on instrumented tools. Precedence of its description: the tool's own
-    /// `#[posthog_tool(intent_description = "…")]`, then the builder's, then ours.
+    /// The `context` argument on every tool whose schema leaves room for it. Precedence of its description: the
+    /// tool's own `#[posthog_tool(intent_description = "…")]`, then the builder's, then ours.
     fn inject_context(&self, listing: &mut ListToolsResult) {
         let default = self
             .agent
@@ -175,11 +180,10 @@ impl ToolCatalog<'_> {
             .as_deref()
             .unwrap_or(intent::CONTEXT_DESCRIPTION);
         for tool in &mut listing.tools {
-            let Some(spec) = registered_tool(&tool.name) else {
-                continue;
-            };
             if intent::can_own(&tool.input_schema, intent::CONTEXT) {
-                let description = spec.intent_description.unwrap_or(default);
+                let description = registered_tool(&tool.name)
+                    .and_then(|spec| spec.intent_description)
+                    .unwrap_or(default);
                 let schema = Arc::make_mut(&mut tool.input_schema);
                 intent::inject(schema, intent::CONTEXT, description, true);
             } else {
@@ -245,12 +249,9 @@ impl ToolCatalog<'_> {
         }
     }
 
-    /// `_mcp_instructions` in the output schema of instrumented tools that declare one.
+    /// `_mcp_instructions` in the output schema of every tool that declares a plain object one.
     fn advertise_instructions(&self, listing: &mut ListToolsResult) {
         for tool in &mut listing.tools {
-            if registered_tool(&tool.name).is_none() {
-                continue;
-            }
             let Some(output) = tool.output_schema.as_mut() else {
                 continue;
             };

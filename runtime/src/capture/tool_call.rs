@@ -160,7 +160,7 @@ impl ToolCalls<'_> {
         mut request: CallToolRequestParams,
         lookup: &(dyn Fn(&str) -> Option<Tool> + Sync),
     ) -> BegunCall {
-        if let Some(kind) = self.server.catalog().virtual_route(&request.name) {
+        if let Some(kind) = self.server.catalog().virtual_route(&request.name, lookup) {
             // Boxed: a virtual tool's answer (rare) would otherwise set the size of every call's future.
             let answer = Box::pin(self.answer_virtual(connection, incoming, kind, request)).await;
             return BegunCall::Answered(answer);
@@ -209,9 +209,7 @@ impl ToolCalls<'_> {
                         .get("properties")
                         .and_then(Value::as_object)
                         .is_some_and(|p| p.contains_key(intent::INSTRUCTIONS));
-                    declared
-                        || (registered_tool(&name).is_some()
-                            && intent::advertises_instructions(output))
+                    declared || intent::advertises_instructions(output)
                 });
         let options = self.call_options(explicit.is_some(), &arguments);
         let want_view = options.want_view;
@@ -297,6 +295,9 @@ impl ToolCalls<'_> {
         // The attribute reports its spec from inside the handler; the link-time registry covers a handler the
         // attribute did not reach (and the manual API, which runs no handler of ours).
         let spec = annotations.spec.or_else(|| registered_tool(&name));
+        if known.is_none() && spec.is_none() && names_no_tool(&outcome) {
+            return self.unknown_tool(scope, name);
+        }
         let record = &mut scope.record;
         describe_tool(record, name, known.as_deref(), spec);
         record.tool_properties = boxed_map(std::mem::take(&mut annotations.properties));
@@ -314,15 +315,7 @@ impl ToolCalls<'_> {
                     annotations.watched && spec.is_some() && !annotations.started;
                 if is_error {
                     record.error = typed_error
-                        .or_else(|| match &*response {
-                            CallToolResponse::Complete(result) if rejected_arguments => {
-                                Some(errors::invalid_arguments(result))
-                            }
-                            CallToolResponse::Complete(result) => {
-                                Some(errors::result_error(result))
-                            }
-                            _ => None,
-                        })
+                        .or_else(|| result_error(response, rejected_arguments))
                         .map(Box::new);
                 }
                 if let (Some((handle, minted)), CallToolResponse::Complete(result)) =
@@ -362,8 +355,54 @@ impl ToolCalls<'_> {
     }
 }
 
-/// The tool on the record: its name and, when it is instrumented (`spec`), its description and category and the
-/// capture options its attribute chose.
+/// The error of an `is_error` result that carried no typed error: arguments rmcp rejected, or the tool's own.
+fn result_error(
+    response: &CallToolResponse,
+    rejected_arguments: bool,
+) -> Option<crate::event::ErrorInfo> {
+    match response {
+        CallToolResponse::Complete(result) if rejected_arguments => {
+            Some(errors::invalid_arguments(result))
+        }
+        CallToolResponse::Complete(result) => Some(errors::result_error(result)),
+        _ => None,
+    }
+}
+
+/// Whether the host's answer says that the call named a tool it does not have: rmcp's router answers a name it
+/// has no route for with invalid params "tool not found"; a hand-written dispatcher may say method not found.
+fn names_no_tool(outcome: &CallOutcome<'_>) -> bool {
+    match outcome {
+        CallOutcome::Error(error) => {
+            error.code == rmcp::model::ErrorCode::METHOD_NOT_FOUND
+                || (error.code == rmcp::model::ErrorCode::INVALID_PARAMS
+                    && error.message.to_ascii_lowercase().contains("not found"))
+        }
+        _ => false,
+    }
+}
+
+impl ToolCalls<'_> {
+    /// A call to a tool the server does not have is not a tool call: it is recorded as `$mcp_unknown_tool`, with
+    /// the name the agent asked for and none of its arguments, and no exception.
+    fn unknown_tool(&self, mut scope: Scope, name: String) {
+        let record = &mut scope.record;
+        record.event = names::UNKNOWN_TOOL;
+        record.tool = Some(ToolFacts {
+            name: std::borrow::Cow::Owned(name),
+            verified: false,
+            ..ToolFacts::default()
+        });
+        record.capture_parameters = false;
+        record.response = None;
+        record.is_error = None;
+        record.error = None;
+        self.server.finish(scope);
+    }
+}
+
+/// The tool on the record: its name, its description and category (the attribute's category first, then the
+/// host's `_meta`), and, when it is instrumented (`spec`), the capture options its attribute chose.
 fn describe_tool(
     record: &mut crate::pipeline::RequestRecord,
     name: String,
@@ -376,14 +415,18 @@ fn describe_tool(
             Some(spec) if spec.name == name => std::borrow::Cow::Borrowed(spec.name),
             _ => std::borrow::Cow::Owned(name),
         },
+        verified: known.is_some() || spec.is_some(),
         ..ToolFacts::default()
     };
+    let (description, category) = known
+        .map(|k| (k.description.clone(), k.category.clone()))
+        .unwrap_or_default();
+    facts.description = description;
+    facts.category = spec
+        .and_then(|spec| spec.category)
+        .and_then(super::arc_str)
+        .or(category);
     if let Some(spec) = spec {
-        let (description, category) = known
-            .map(|k| (k.description.clone(), k.category.clone()))
-            .unwrap_or_default();
-        facts.description = description;
-        facts.category = spec.category.and_then(super::arc_str).or(category);
         record.capture = CaptureOptions {
             args: spec.capture_args,
             response: spec.capture_response,

@@ -54,7 +54,8 @@ impl ToolCalls<'_> {
         if let Some((handle, minted)) = &arguments.conversation {
             deliver_handle(&mut result, handle, *minted, false);
         }
-        scope.record.capture_parameters = feedback.is_none();
+        // A report is free text that only the free-text pass sanitizes: its arguments are never captured raw.
+        scope.record.capture_parameters = false;
         scope.record.feedback = feedback.map(Box::new);
         scope.record.is_error = Some(false);
         scope.record.response = Some(Encoded::of(&result));

@@ -53,11 +53,17 @@ pub(crate) fn process(record: RequestRecord, settings: &PipelineSettings) -> Vec
     }
 }
 
-/// Steps 7–8 for payloads built elsewhere (custom events): `before_send`, then labels.
+/// Steps 7–8 for payloads built elsewhere (custom events): `before_send`, then labels. A tool call that the hook
+/// drops takes its `$exception` with it: the exception describes that call and nothing else.
 pub(crate) fn finish(payloads: Vec<Payload>, settings: &PipelineSettings) -> Vec<Payload> {
+    let mut call_dropped = false;
     payloads
         .into_iter()
         .filter_map(|payload| {
+            if call_dropped && payload.event == names::EXCEPTION {
+                return None;
+            }
+            let is_call = payload.event == names::TOOL_CALL;
             let payload = match &settings.before_send {
                 None => Some(payload),
                 Some(hook) => {
@@ -71,6 +77,7 @@ pub(crate) fn finish(payloads: Vec<Payload>, settings: &PipelineSettings) -> Vec
                     })
                 }
             };
+            call_dropped |= is_call && payload.is_none();
             payload.map(label)
         })
         .collect()
@@ -172,6 +179,7 @@ fn main_resource_name(record: &RequestRecord) -> Option<String> {
     const UNKNOWN: &str = "Unknown Tool Name";
     match record.event {
         names::INITIALIZE => Some(UNKNOWN.to_owned()),
+        names::UNKNOWN_TOOL => None,
         names::TOOL_CALL => Some(
             record
                 .tool

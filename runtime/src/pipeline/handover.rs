@@ -107,6 +107,9 @@ pub(crate) struct ToolFacts {
     pub name: std::borrow::Cow<'static, str>,
     pub description: Option<Arc<str>>,
     pub category: Option<Arc<str>>,
+    /// Whether the name is known to be one of the server's tools; any other name is whatever the agent sent, and
+    /// is sanitized as free text.
+    pub verified: bool,
 }
 
 /// Per-tool capture options from `#[posthog_tool]`.

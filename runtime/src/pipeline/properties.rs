@@ -122,7 +122,12 @@ pub(super) fn parameters(record: &RequestRecord, params: Option<Value>) -> Value
 /// trace it belongs to, the client attribution, and the outcome.
 pub(super) fn call_properties(props: &mut Map<String, Value>, record: &RequestRecord) {
     if let Some(tool) = &record.tool {
-        put_str(props, "$mcp_tool_name", Some(&tool.name), CAP_NAME);
+        if tool.verified {
+            put_str(props, "$mcp_tool_name", Some(&tool.name), CAP_NAME);
+        } else {
+            let name = privacy::generic_string(&privacy::free_text(&tool.name)).into_owned();
+            put_str(props, "$mcp_tool_name", Some(&name), CAP_NAME);
+        }
         put_str(
             props,
             "$mcp_tool_description",

@@ -137,7 +137,11 @@ async fn a_per_tool_intent_description_replaces_the_default() {
     let default = context_description(&tools, "reports.summarize").expect("summarize gets context");
     assert_ne!(default, PER_TOOL, "another tool keeps the default");
     assert!(default.starts_with("Used for analytics only."), "{default}");
-    assert_eq!(context_description(&tools, "reports.ping"), None);
+    assert_eq!(
+        context_description(&tools, "reports.ping"),
+        Some(default),
+        "a tool without the attribute gets the context argument too"
+    );
 
     assert_listing_event_names_the_tools_without_their_schemas(&events);
     let call = &event(&events, "$mcp_tool_call").properties;
@@ -167,7 +171,10 @@ async fn a_per_tool_intent_description_wins_over_the_builders() {
         context_description(&tools, "reports.summarize").as_deref(),
         Some(BUILDER)
     );
-    assert_eq!(context_description(&tools, "reports.ping"), None);
+    assert_eq!(
+        context_description(&tools, "reports.ping").as_deref(),
+        Some(BUILDER)
+    );
     assert_listing_event_names_the_tools_without_their_schemas(&events);
 }
 

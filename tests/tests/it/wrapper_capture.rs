@@ -167,13 +167,18 @@ async fn failures_are_classified_and_mirrored_by_exceptions() {
     client.cancel().await.unwrap();
     let payloads = delivered(&analytics, &ingest).await;
 
+    // A call naming a tool the server does not have is not a tool call, and has no exception.
     let calls = events(&payloads, "$mcp_tool_call");
-    assert_eq!(calls.len(), 4);
+    assert_eq!(calls.len(), 3);
+    let unknown = events(&payloads, "$mcp_unknown_tool");
+    assert_eq!(unknown.len(), 1);
+    assert_eq!(unknown[0]["properties"]["$mcp_tool_name"], "no_such_tool");
+    assert!(unknown[0]["properties"].get("$mcp_parameters").is_none());
+    assert!(unknown[0]["properties"].get("$mcp_is_error").is_none());
     let expected = [
         ("fail_result", "Error", "the thing failed badly"),
         ("divide", "validation", "division by zero"),
-        ("add", "Error", "failed to deserialize parameters"),
-        ("no_such_tool", "validation", ""),
+        ("add", "validation", "failed to deserialize parameters"),
     ];
     for (payload, (tool, error_type, message)) in calls.iter().zip(expected) {
         assert_eq!(payload["properties"]["$mcp_tool_name"], tool);
@@ -199,7 +204,7 @@ async fn failures_are_classified_and_mirrored_by_exceptions() {
     );
 
     let exceptions = events(&payloads, "$exception");
-    assert_eq!(exceptions.len(), 4);
+    assert_eq!(exceptions.len(), 3);
     for (exception, call) in exceptions.iter().zip(&calls) {
         assert_eq!(exception["timestamp"], call["timestamp"]);
         assert_eq!(exception["distinct_id"], call["distinct_id"]);
@@ -211,9 +216,9 @@ async fn failures_are_classified_and_mirrored_by_exceptions() {
         );
         assert_eq!(exception["properties"]["$mcp_interface"], "mcp");
         // The exception is named by the failure's own type; a label such as `validation` names only the call.
-        let own_type = match call["properties"]["$mcp_error_type"].as_str() {
-            Some("validation") => "InvalidParams",
-            other => other.unwrap(),
+        let own_type = match call["properties"]["$mcp_tool_name"].as_str() {
+            Some("divide") => "InvalidParams",
+            _ => "Error",
         };
         assert_eq!(
             exception["properties"]["$exception_list"][0]["type"],
@@ -231,8 +236,8 @@ async fn failures_are_classified_and_mirrored_by_exceptions() {
         false
     );
     assert_eq!(
-        exceptions[3]["properties"]["$exception_list"][0]["value"],
-        calls[3]["properties"]["$mcp_error_message"]
+        exceptions[2]["properties"]["$exception_list"][0]["value"],
+        calls[2]["properties"]["$mcp_error_message"]
     );
 }
 
@@ -280,9 +285,10 @@ async fn client_view<S: rmcp::ServerHandler>(server: S) -> Vec<Value> {
 
 #[tokio::test]
 async fn the_client_receives_exactly_what_an_uninstrumented_server_returns() {
+    // With the arguments the crate adds to the listing and the handle it appends to results turned off.
     let ingest = IngestServer::start();
     let bare = client_view(WrapperOnlyServer::default()).await;
-    let analytics = reporting_to(&ingest).build().unwrap();
+    let analytics = reporting_to(&ingest).intent(false).build().unwrap();
     let wrapped = client_view(analytics.instrument(WrapperOnlyServer::default())).await;
     assert_eq!(bare, wrapped);
 }

@@ -126,9 +126,9 @@ async fn feedback_and_missing_capability_calls_produce_exactly_their_one_event()
         "Needs a tool that converts currencies."
     );
     assert_eq!(missing["$mcp_intent_source"], "context_parameter");
-    assert_eq!(
-        missing["$mcp_parameters"]["request"]["params"]["arguments"],
-        json!({})
+    assert!(
+        missing.get("$mcp_parameters").is_none(),
+        "a report is free text: its arguments are never captured raw"
     );
     assert_eq!(
         missing["$mcp_response"]["content"][0]["text"],
@@ -451,7 +451,7 @@ async fn with_every_option_off_schemas_and_results_are_byte_identical() {
 }
 
 #[tokio::test]
-async fn a_virtual_name_called_before_any_listing_goes_to_the_host() {
+async fn a_virtual_tool_is_answered_before_any_listing_when_the_host_has_no_such_tool() {
     let ingest = IngestServer::start();
     let analytics = builder(&ingest).get_more_tools(true).build().unwrap();
     let client = connect(analytics.instrument(Recorder::default())).await;
@@ -461,13 +461,14 @@ async fn a_virtual_name_called_before_any_listing_goes_to_the_host() {
             json!({"context": "Looking around."}),
         ))
         .await;
-    assert!(outcome.is_err(), "the host does not know the name");
+    let result = outcome.expect("the crate answers: the host's registry has no tool of that name");
+    assert_eq!(result.is_error, Some(false));
     client.cancel().await.unwrap();
     let payloads = drained(&analytics, &ingest).await;
-    assert!(named(&payloads, "$mcp_missing_capability").is_empty());
-    let calls = named(&payloads, "$mcp_tool_call");
-    assert_eq!(calls.len(), 1);
-    assert_eq!(calls[0].properties["$mcp_is_error"], true);
+    let reports = named(&payloads, "$mcp_missing_capability");
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].properties["$mcp_intent"], "Looking around.");
+    assert!(named(&payloads, "$mcp_tool_call").is_empty());
 }
 
 #[tokio::test]

@@ -23,7 +23,7 @@ macro_rules! instrumented {
     )*};
 }
 
-// `subtract` stays uninstrumented; `lookup` is instrumented but declares its own `context`.
+// `subtract` is uninstrumented and still gets `context`; `lookup` declares its own `context`.
 instrumented!(
     INSPECT = "inspect",
     ADD = "add",
@@ -58,7 +58,7 @@ fn by_name(tools: &[Tool], name: &str) -> Value {
 }
 
 #[tokio::test]
-async fn the_listing_shows_context_on_instrumented_tools_only() {
+async fn the_listing_shows_context_on_every_tool_that_does_not_declare_it() {
     let plain = connect(Recorder::default()).await;
     let host_tools = plain.list_all_tools().await.unwrap();
     plain.cancel().await.unwrap();
@@ -69,7 +69,7 @@ async fn the_listing_shows_context_on_instrumented_tools_only() {
     let tools = client.list_all_tools().await.unwrap();
     client.cancel().await.unwrap();
 
-    for name in ["inspect", "add", "measure"] {
+    for name in ["inspect", "add", "measure", "subtract"] {
         let tool = by_name(&tools, name);
         let schema = &tool["inputSchema"];
         assert_eq!(schema["properties"]["context"]["type"], "string", "{name}");
@@ -87,13 +87,11 @@ async fn the_listing_shows_context_on_instrumented_tools_only() {
         ours["inputSchema"] = Value::Null;
         assert_eq!(host, ours, "every other field of {name} is preserved");
     }
-    for name in ["subtract", "lookup"] {
-        assert_eq!(
-            serde_json::to_string(&by_name(&tools, name)).unwrap(),
-            serde_json::to_string(&by_name(&host_tools, name)).unwrap(),
-            "{name} is untouched"
-        );
-    }
+    assert_eq!(
+        serde_json::to_string(&by_name(&tools, "lookup")).unwrap(),
+        serde_json::to_string(&by_name(&host_tools, "lookup")).unwrap(),
+        "a tool that declares its own context is untouched"
+    );
 
     let payloads = drained(&analytics, &ingest).await;
     let list = payloads
