@@ -324,17 +324,19 @@ impl IdentityResolver {
         }
     }
 
-    /// Resolves the identity of one request; `fingerprint` is the request's, when already computed.
+    /// Resolves the identity of one request; `fingerprint` is the request's, when already computed. Its identity
+    /// is cached under its session, or under `caller` for a request whose fresh session nothing else shares.
     pub(crate) async fn resolve(
         &self,
         view: &RequestView,
         fingerprint: Option<Fingerprint>,
+        caller: Option<Arc<str>>,
     ) -> Resolution {
         let Some(identify) = self.identify.as_ref() else {
             return Resolution::default();
         };
         let key: (Arc<str>, Fingerprint) = (
-            Arc::from(view.session_id()),
+            caller.unwrap_or_else(|| Arc::from(view.session_id())),
             fingerprint.unwrap_or_else(|| self.credential.fingerprint(view)),
         );
         {

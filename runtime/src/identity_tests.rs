@@ -59,7 +59,7 @@ fn user(token: Option<&str>) -> Option<Identity> {
 
 impl IdentityResolver {
     async fn resolve_view(&self, view: &RequestView) -> Resolution {
-        self.resolve(view, None).await
+        self.resolve(view, None, None).await
     }
 }
 

@@ -138,11 +138,18 @@ impl Scope {
     }
 }
 
-/// The session a request resolved to, and what the credential and caller table said on the way.
+/// The session a request resolved to, and the keys its identity is cached under.
 struct ResolvedSession {
     snapshot: SessionSnapshot,
-    fingerprint: Option<Fingerprint>,
-    from_caller_table: bool,
+    keys: CallerKeys,
+}
+
+/// What the identity cache knows a request's caller by: the credential's fingerprint (HTTP only) and, for a
+/// request whose session is its own and fresh, the caller table's stable key in place of that session.
+#[derive(Clone, Default)]
+pub(crate) struct CallerKeys {
+    pub(crate) fingerprint: Option<Fingerprint>,
+    pub(crate) identity_key: Option<Arc<str>>,
 }
 
 impl ServerShared {
@@ -182,10 +189,10 @@ impl ServerShared {
         options: BeginOptions<'_>,
     ) -> Scope {
         let want_view = options.want_view;
-        let (mut scope, fingerprint) =
+        let (mut scope, keys) =
             self.begin_now(connection, event, method, incoming, params, options);
         if self.needs_hooks(want_view) {
-            self.run_hooks(&mut scope, method, incoming, params, fingerprint, want_view)
+            self.run_hooks(&mut scope, method, incoming, params, keys, want_view)
                 .await;
         }
         scope
@@ -200,7 +207,7 @@ impl ServerShared {
     }
 
     /// The synchronous part of step 1: session and attribution, the params encoded. Returns the scope and the
-    /// credential's fingerprint, for [`Self::run_hooks`].
+    /// keys the caller's identity is cached under, for [`Self::run_hooks`].
     pub(crate) fn begin_now<P: Serialize + Clone + Send + Sync + 'static>(
         &self,
         connection: &Connection,
@@ -209,7 +216,7 @@ impl ServerShared {
         incoming: &Incoming,
         params: &P,
         options: BeginOptions<'_>,
-    ) -> (Scope, Option<Fingerprint>) {
+    ) -> (Scope, CallerKeys) {
         let started_at = self.analytics.now();
         let started = self.analytics.inner.clock.elapsed();
         if options.handshake.is_none()
@@ -230,23 +237,6 @@ impl ServerShared {
                 headers: incoming.headers.as_deref(),
             },
         );
-        if let Some(fingerprint) = resolved.fingerprint
-            && !resolved.from_caller_table
-            && options.session.is_none()
-        {
-            // A request with a session of its own: its caller keeps that session if it later sends requests
-            // without one (a client that moves to the sessionless protocol mid-flight).
-            let key = caller_key(
-                fingerprint,
-                attribution.client_name.clone(),
-                attribution.client_version.clone(),
-                incoming.headers.as_deref(),
-            );
-            self.state
-                .callers
-                .remember(&key, &resolved.snapshot.session_id, started);
-        }
-
         let session_id = resolved.snapshot.session_id;
         let mut record = RequestRecord::new(event, method, session_id, started_at);
         record.request_id = incoming.id.clone();
@@ -261,7 +251,7 @@ impl ServerShared {
             started,
             view: None,
         };
-        (scope, resolved.fingerprint)
+        (scope, resolved.keys)
     }
 
     /// The awaited part of step 1, when [`Self::needs_hooks`]: identity, `event_properties`, and the view kept
@@ -272,7 +262,7 @@ impl ServerShared {
         method: &'static str,
         incoming: &Incoming,
         params: &P,
-        fingerprint: Option<Fingerprint>,
+        keys: CallerKeys,
         want_view: bool,
     ) {
         let record = &mut scope.record;
@@ -284,7 +274,11 @@ impl ServerShared {
             record.session_id.clone(),
             &record.attribution,
         );
-        record.resolution = self.state.identity.resolve(&hooks_view, fingerprint).await;
+        record.resolution = self
+            .state
+            .identity
+            .resolve(&hooks_view, keys.fingerprint, keys.identity_key)
+            .await;
         record.event_properties = self
             .event_properties(hooks_view.clone())
             .await
@@ -293,7 +287,8 @@ impl ServerShared {
     }
 
     /// The session of one request (`docs/sessions.md`): a conversation handle, a token, the transport's session,
-    /// the connection's own, or for a sessionless HTTP request the caller table's.
+    /// the connection's own, or for an HTTP request with none of these a fresh one of its own. Credentials and
+    /// addresses never make a session; they only key the identity cache of such a request (the caller table).
     fn resolve_session<P: Serialize + Clone + Send + Sync + 'static>(
         &self,
         connection: &Connection,
@@ -314,7 +309,7 @@ impl ServerShared {
             && transport_id.is_none()
             && options.session.is_none()
             && !connection.has_own_session();
-        let caller_session = match (sessionless, fingerprint) {
+        let identity_key = match (sessionless, fingerprint) {
             (true, Some(fingerprint)) => {
                 // Only a client that names itself on every request (in `_meta`) is part of the key: a legacy
                 // client without a session header names itself at `initialize` only.
@@ -329,12 +324,11 @@ impl ServerShared {
             }
             _ => None,
         };
-        let from_caller_table = caller_session.is_some();
         let mut snapshot = connection.resolve(
             SessionSignals {
                 session_header,
                 transport_id,
-                caller_session,
+                fresh: identity_key.is_some(),
             },
             now,
         );
@@ -343,8 +337,10 @@ impl ServerShared {
         }
         ResolvedSession {
             snapshot,
-            fingerprint,
-            from_caller_table,
+            keys: CallerKeys {
+                fingerprint,
+                identity_key,
+            },
         }
     }
 

@@ -57,14 +57,17 @@ async fn begin(server: &ServerShared, connection: &Connection, incoming: &Incomi
 }
 
 #[tokio::test]
-async fn sessionless_http_requests_of_one_caller_share_a_session_and_one_identify() {
+async fn sessionless_http_requests_never_share_a_session_but_one_caller_is_identified_once() {
     let calls = Arc::new(AtomicUsize::new(0));
     let server = server(calls.clone());
     let alice = over_http(&[("authorization", "Bearer a")]);
     // Each request on a fresh connection, as rmcp's stateless transport builds one handler per request.
     let first = begin(&server, &Connection::new(), &alice).await;
     let second = begin(&server, &Connection::new(), &alice).await;
-    assert_eq!(first.record.session_id, second.record.session_id);
+    assert_ne!(
+        first.record.session_id, second.record.session_id,
+        "a credential is never a session"
+    );
     assert!(first.record.resolution.announce.is_some());
     assert!(second.record.resolution.announce.is_none());
     assert_eq!(calls.load(Ordering::SeqCst), 1);
@@ -95,7 +98,7 @@ async fn stdio_requests_never_use_the_caller_table() {
 }
 
 #[tokio::test]
-async fn a_transport_session_is_derived_and_remembered_for_its_caller() {
+async fn a_transport_session_is_derived_from_its_id() {
     let server = server(Arc::default());
     let mut handshake = over_http(&[("authorization", "Bearer a")]);
     handshake.transport_session = Some(Arc::from("transport-1"));
@@ -118,7 +121,11 @@ async fn a_transport_session_is_derived_and_remembered_for_its_caller() {
         &*scope.record.session_id,
         crate::session::derive_session_id("transport-1")
     );
-    assert_eq!(server.state.callers.stats().callers, 1);
+    assert_eq!(
+        server.state.callers.stats().callers,
+        0,
+        "a request with a session of its own is cached under it"
+    );
 }
 
 #[tokio::test]

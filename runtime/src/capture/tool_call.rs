@@ -9,10 +9,9 @@ use rmcp::model::{CallToolRequestParams, CallToolResponse, CallToolResult, Tool}
 use serde_json::Value;
 
 use super::agent_arguments::{AgentArguments, deliver_handle, note_agent};
-use super::{BeginOptions, Incoming, Scope, ServerShared, errors};
+use super::{BeginOptions, CallerKeys, Incoming, Scope, ServerShared, errors};
 use crate::analytics::CallerContext;
 use crate::event::names;
-use crate::identity::Fingerprint;
 use crate::intent;
 use crate::pipeline::{CaptureOptions, Encoded, ToolFacts, boxed_map};
 use crate::session::Connection;
@@ -75,7 +74,7 @@ enum Prepare {
 struct PendingCall {
     prepared: PreparedCall,
     incoming: Incoming,
-    fingerprint: Option<Fingerprint>,
+    keys: CallerKeys,
     explicit: Option<String>,
     want_view: bool,
 }
@@ -213,7 +212,7 @@ impl ToolCalls<'_> {
                 });
         let options = self.call_options(explicit.is_some(), &arguments);
         let want_view = options.want_view;
-        let (mut scope, fingerprint) = self.server.begin_now(
+        let (mut scope, keys) = self.server.begin_now(
             connection,
             names::TOOL_CALL,
             "tools/call",
@@ -243,7 +242,7 @@ impl ToolCalls<'_> {
         Prepare::Hooks(Box::new(PendingCall {
             prepared,
             incoming,
-            fingerprint,
+            keys,
             explicit,
             want_view,
         }))
@@ -258,20 +257,13 @@ impl ToolCalls<'_> {
         let PendingCall {
             mut prepared,
             incoming,
-            fingerprint,
+            keys,
             explicit,
             want_view,
         } = *pending;
         let scope = &mut prepared.scope;
         self.server
-            .run_hooks(
-                scope,
-                "tools/call",
-                &incoming,
-                request,
-                fingerprint,
-                want_view,
-            )
+            .run_hooks(scope, "tools/call", &incoming, request, keys, want_view)
             .await;
         scope.record.intent = self.intent(explicit, scope).await.map(Box::new);
         prepared

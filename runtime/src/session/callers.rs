@@ -1,5 +1,7 @@
-//! The caller table: one session per caller for HTTP requests that carry no session of their own, keyed by
-//! the caller's credential fingerprint and client, rolling over after 30 idle minutes, with its counters.
+//! The caller table: a stable key per caller for HTTP requests that carry no session of their own, keyed by the
+//! caller's credential fingerprint and client, rolling over after 30 idle minutes, with its counters. Such a
+//! request's session is fresh and its own; the key only lets the identity cache recognize the caller, so that
+//! identify does not run on every request.
 
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -82,19 +84,6 @@ impl Callers {
         session_id
     }
 
-    /// Records that `key` is on `session_id` (a request that came with a session of its own), so that the
-    /// caller keeps it when it later sends requests without one (a client moving to the sessionless protocol).
-    pub fn remember(&self, key: &CallerKey, session_id: &Arc<str>, now: Duration) {
-        let mut entries = self.lock();
-        match entries.get_mut(key) {
-            Some(entry) => {
-                entry.session_id = session_id.clone();
-                entry.last_activity = now;
-            }
-            None => self.put(&mut entries, key, session_id.clone(), now),
-        }
-    }
-
     fn put(
         &self,
         entries: &mut LruCache<CallerKey, CallerEntry>,
@@ -174,14 +163,5 @@ mod tests {
         assert_eq!(callers.stats().evicted, 1);
         assert_eq!(callers.stats().callers, 2);
         assert_ne!(callers.session(&caller(Some(1), "cli"), MINUTE), first);
-    }
-
-    #[test]
-    fn a_remembered_session_is_kept_when_the_caller_drops_its_session_header() {
-        let callers = Callers::new(NonZeroUsize::new(10).unwrap());
-        let key = caller(Some(7), "cli");
-        let legacy: Arc<str> = Arc::from("ses_legacy");
-        callers.remember(&key, &legacy, Duration::ZERO);
-        assert_eq!(callers.session(&key, MINUTE), legacy);
     }
 }

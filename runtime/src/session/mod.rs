@@ -182,8 +182,9 @@ pub enum SessionSource {
     Token,
     /// Derived from the transport's own session id.
     Transport,
-    /// The caller table's session of a request that carried none of its own (sessionless HTTP).
-    Caller,
+    /// A fresh session of an HTTP request that carried neither a handle nor a transport session: nothing groups
+    /// it with any other request.
+    Fresh,
 }
 
 /// The session signals one request carries.
@@ -193,8 +194,8 @@ pub struct SessionSignals<'a> {
     pub session_header: Option<&'a str>,
     /// The id a stateful Streamable HTTP transport assigned, when it is not carried by the header above.
     pub transport_id: Option<&'a str>,
-    /// For a request with neither: the caller table's session ([`Callers::session`]).
-    pub caller_session: Option<Arc<str>>,
+    /// For an HTTP request with neither: it gets a fresh session of its own, which the connection does not keep.
+    pub fresh: bool,
 }
 
 /// The session facts a request is attributed with, snapshotted once it is resolved, so nothing awaited later
@@ -291,9 +292,9 @@ impl Connection {
                 state.transport_id = Some(transport_id.to_owned());
                 state.source = Some(SessionSource::Transport);
             }
-        } else if let Some(session) = signals.caller_session {
-            state.session_id = Some(session);
-            state.source = Some(SessionSource::Caller);
+        } else if signals.fresh {
+            state.session_id = Some(Arc::from(generate_session_id()));
+            state.source = Some(SessionSource::Fresh);
         } else {
             let expired = state.source == Some(SessionSource::Generated)
                 && now.saturating_sub(state.last_activity) > INACTIVITY_ROLLOVER;

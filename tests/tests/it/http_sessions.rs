@@ -140,6 +140,38 @@ fn is_generated(session: &str) -> bool {
     session.len() == 40 && session.starts_with("ses_") && session[4..].contains('-')
 }
 
+/// What PostHog shows for an identified caller whose HTTP requests carry neither a conversation handle nor a
+/// session: nothing groups the requests, so each tool call is a session of its own (a credential is never a
+/// session), every event belongs to `user`, and one `$identify` merges the session it was first resolved on.
+fn assert_identified_requests_each_in_their_own_session(payloads: &[Value], user: &str) {
+    let calls = named(payloads, "$mcp_tool_call");
+    let sessions: BTreeSet<&str> = calls.iter().map(|p| session_of(p)).collect();
+    assert_eq!(
+        sessions.len(),
+        calls.len(),
+        "one session per request: {sessions:?}"
+    );
+    assert!(sessions.iter().all(|s| is_generated(s)), "{sessions:?}");
+    for payload in payloads {
+        assert_eq!(payload["distinct_id"], user, "{payload}");
+        assert!(
+            payload["properties"]
+                .get("$process_person_profile")
+                .is_none()
+        );
+    }
+    let identifies = named(payloads, "$identify");
+    assert_eq!(identifies.len(), 1, "exactly one $identify");
+    let merged = identifies[0]["properties"]["$anon_distinct_id"]
+        .as_str()
+        .unwrap();
+    assert!(
+        payloads
+            .iter()
+            .any(|p| p["event"] != "$identify" && session_of(p) == merged)
+    );
+}
+
 #[tokio::test]
 async fn a_stateful_session_is_one_session_from_its_initialize_on() {
     let w = world(true);
@@ -194,7 +226,7 @@ async fn a_stateless_server_mints_a_session_token_that_holds_from_initialize_on(
 }
 
 #[tokio::test]
-async fn a_2026_07_28_caller_keeps_one_session_and_is_identified_once() {
+async fn a_2026_07_28_caller_without_a_handle_has_a_session_per_request_and_is_identified_once() {
     let w = world(false);
     let server = w.analytics.instrument(WrapperOnlyServer::default());
     let url = serve_http(move || server.clone(), false).await;
@@ -207,7 +239,7 @@ async fn a_2026_07_28_caller_keeps_one_session_and_is_identified_once() {
         named(&payloads, "$mcp_initialize").is_empty(),
         "no handshake in this era"
     );
-    assert_one_merged_session(&payloads, "alice");
+    assert_identified_requests_each_in_their_own_session(&payloads, "alice");
     for payload in named(&payloads, "$mcp_tool_call") {
         assert_eq!(payload["properties"]["$mcp_client_name"], "modern-client");
         assert_eq!(payload["properties"]["$mcp_protocol_version"], "2026-07-28");
@@ -217,7 +249,7 @@ async fn a_2026_07_28_caller_keeps_one_session_and_is_identified_once() {
 }
 
 #[tokio::test]
-async fn an_anonymous_2026_07_28_client_is_one_anonymous_session_not_one_per_request() {
+async fn an_anonymous_2026_07_28_client_without_a_handle_is_a_session_per_request() {
     let w = world(false);
     let server = w.analytics.instrument(WrapperOnlyServer::default());
     let url = serve_http(move || server.clone(), false).await;
@@ -227,15 +259,16 @@ async fn an_anonymous_2026_07_28_client_is_one_anonymous_session_not_one_per_req
 
     let payloads = w.payloads().await;
     assert!(payloads.len() >= 7);
+    // Neither the user agent nor the address groups requests: each is a session of its own, and no person.
     let sessions: BTreeSet<&str> = payloads.iter().map(session_of).collect();
-    assert_eq!(sessions.len(), 1, "one anonymous session: {sessions:?}");
-    let users: BTreeSet<&str> = payloads
-        .iter()
-        .map(|p| p["distinct_id"].as_str().unwrap())
-        .collect();
-    assert_eq!(users.len(), 1, "one anonymous user, not one per request");
+    assert_eq!(
+        sessions.len(),
+        payloads.len(),
+        "one session per request: {sessions:?}"
+    );
     assert!(named(&payloads, "$identify").is_empty());
     for payload in &payloads {
+        assert_eq!(payload["distinct_id"], payload["properties"]["$session_id"]);
         assert_eq!(payload["properties"]["$process_person_profile"], false);
     }
 }
@@ -335,7 +368,7 @@ async fn two_credentials_never_share_a_session_or_an_identity_even_on_one_sessio
 }
 
 #[tokio::test]
-async fn a_client_that_moves_to_the_2026_07_28_protocol_keeps_its_session() {
+async fn a_client_that_moves_to_the_2026_07_28_protocol_leaves_its_transport_session_behind() {
     let w = world(false);
     let server = w.analytics.instrument(WrapperOnlyServer::default());
     let url = serve_http(move || server.clone(), true).await;
@@ -355,14 +388,26 @@ async fn a_client_that_moves_to_the_2026_07_28_protocol_keeps_its_session() {
     modern.cancel().await.unwrap();
 
     let payloads = w.payloads().await;
-    let session = assert_one_merged_session(&payloads, "alice");
-    assert!(is_derived(&session));
-    let protocols: BTreeSet<&str> = named(&payloads, "$mcp_tool_call")
-        .iter()
-        .map(|p| p["properties"]["$mcp_protocol_version"].as_str().unwrap())
-        .collect();
-    assert!(protocols.contains("2026-07-28"), "{protocols:?}");
-    assert_eq!(w.identify_calls(), 1);
+    let calls = named(&payloads, "$mcp_tool_call");
+    assert_eq!(calls.len(), 2);
+    assert_eq!(
+        calls[0]["properties"]["$mcp_protocol_version"],
+        "2025-11-25"
+    );
+    assert!(is_derived(session_of(calls[0])), "the transport's session");
+    assert_eq!(
+        calls[1]["properties"]["$mcp_protocol_version"],
+        "2026-07-28"
+    );
+    assert!(is_generated(session_of(calls[1])), "a session of its own");
+    for payload in &payloads {
+        assert_eq!(payload["distinct_id"], "alice", "{payload}");
+    }
+    assert_eq!(
+        named(&payloads, "$identify").len(),
+        1,
+        "announced once per identity and credential"
+    );
 }
 
 #[tokio::test]
@@ -400,15 +445,17 @@ async fn two_server_processes_serving_one_client_alternately_each_merge_into_the
     assert!(other.flush(Duration::from_secs(10)).await);
 
     let payloads = w.payloads().await;
-    let sessions: BTreeSet<&str> = payloads.iter().map(session_of).collect();
-    assert_eq!(sessions.len(), 2, "one session per process: {sessions:?}");
+    let calls = named(&payloads, "$mcp_tool_call");
+    let sessions: BTreeSet<&str> = calls.iter().map(|p| session_of(p)).collect();
+    assert_eq!(sessions.len(), 6, "one session per request: {sessions:?}");
     let identifies = named(&payloads, "$identify");
     assert_eq!(identifies.len(), 2, "one $identify per process");
-    let merged: BTreeSet<&str> = identifies
-        .iter()
-        .map(|i| i["properties"]["$anon_distinct_id"].as_str().unwrap())
-        .collect();
-    assert_eq!(merged, sessions, "each process merges its own session");
+    for identify in identifies {
+        let merged = identify["properties"]["$anon_distinct_id"]
+            .as_str()
+            .unwrap();
+        assert!(sessions.contains(merged), "{merged} is a call's session");
+    }
     for payload in named(&payloads, "$mcp_tool_call") {
         assert_eq!(
             payload["distinct_id"], "alice",
@@ -440,7 +487,7 @@ async fn instrumenting_per_request_shares_one_identity_cache() {
 }
 
 #[tokio::test]
-async fn without_the_http_pieces_a_stateless_caller_still_keeps_one_session() {
+async fn without_the_http_pieces_a_stateless_caller_is_still_identified_once() {
     let w = world(false);
     let server = w.analytics.instrument(WrapperOnlyServer::default());
     let url = serve_http_with(move || server.clone(), false, false).await;
@@ -448,7 +495,8 @@ async fn without_the_http_pieces_a_stateless_caller_still_keeps_one_session() {
     use_every_feature(&client).await;
     client.cancel().await.unwrap();
     let payloads = w.payloads().await;
-    assert_one_merged_session(&payloads, "alice");
+    assert_identified_requests_each_in_their_own_session(&payloads, "alice");
+    assert_eq!(w.identify_calls(), 1, "identify runs once per caller");
     for payload in &payloads {
         assert_ne!(
             payload["properties"]["$mcp_client_name"], "rmcp",
