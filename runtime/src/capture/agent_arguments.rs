@@ -23,6 +23,16 @@ pub(super) struct AgentArguments {
     pub conversation: Option<(Arc<str>, bool)>,
 }
 
+/// Whether the request arrived on a transport session: any connection that is not HTTP (stdio, in memory,
+/// a socket: one client each), or an HTTP request whose transport carries a session id.
+fn has_transport_session(incoming: &Incoming) -> bool {
+    let Some(headers) = incoming.headers.as_deref() else {
+        return true;
+    };
+    incoming.transport_session.is_some()
+        || super::first_header(Some(headers), "mcp-session-id").is_some()
+}
+
 impl ToolCalls<'_> {
     /// Removes the owned arguments from `request` (before the handler and before `$mcp_parameters`).
     pub(super) fn take_agent_arguments(
@@ -34,9 +44,12 @@ impl ToolCalls<'_> {
         let taken = intent::take_owned(&mut request.arguments, owned);
         AgentArguments {
             model: self.model(incoming, request, taken.llm_model.as_ref()),
+            // A handle the agent echoes always anchors the call; a new one is minted only where nothing else
+            // groups the client's requests, never on a transport session.
             conversation: owned
                 .conversation_id
-                .then(|| intent::conversation_handle(taken.conversation_id.as_ref())),
+                .then(|| intent::conversation_handle(taken.conversation_id.as_ref()))
+                .filter(|(_, minted)| !minted || !has_transport_session(incoming)),
             context: taken.context,
         }
     }

@@ -305,10 +305,10 @@ impl ServerShared {
             .is_some()
             .then(|| self.http_fingerprint(method, incoming, params));
         let transport_id = incoming.transport_session.as_deref();
-        let sessionless = session_header.is_none()
-            && transport_id.is_none()
-            && options.session.is_none()
-            && !connection.has_own_session();
+        // No transport session: each request stands alone, unless a conversation handle anchors it. Either way
+        // the identity cache knows the caller by the caller table's key, so identify runs once per caller.
+        let sessionless =
+            session_header.is_none() && transport_id.is_none() && !connection.has_own_session();
         let identity_key = match (sessionless, fingerprint) {
             (true, Some(fingerprint)) => {
                 // Only a client that names itself on every request (in `_meta`) is part of the key: a legacy
@@ -328,7 +328,7 @@ impl ServerShared {
             SessionSignals {
                 session_header,
                 transport_id,
-                fresh: identity_key.is_some(),
+                fresh: identity_key.is_some() && options.session.is_none(),
             },
             now,
         );

@@ -337,7 +337,9 @@ impl ToolCalls<'_> {
             }
         }
         if conversation.is_some_and(|(_, minted)| minted) && !delivered {
+            // The agent never saw the handle: neither it nor the session derived from it describes this call.
             record.conversation_id = None;
+            record.session_id = Arc::from(crate::session::generate_session_id());
         }
         match parked {
             // A task-augmented call is reported when its task ends (`tasks.rs`).

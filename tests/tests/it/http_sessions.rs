@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use posthog_mcp::session::derive_session_id;
 use posthog_mcp::{Analytics, Identity, RequestView};
 use posthog_mcp_tests::IngestServer;
 use posthog_mcp_tests::fixtures::{
@@ -142,7 +143,8 @@ fn is_generated(session: &str) -> bool {
 
 /// What PostHog shows for an identified caller whose HTTP requests carry neither a conversation handle nor a
 /// session: nothing groups the requests, so each tool call is a session of its own (a credential is never a
-/// session), every event belongs to `user`, and one `$identify` merges the session it was first resolved on.
+/// session; each call is anchored to a handle minted for it, which this client never echoes), every event
+/// belongs to `user`, and one `$identify` merges the session it was first resolved on.
 fn assert_identified_requests_each_in_their_own_session(payloads: &[Value], user: &str) {
     let calls = named(payloads, "$mcp_tool_call");
     let sessions: BTreeSet<&str> = calls.iter().map(|p| session_of(p)).collect();
@@ -151,7 +153,10 @@ fn assert_identified_requests_each_in_their_own_session(payloads: &[Value], user
         calls.len(),
         "one session per request: {sessions:?}"
     );
-    assert!(sessions.iter().all(|s| is_generated(s)), "{sessions:?}");
+    for call in &calls {
+        let handle = call["properties"]["$mcp_conversation_id"].as_str().unwrap();
+        assert_eq!(session_of(call), derive_session_id(handle), "{call}");
+    }
     for payload in payloads {
         assert_eq!(payload["distinct_id"], user, "{payload}");
         assert!(
@@ -399,7 +404,18 @@ async fn a_client_that_moves_to_the_2026_07_28_protocol_leaves_its_transport_ses
         calls[1]["properties"]["$mcp_protocol_version"],
         "2026-07-28"
     );
-    assert!(is_generated(session_of(calls[1])), "a session of its own");
+    let handle = calls[1]["properties"]["$mcp_conversation_id"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        session_of(calls[1]),
+        derive_session_id(handle),
+        "a session of its own, anchored to the handle minted for the call"
+    );
+    assert!(
+        calls[0]["properties"].get("$mcp_conversation_id").is_none(),
+        "no handle on a transport session"
+    );
     for payload in &payloads {
         assert_eq!(payload["distinct_id"], "alice", "{payload}");
     }

@@ -288,7 +288,12 @@ async fn the_client_receives_exactly_what_an_uninstrumented_server_returns() {
     // With the arguments the crate adds to the listing and the handle it appends to results turned off.
     let ingest = IngestServer::start();
     let bare = client_view(WrapperOnlyServer::default()).await;
-    let analytics = reporting_to(&ingest).intent(false).build().unwrap();
+    let analytics = reporting_to(&ingest)
+        .intent(false)
+        .llm_model(false)
+        .conversation_id(false)
+        .build()
+        .unwrap();
     let wrapped = client_view(analytics.instrument(WrapperOnlyServer::default())).await;
     assert_eq!(bare, wrapped);
 }

@@ -8,7 +8,8 @@ use posthog_mcp::tool::{ToolRegistration, ToolSpec};
 use posthog_mcp::{Analytics, Builder, ConfigError, Feedback};
 use posthog_mcp_tests::IngestServer;
 use posthog_mcp_tests::fixtures::{
-    Ingested, Recorder, WrapperOnlyServer, call, connect, ingested, reporting_to,
+    Ingested, Recorder, WrapperOnlyServer, call, connect, connect_http_modern, ingested,
+    reporting_to, serve_http,
 };
 use rmcp::model::*;
 use serde_json::{Value, json};
@@ -81,9 +82,10 @@ async fn feedback_and_missing_capability_calls_produce_exactly_their_one_event()
     assert_eq!(annotations.read_only_hint, Some(true));
     assert_eq!(annotations.destructive_hint, Some(false));
     assert!(schema_of(&tools, "get_more_tools")["properties"]["context"].is_object());
+    // A virtual tool takes every enabled injected argument but `context`, whose place its report takes.
     assert_eq!(
         schema_of(&tools, "send_feedback")["required"],
-        json!(["feedback_type", "summary"])
+        json!(["feedback_type", "summary", "llm_model"])
     );
 
     let reply = client
@@ -192,7 +194,7 @@ async fn the_feedback_handler_words_the_reply_and_declared_extras_are_captured()
     let tools = client.list_all_tools().await.unwrap();
     assert_eq!(
         schema_of(&tools, "report_gap")["required"],
-        json!(["feedback_type", "summary", "area"])
+        json!(["feedback_type", "summary", "area", "llm_model"])
     );
     let reply = client
         .call_tool(call(
@@ -326,7 +328,10 @@ async fn the_model_comes_from_client_metadata_first_then_the_argument() {
 async fn the_conversation_handle_round_trips_and_an_invented_one_is_rejected() {
     let ingest = IngestServer::start();
     let analytics = builder(&ingest).conversation_id(true).build().unwrap();
-    let client = connect(analytics.instrument(Recorder::default())).await;
+    // Over stateless HTTP, where nothing but a handle groups a client's calls.
+    let server = analytics.instrument(Recorder::default());
+    let url = serve_http(move || server.clone(), false).await;
+    let client = connect_http_modern(&url, None, &[]).await;
     let tools = client.list_all_tools().await.unwrap();
     let schema = schema_of(&tools, "add");
     assert_eq!(schema["properties"]["conversation_id"]["type"], "string");
@@ -475,7 +480,10 @@ async fn a_virtual_tool_is_answered_before_any_listing_when_the_host_has_no_such
 async fn an_error_result_carries_the_conversation_handle_and_its_events_record_it() {
     let ingest = IngestServer::start();
     let analytics = builder(&ingest).conversation_id(true).build().unwrap();
-    let client = connect(analytics.instrument(WrapperOnlyServer::default())).await;
+    // Over stateless HTTP, where nothing but a handle groups a client's calls.
+    let server = analytics.instrument(WrapperOnlyServer::default());
+    let url = serve_http(move || server.clone(), false).await;
+    let client = connect_http_modern(&url, None, &[]).await;
     let tools = client.list_all_tools().await.unwrap();
     assert_eq!(
         schema_of(&tools, "fail_result")["properties"]["conversation_id"]["type"],
@@ -552,7 +560,10 @@ async fn an_error_result_carries_the_conversation_handle_and_its_events_record_i
 async fn a_protocol_error_keeps_an_echoed_handle_and_drops_a_minted_one() {
     let ingest = IngestServer::start();
     let analytics = builder(&ingest).conversation_id(true).build().unwrap();
-    let client = connect(analytics.instrument(WrapperOnlyServer::default())).await;
+    // Over stateless HTTP, where nothing but a handle groups a client's calls.
+    let server = analytics.instrument(WrapperOnlyServer::default());
+    let url = serve_http(move || server.clone(), false).await;
+    let client = connect_http_modern(&url, None, &[]).await;
     let first = client
         .call_tool(call("add", json!({"a": 1, "b": 2})))
         .await
@@ -581,8 +592,6 @@ async fn a_protocol_error_keeps_an_echoed_handle_and_drops_a_minted_one() {
     client.cancel().await.unwrap();
 
     let payloads = drained(&analytics, &ingest).await;
-    let connection_session =
-        named(&payloads, "$mcp_initialize")[0].properties["$session_id"].clone();
     let derived = posthog_mcp::session::derive_session_id(&minted);
     let calls = named(&payloads, "$mcp_tool_call");
     let exceptions = named(&payloads, "$exception");
@@ -622,7 +631,10 @@ async fn a_protocol_error_keeps_an_echoed_handle_and_drops_a_minted_one() {
             .is_none()
     );
     let session = &unanchored["$session_id"];
-    assert_ne!(session, &connection_session, "$session_id stays derived");
+    assert!(
+        session.as_str().unwrap().len() == 40,
+        "a fresh session of its own, not one derived from the undelivered handle: {session}"
+    );
     assert_ne!(session, derived.as_str());
     assert_eq!(&exceptions[1].properties["$session_id"], session);
 }

@@ -33,8 +33,10 @@ instrumented!(
 );
 
 /// Events go over HTTP to the local ingestion server.
+/// This file is about the `context` argument alone: the model argument and conversation handle, on by default,
+/// are turned off so that the listings and results compared here differ by `context` only.
 fn builder(ingest: &IngestServer) -> Builder {
-    reporting_to(ingest)
+    reporting_to(ingest).llm_model(false).conversation_id(false)
 }
 
 /// Every event that reached the local ingestion server.
