@@ -8,8 +8,9 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::generic::{BINARY_STUB, REDACTED, chain, is_binary, redact_tokens};
-use super::secrets::redact_secrets;
+use super::generic::{BINARY_STUB, is_binary};
+use super::keys::REDACTED;
+use super::secrets::{chain, redact_secrets, redact_tokens};
 
 static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,255}\.[A-Za-z]{2,24}")

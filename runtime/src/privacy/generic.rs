@@ -2,16 +2,12 @@
 //! per-tool `redact` fields, over JSON values of any depth.
 
 use std::borrow::Cow;
-use std::sync::LazyLock;
 
-use regex::Regex;
 use serde_json::{Map, Value};
 
-use super::secrets::{is_secret_key, redact_secrets};
+use super::keys::{REDACTED, is_credential_key};
+use super::secrets::{chain, redact_credentials};
 use super::truncate::{TEXT_BLOCK_CAP, drop_deep, truncate};
-
-/// What a redacted value or match becomes.
-pub(crate) const REDACTED: &str = "[redacted]";
 
 /// What a string that looks like binary data becomes.
 pub const BINARY_STUB: &str = "[binary data redacted - not supported by PostHog MCP analytics]";
@@ -23,19 +19,6 @@ const BLOB_STUB: &str =
 
 /// The smallest string the binary gate replaces, in characters.
 pub(crate) const BINARY_MIN_CHARS: usize = 10_240;
-
-static POSTHOG_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?-u:\b)ph[a-z]_[A-Za-z0-9_-]{20,}(?-u:\b)").expect("static pattern")
-});
-
-/// Each PostHog token becomes `[redacted]`.
-pub(crate) fn redact_tokens(text: &str) -> Cow<'_, str> {
-    // `ph?_` and 20 more characters at least.
-    if text.len() < 24 || !text.contains("ph") {
-        return Cow::Borrowed(text);
-    }
-    POSTHOG_TOKEN.replace_all(text, REDACTED)
-}
 
 /// The binary gate: whether a string is long enough and shaped like base64 to be replaced whole.
 pub(crate) fn is_binary(text: &str) -> bool {
@@ -122,100 +105,12 @@ fn is_base64_data_url(text: &str) -> bool {
     body_len > 0 && padding <= 2
 }
 
-/// Applies a borrowing pass to a value that may already be owned.
-pub(crate) fn chain<'a>(
-    text: Cow<'a, str>,
-    pass: for<'b> fn(&'b str) -> Cow<'b, str>,
-) -> Cow<'a, str> {
-    match text {
-        Cow::Borrowed(text) => pass(text),
-        Cow::Owned(text) => match pass(&text) {
-            Cow::Borrowed(_) => Cow::Owned(text),
-            Cow::Owned(new) => Cow::Owned(new),
-        },
-    }
-}
-
 /// The whole generic string pass: binary gate, PostHog tokens, credential shapes, URLs.
 pub(crate) fn generic_string(input: &str) -> Cow<'_, str> {
     if is_binary(input) {
         return Cow::Owned(BINARY_STUB.to_owned());
     }
     chain(redact_credentials(input), super::url::redact_urls)
-}
-
-/// PostHog tokens, then the other credential shapes: what an object key gets (a key is a name,
-/// not a URL or a blob), and what [`crate::privacy::redact_secrets`] exposes.
-pub(crate) fn redact_credentials(text: &str) -> Cow<'_, str> {
-    chain(redact_tokens(text), redact_secrets)
-}
-
-/// Whether an object key names a credential: a listed name, whole and case-insensitively (`PassWord`), or a key
-/// judged secret by its parts (`db_password`).
-pub(crate) fn is_credential_key(key: &str) -> bool {
-    !is_envelope_key(key) && (is_listed_credential_key(key) || is_secret_key(key))
-}
-
-/// Keys of the JSON-RPC and MCP envelope that every captured request and result has (none names a credential,
-/// which a test checks against the full rule): answered without splitting them into parts.
-fn is_envelope_key(key: &str) -> bool {
-    matches!(
-        key,
-        "request"
-            | "id"
-            | "jsonrpc"
-            | "method"
-            | "params"
-            | "name"
-            | "arguments"
-            | "_meta"
-            | "content"
-            | "type"
-            | "text"
-            | "isError"
-            | "structuredContent"
-    )
-}
-
-/// Whether a key is one of the listed credential names (`authorization`, `api_key`, `token`, …), whole and
-/// case-insensitive.
-fn is_listed_credential_key(key: &str) -> bool {
-    const LONGEST: usize = 13;
-    if key.len() > LONGEST || key.len() < 5 {
-        return false;
-    }
-    let mut buffer = [0u8; LONGEST];
-    let lowered = &mut buffer[..key.len()];
-    lowered.copy_from_slice(key.as_bytes());
-    lowered.make_ascii_lowercase();
-    matches!(
-        &*lowered,
-        b"authorization"
-            | b"cookie"
-            | b"set-cookie"
-            | b"x-api-key"
-            | b"apikey"
-            | b"api-key"
-            | b"api_key"
-            | b"apitoken"
-            | b"api-token"
-            | b"api_token"
-            | b"accesstoken"
-            | b"access-token"
-            | b"access_token"
-            | b"refreshtoken"
-            | b"refresh-token"
-            | b"refresh_token"
-            | b"token"
-            | b"password"
-            | b"secret"
-            | b"clientsecret"
-            | b"client-secret"
-            | b"client_secret"
-            | b"privatekey"
-            | b"private-key"
-            | b"private_key"
-    )
 }
 
 /// Replaces a value in place, dismantling the old one without recursion.

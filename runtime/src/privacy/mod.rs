@@ -16,6 +16,7 @@
 mod exception;
 mod free_text;
 mod generic;
+mod keys;
 mod secrets;
 mod truncate;
 mod url;
@@ -57,7 +58,7 @@ pub fn free_text(input: &str) -> String {
 /// one. Linear in the input (one pass of one `regex` automaton, plus a literal search for PEM blocks);
 /// idempotent; never panics.
 pub fn redact_secrets(text: &str) -> Cow<'_, str> {
-    generic::redact_credentials(text)
+    secrets::redact_credentials(text)
 }
 
 /// Whether an object key names a credential: a listed name (`authorization`, `api_key`, `token`, …) whole and in
@@ -65,7 +66,7 @@ pub fn redact_secrets(text: &str) -> Cow<'_, str> {
 /// `passwd`, `aws_secret_access_key`, `x-api-key`, `client_secret`, `privateKey`, `refresh_token` are;
 /// `token_count`, `max_tokens`, `page_token`, `author`, `keyboard`, `secretary`, `pwd` are not.
 pub fn is_secret_key(key: &str) -> bool {
-    generic::is_credential_key(key)
+    keys::is_credential_key(key)
 }
 
 /// `$mcp_parameters`: the generic pass on every string leaf and key-based redaction (by [`is_secret_key`]),

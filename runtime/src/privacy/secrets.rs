@@ -1,13 +1,9 @@
-//! The secret net: object keys that name a credential, matched by their normalized parts, and well-known
-//! credential shapes found in any string.
+//! The secret net over text: well-known credential shapes and PostHog tokens found in any string.
 //!
-//! - [`is_secret_key`]: a key is split into parts (on `_`, `-`, `.`, whitespace and camelCase boundaries) and
-//!   judged on those parts, so `db_password`, `aws_secret_access_key`, `x-api-key` and `privateKey` are secret
-//!   while `token_count`, `max_tokens`, `author`, `keyboard` and `secretary` are not.
-//! - [`redact_secrets`]: one pass of one combined regex (the `regex` crate runs in linear time, with no
-//!   backtracking) finds candidate credentials; a few shapes are then confirmed in code. Each confirmed credential
-//!   becomes `[redacted]`; for `Bearer`/`Basic` credentials and an AWS secret key named in its context, the scheme
-//!   or the name before the value is kept.
+//! [`redact_secrets`] runs one pass of one combined regex (the `regex` crate runs in linear time, with no
+//! backtracking) to find candidate credentials; a few shapes are then confirmed in code. Each confirmed credential
+//! becomes `[redacted]`; for `Bearer`/`Basic` credentials and an AWS secret key named in its context, the scheme
+//! or the name before the value is kept. Which object keys name a credential is decided in `keys.rs`.
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
@@ -15,7 +11,7 @@ use std::sync::LazyLock;
 use base64::Engine;
 use regex::Regex;
 
-use super::generic::REDACTED;
+use super::keys::REDACTED;
 
 /// The shapes [`redact_secrets`] looks for. Every alternative starts with a few ASCII literals, so the regex crate
 /// can skip ahead with a literal prefilter.
@@ -257,130 +253,37 @@ impl PemEnds {
     }
 }
 
-/// Parts that make any key secret, wherever they stand.
-const SECRET_PARTS: &[&str] = &[
-    "password",
-    "passwd",
-    "passphrase",
-    "secret",
-    "secrets",
-    "credential",
-    "credentials",
-    "authorization",
-    "jwt",
-    // Compounds written as one lowercase word.
-    "apikey",
-    "apitoken",
-    "accesstoken",
-    "refreshtoken",
-    "authtoken",
-    "idtoken",
-    "bearertoken",
-    "sessiontoken",
-    "privatekey",
-    "secretkey",
-    "accesskey",
-    "clientsecret",
-];
+static POSTHOG_TOKEN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?-u:\b)ph[a-z]_[A-Za-z0-9_-]{20,}(?-u:\b)").expect("static pattern")
+});
 
-/// Parts before `key` (or `keys`) that make it a credential: `api_key`, `private_key`, `aws_access_key_id`.
-const KEY_QUALIFIERS: &[&str] = &[
-    "api",
-    "private",
-    "secret",
-    "access",
-    "signing",
-    "encryption",
-    "master",
-    "client",
-    "auth",
-    "ssh",
-    "pgp",
-    "gpg",
-    "session",
-    "license",
-    "webhook",
-];
-
-/// Parts before a last `token` that make it a cursor, not a credential: `page_token`, `NextToken`.
-const CURSOR_QUALIFIERS: &[&str] = &[
-    "page",
-    "next",
-    "cursor",
-    "continuation",
-    "pagination",
-    "sync",
-];
-
-/// Parts before a last `tokens` that make it a list of credentials (`max_tokens` is a count).
-const TOKENS_QUALIFIERS: &[&str] = &[
-    "access", "refresh", "api", "auth", "id", "bearer", "session",
-];
-
-fn is_one_of(part: &str, words: &[&str]) -> bool {
-    words.iter().any(|word| part.eq_ignore_ascii_case(word))
+/// Each PostHog token becomes `[redacted]`.
+pub(crate) fn redact_tokens(text: &str) -> Cow<'_, str> {
+    // `ph?_` and 20 more characters at least.
+    if text.len() < 24 || !text.contains("ph") {
+        return Cow::Borrowed(text);
+    }
+    POSTHOG_TOKEN.replace_all(text, REDACTED)
 }
 
-fn ends_with_ignore_case(part: &str, suffix: &str) -> bool {
-    part.len() > suffix.len()
-        && part.as_bytes()[part.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
-}
-
-/// Calls `each` with the parts of `key`: split on `_`, `-`, `.`, whitespace and camelCase boundaries (`privateKey`,
-/// `APIKey` → `API` `Key`, `oauth2Token` → `oauth2` `Token`). Empty parts are skipped.
-fn for_each_part<'k>(key: &'k str, mut each: impl FnMut(&'k str)) {
-    let bytes = key.as_bytes();
-    let mut start = 0;
-    for index in 0..=bytes.len() {
-        let separator = index == bytes.len()
-            || matches!(bytes[index], b'_' | b'-' | b'.')
-            || bytes[index].is_ascii_whitespace();
-        let boundary = !separator && index > start && {
-            let (before, here) = (bytes[index - 1], bytes[index]);
-            let next_lower = bytes.get(index + 1).is_some_and(u8::is_ascii_lowercase);
-            here.is_ascii_uppercase()
-                && (before.is_ascii_lowercase()
-                    || before.is_ascii_digit()
-                    || (before.is_ascii_uppercase() && next_lower))
-        };
-        if separator || boundary {
-            if index > start {
-                each(&key[start..index]);
-            }
-            start = if separator { index + 1 } else { index };
-        }
+/// Applies a borrowing pass to a value that may already be owned.
+pub(crate) fn chain<'a>(
+    text: Cow<'a, str>,
+    pass: for<'b> fn(&'b str) -> Cow<'b, str>,
+) -> Cow<'a, str> {
+    match text {
+        Cow::Borrowed(text) => pass(text),
+        Cow::Owned(text) => match pass(&text) {
+            Cow::Borrowed(_) => Cow::Owned(text),
+            Cow::Owned(new) => Cow::Owned(new),
+        },
     }
 }
 
-/// Whether an object key names a credential, judged on its parts (see the module doc).
-pub(crate) fn is_secret_key(key: &str) -> bool {
-    let mut secret = false;
-    let mut count = 0usize;
-    let mut previous = "";
-    let mut last = "";
-    let mut before_last = "";
-    for_each_part(key, |part| {
-        if secret {
-            return;
-        }
-        count += 1;
-        secret = is_one_of(part, SECRET_PARTS)
-            || ends_with_ignore_case(part, "password")
-            || ends_with_ignore_case(part, "passwd")
-            // `pwd` alone is the working directory of shell-like tools; `db_pwd` is a password.
-            || (part.eq_ignore_ascii_case("pwd") && count > 1)
-            || (is_one_of(part, &["key", "keys"]) && is_one_of(previous, KEY_QUALIFIERS));
-        before_last = previous;
-        previous = part;
-        last = part;
-    });
-    if secret {
-        return true;
-    }
-    (count == 1 && last.eq_ignore_ascii_case("auth"))
-        || (last.eq_ignore_ascii_case("token") && !is_one_of(before_last, CURSOR_QUALIFIERS))
-        || (last.eq_ignore_ascii_case("tokens") && is_one_of(before_last, TOKENS_QUALIFIERS))
-        || is_one_of(last, &["cookie", "cookies"])
+/// PostHog tokens, then the other credential shapes: what an object key gets (a key is a name,
+/// not a URL or a blob), and what [`crate::privacy::redact_secrets`] exposes.
+pub(crate) fn redact_credentials(text: &str) -> Cow<'_, str> {
+    chain(redact_tokens(text), redact_secrets)
 }
 
 #[cfg(test)]

@@ -2,29 +2,6 @@
 
 use super::*;
 
-fn parts(key: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for_each_part(key, |part| out.push(part.to_ascii_lowercase()));
-    out
-}
-
-#[test]
-fn keys_split_on_separators_and_camel_case() {
-    assert_eq!(parts("db_password"), ["db", "password"]);
-    assert_eq!(parts("x-api-key"), ["x", "api", "key"]);
-    assert_eq!(parts("privateKey"), ["private", "key"]);
-    assert_eq!(parts("APIKey"), ["api", "key"]);
-    assert_eq!(parts("XApiKey"), ["x", "api", "key"]);
-    assert_eq!(parts("oauth2Token"), ["oauth2", "token"]);
-    assert_eq!(
-        parts("AWS_SECRET_ACCESS_KEY"),
-        ["aws", "secret", "access", "key"]
-    );
-    assert_eq!(parts("__a..b  c__"), ["a", "b", "c"]);
-    assert!(parts("").is_empty());
-    assert_eq!(parts("é_Ü"), ["é", "Ü"]);
-}
-
 #[test]
 fn a_pem_block_runs_to_its_end_line_or_to_the_end_of_the_text() {
     let block = "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----";

@@ -10,7 +10,8 @@ use std::sync::LazyLock;
 use regex::Regex;
 use url::{Url, form_urlencoded};
 
-use super::generic::{REDACTED, is_credential_key, redact_tokens};
+use super::keys::{REDACTED, is_credential_key};
+use super::secrets::redact_tokens;
 
 /// JavaScript's `\s`, spelled out, so a run ends where it ends in PostHog's other SDKs.
 const JS_SPACE: &str = r"\t\n\x0B\x0C\r \x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}\x{FEFF}";
