@@ -83,7 +83,7 @@ mod tests {
         let list = exception_list(&error(1));
         assert_eq!(
             list[0]["value"],
-            "lookup failed: https://%5Bredacted%5D@db.test/?token=%5Bredacted%5D"
+            "lookup failed: https://[redacted]@db.test/?token=[redacted]"
         );
         assert_eq!(list[1]["value"], "cause 0 [redacted]");
     }

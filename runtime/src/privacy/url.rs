@@ -1,8 +1,10 @@
 //! The URL-credentials step of the generic pass, after the binary gate and PostHog tokens.
 //!
-//! Every URL-shaped run of the text is parsed as a WHATWG URL. Userinfo is replaced, and sensitive `key=value`
-//! fields of the query and the fragment get the value `[redacted]`. A run with nothing to redact is returned byte
-//! for byte; only a run that changed is re-serialized by the `url` crate.
+//! Every URL-shaped run of the text is parsed as a WHATWG URL. Userinfo becomes `[redacted]` (the password goes),
+//! and sensitive `key=value` fields of the query and the fragment (credential names, and signatures such as
+//! `sig`, `signature` and `X-Amz-Signature`) get the value `[redacted]`. A run with nothing to redact is returned
+//! byte for byte; only a run that changed is re-serialized by the `url` crate, and every placeholder in it is
+//! written `[redacted]`, in brackets, never percent-encoded.
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
@@ -31,7 +33,7 @@ static AUTHORITY: LazyLock<Regex> =
 const TRAILING_PUNCTUATION: &[char] = &['.', ',', ';', ':', '!', '?', ')', ']', '}', '\''];
 const MAX_AUTHORITY_CHARS: usize = 8_192;
 const MAX_FIELDS: usize = 128;
-/// `[redacted]` as the `url` crate serializes it in userinfo.
+/// `[redacted]` as the `url` crate serializes it in userinfo and in fields.
 const ENCODED_REDACTED: &str = "%5Bredacted%5D";
 
 /// Whether values that hold a URL are sanitized (top level) or replaced whole (one level down).
@@ -226,7 +228,10 @@ fn rewrite_url<'a>(
         }
         return Cow::Owned(address.to_owned());
     }
-    let mut body = redact_tokens(url.as_str()).into_owned();
+    // The `url` crate percent-encodes the placeholder in userinfo and in fields; it reads `[redacted]`, which
+    // decodes to itself, in every part of an address.
+    let written = url.as_str().replace(ENCODED_REDACTED, REDACTED);
+    let mut body = redact_tokens(&written).into_owned();
     body.push_str(kept_suffix);
     Cow::Owned(body)
 }
@@ -393,7 +398,7 @@ mod tests {
     fn userinfo_and_sensitive_query_fields_are_redacted() {
         assert_eq!(
             redact_urls("see https://user:pw@example.com/path?token=abc&page=2#frag"),
-            "see https://%5Bredacted%5D@example.com/path?token=%5Bredacted%5D&page=2#frag"
+            "see https://[redacted]@example.com/path?token=[redacted]&page=2#frag"
         );
     }
 
@@ -401,7 +406,7 @@ mod tests {
     fn trailing_punctuation_after_a_sensitive_value_is_dropped() {
         assert_eq!(
             redact_urls("https://example.com/?password=fakepass!!!"),
-            "https://example.com/?password=%5Bredacted%5D"
+            "https://example.com/?password=[redacted]"
         );
     }
 
@@ -470,7 +475,31 @@ mod tests {
     fn addresses_run_together_are_handled_one_by_one() {
         assert_eq!(
             redact_urls("https://example.com/doc,https://user:pw@other.example.com/"),
-            "https://example.com/doc,https://%5Bredacted%5D@other.example.com/"
+            "https://example.com/doc,https://[redacted]@other.example.com/"
+        );
+    }
+
+    #[test]
+    fn a_url_credential_reads_redacted_in_brackets() {
+        let once = redact_urls("fetch https://ada:hunter2@api.example.com/v1?api_key=abc&page=2 now");
+        assert_eq!(
+            once,
+            "fetch https://[redacted]@api.example.com/v1?api_key=[redacted]&page=2 now"
+        );
+        assert!(matches!(redact_urls(&once), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn signature_fields_of_the_query_and_the_fragment_are_redacted() {
+        assert_eq!(
+            redact_urls(
+                "https://bucket.s3.amazonaws.com/a.pdf?X-Amz-Signature=ab12&sig=cd34&signature=ef56&size=3"
+            ),
+            "https://bucket.s3.amazonaws.com/a.pdf?X-Amz-Signature=[redacted]&sig=[redacted]&signature=[redacted]&size=3"
+        );
+        assert_eq!(
+            redact_urls("https://example.com/cb#access_token=abc&Refresh-Token=def&state=ok"),
+            "https://example.com/cb#access_token=[redacted]&Refresh-Token=[redacted]&state=ok"
         );
     }
 }

@@ -99,9 +99,7 @@ fn a_50_mb_string_of_prose_is_sanitized_and_bounded() {
     let mut text = "lorem ipsum dolor sit amet, ".repeat(FIFTY_MB / 28);
     text.push_str("https://user:pw@example.com/?token=abc phc_abcdefghijklmnopqrstuvwxyz123");
     let sanitized = generic_string(&text);
-    assert!(
-        sanitized.ends_with("https://%5Bredacted%5D@example.com/?token=%5Bredacted%5D [redacted]")
-    );
+    assert!(sanitized.ends_with("https://[redacted]@example.com/?token=[redacted] [redacted]"));
     let mut value = json!({"note": sanitized.into_owned()});
     bound(&mut value, MAX_DEPTH);
     assert_eq!(value["note"].as_str().unwrap().chars().count(), 32_768 + 3);
@@ -131,6 +129,6 @@ fn idempotence_has_one_known_exception_taken_from_the_vectors() {
     // Both outputs are mandated, so a second pass over this one shape changes it again.
     let once = generic_string("https://u:p@%70hx_123456789012345678901234567890.example.com/")
         .into_owned();
-    assert_eq!(once, "https://%5Bredacted%5D@[redacted].example.com/");
+    assert_eq!(once, "https://[redacted]@[redacted].example.com/");
     assert_eq!(generic_string(&once), "[redacted]");
 }

@@ -34,7 +34,7 @@ async fn a_password_a_url_credential_and_a_posthog_token_never_reach_ingestion()
     assert_eq!(arguments["password"], "[redacted]");
     assert_eq!(
         arguments["note"],
-        "see https://%5Bredacted%5D@x.io/?token=%5Bredacted%5D"
+        "see https://[redacted]@x.io/?token=[redacted]"
     );
     assert_eq!(
         call["properties"]["$mcp_error_message"],
