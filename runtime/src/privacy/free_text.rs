@@ -9,6 +9,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::generic::{BINARY_STUB, is_binary};
+use super::json_members::redact_json_members;
 use super::keys::REDACTED;
 use super::secrets::{chain, redact_secrets, redact_tokens};
 
@@ -30,7 +31,8 @@ static US_SSN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?-u:\b)[0-9]{3}[ .-][0-9]{2}[ .-][0-9]{4}(?-u:\b)").expect("static pattern")
 });
 
-/// The whole free-text pass: binary gate, PostHog tokens, credential shapes, personal data, then URLs. Credentials
+/// The whole free-text pass: binary gate, PostHog tokens, credential shapes, credential-keyed JSON members,
+/// personal data, then URLs. Credentials
 /// go before personal data, so a PII rule never cuts a credential and leaves part of it.
 pub(crate) fn free_text(input: &str) -> String {
     if is_binary(input) {
@@ -38,6 +40,7 @@ pub(crate) fn free_text(input: &str) -> String {
     }
     let text = redact_tokens(input);
     let text = chain(text, redact_secrets);
+    let text = chain(text, redact_json_members);
     let text = chain(text, redact_pii);
     chain(text, super::url::redact_urls).into_owned()
 }

@@ -5,6 +5,7 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
+use super::json_members::redact_json_members;
 use super::keys::{REDACTED, is_credential_key};
 use super::secrets::{chain, redact_credentials};
 use super::truncate::{TEXT_BLOCK_CAP, drop_deep, truncate};
@@ -105,12 +106,14 @@ fn is_base64_data_url(text: &str) -> bool {
     body_len > 0 && padding <= 2
 }
 
-/// The whole generic string pass: binary gate, PostHog tokens, credential shapes, URLs.
+/// The whole generic string pass: binary gate, PostHog tokens, credential shapes, credential-keyed JSON members,
+/// URLs.
 pub(crate) fn generic_string(input: &str) -> Cow<'_, str> {
     if is_binary(input) {
         return Cow::Owned(BINARY_STUB.to_owned());
     }
-    chain(redact_credentials(input), super::url::redact_urls)
+    let text = chain(redact_credentials(input), redact_json_members);
+    chain(text, super::url::redact_urls)
 }
 
 /// Replaces a value in place, dismantling the old one without recursion.

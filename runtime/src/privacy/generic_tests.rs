@@ -118,3 +118,19 @@ fn prompt_message_content_is_rewritten_as_object_or_array() {
     assert_eq!(value["messages"][1]["content"][0]["text"], AUDIO_STUB);
     assert_eq!(value["messages"][1]["content"][1]["text"], "t");
 }
+
+#[test]
+fn a_text_block_repeating_structured_content_loses_the_password_too() {
+    let mut value = json!({
+        "content": [{"type": "text", "text": r#"{"user":"ada","password":"hunter2"}"#}],
+        "structuredContent": {"user": "ada", "password": "hunter2"},
+        "isError": false
+    });
+    sanitize_tree(&mut value);
+    rewrite_content_blocks(&mut value);
+    assert_eq!(value["structuredContent"]["password"], "[redacted]");
+    assert_eq!(
+        value["content"][0]["text"],
+        r#"{"user":"ada","password":"[redacted]"}"#
+    );
+}

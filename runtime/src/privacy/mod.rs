@@ -4,8 +4,8 @@
 //! never on the tool path. Every pass is linear in its input, and every walker over JSON is iterative, so neither
 //! a long string nor a deeply nested value can stall or overflow the worker.
 //!
-//! - [`generic_string`]: the pass every captured string gets (binary gate, PostHog tokens, credential shapes, URL
-//!   credentials).
+//! - [`generic_string`]: the pass every captured string gets (binary gate, PostHog tokens, credential shapes,
+//!   credential-keyed members of JSON written in the string, URL credentials).
 //! - [`free_text`](fn@free_text): the pass for agent-written text, which adds personal data.
 //! - [`redact_secrets`], [`is_secret_key`]: the secret net both passes and the key rule use (credential shapes in
 //!   text; key names judged by their parts).
@@ -16,6 +16,7 @@
 mod exception;
 mod free_text;
 mod generic;
+mod json_members;
 mod keys;
 mod secrets;
 mod truncate;
@@ -30,8 +31,9 @@ use crate::event::{ErrorInfo, Payload};
 pub use generic::BINARY_STUB;
 pub use truncate::{MAX_DEPTH, MAX_EVENT_BYTES, drop_deep};
 
-/// The generic string pass: binary gate, PostHog tokens, credential shapes ([`redact_secrets`]), URL
-/// credentials. Borrows when nothing changed.
+/// The generic string pass: binary gate, PostHog tokens, credential shapes ([`redact_secrets`]), the value of
+/// each JSON member in the text whose key names a credential (written `"[redacted]"`, so JSON text stays JSON),
+/// URL credentials. Borrows when nothing changed.
 ///
 /// Idempotent except for one shape the vectors mandate: a token percent-encoded in a URL's host is decoded and
 /// redacted to `[redacted]` inside the host (vector 223), and a second pass redacts that unparseable URL whole
@@ -41,7 +43,7 @@ pub fn generic_string(input: &str) -> Cow<'_, str> {
 }
 
 /// The free-text pass for intent and feedback text: binary gate, PostHog tokens, credential shapes
-/// ([`redact_secrets`]), personal data, URLs.
+/// ([`redact_secrets`]), credential-keyed JSON members, personal data, URLs.
 pub fn free_text(input: &str) -> String {
     free_text::free_text(input)
 }
