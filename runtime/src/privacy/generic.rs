@@ -21,40 +21,45 @@ const BLOB_STUB: &str =
 /// The smallest string the binary gate replaces, in characters.
 pub(crate) const BINARY_MIN_CHARS: usize = 10_240;
 
-/// The binary gate: whether a string is long enough and shaped like base64 to be replaced whole.
+/// The characters at each end of a string that the binary gate reads.
+pub(crate) const BINARY_EDGE_CHARS: usize = 1_024;
+
+/// The longest data URL header (the text between `data:` and the first comma) the gate reads.
+const MAX_DATA_URL_HEADER: usize = 1_024;
+
+/// The binary gate: whether a string is replaced whole by [`BINARY_STUB`]. It is when it is a `data:` URL whose
+/// header ends in `;base64,`, or when it has 10,240 characters or more and its first and last 1,024 characters are
+/// all base64 or base64url characters (line breaks allowed, up to two `=` of padding at the very end). The gate
+/// reads only the two ends and the header, so its cost does not grow with the string.
 pub(crate) fn is_binary(text: &str) -> bool {
-    if text.len() < BINARY_MIN_CHARS {
+    is_base64_data_url(text) || is_long_base64(text)
+}
+
+fn is_long_base64(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    if bytes.len() < BINARY_MIN_CHARS {
         return false;
     }
-    let bytes = text.as_bytes();
-    // (a) and (c) accept ASCII only, where bytes and characters count the same.
-    let shaped = is_plain_base64(bytes) || is_url_safe_base64(bytes) || is_base64_data_url(text);
-    shaped && (text.is_ascii() || text.chars().nth(BINARY_MIN_CHARS - 1).is_some())
+    let head = &bytes[..BINARY_EDGE_CHARS];
+    let tail = &bytes[bytes.len() - BINARY_EDGE_CHARS..];
+    let padding = tail.iter().rev().take_while(|&&b| b == b'=').count();
+    if padding > 2 || !head.iter().all(|&b| is_base64_byte(b)) {
+        return false;
+    }
+    if !tail[..tail.len() - padding].iter().all(|&b| is_base64_byte(b)) {
+        return false;
+    }
+    // Both ends are ASCII, so bytes count characters there; a middle with wider characters may bring the count
+    // under the threshold. A string four bytes a character long at most has at least a quarter of its bytes.
+    bytes.len() >= 4 * BINARY_MIN_CHARS || text.chars().nth(BINARY_MIN_CHARS - 1).is_some()
 }
 
-/// `^[A-Za-z0-9+/\n\r]+=*$`
-fn is_plain_base64(bytes: &[u8]) -> bool {
-    let body_len = bytes.len() - bytes.iter().rev().take_while(|&&b| b == b'=').count();
-    body_len > 0
-        && bytes[..body_len]
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'\n' | b'\r'))
+/// A character of base64 or base64url, or a line break of wrapped base64.
+fn is_base64_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || matches!(byte, b'+' | b'/' | b'-' | b'_' | b'\r' | b'\n')
 }
 
-/// Contains `-` or `_` and matches `^[A-Za-z0-9_-]+={0,2}$`.
-fn is_url_safe_base64(bytes: &[u8]) -> bool {
-    let padding = bytes.iter().rev().take_while(|&&b| b == b'=').count();
-    let body = &bytes[..bytes.len() - padding];
-    padding <= 2
-        && !body.is_empty()
-        && body.iter().any(|&b| b == b'-' || b == b'_')
-        && body
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-/// `data:<no comma or space>;base64,<payload>`, the percent-decoded payload without CR/LF matching
-/// `^[A-Za-z0-9+/_-]+={0,2}$`.
+/// `data:<header>;base64,…`, the scheme and the `;base64` in any case, the header at most 1,024 characters.
 fn is_base64_data_url(text: &str) -> bool {
     let Some(prefix) = text.get(..5) else {
         return false;
@@ -62,48 +67,12 @@ fn is_base64_data_url(text: &str) -> bool {
     if !prefix.eq_ignore_ascii_case("data:") {
         return false;
     }
-    let rest = &text[5..];
-    let Some(comma) = rest.find(',') else {
+    let window = &text.as_bytes()[5..text.len().min(5 + MAX_DATA_URL_HEADER + 1)];
+    let Some(comma) = window.iter().position(|&b| b == b',') else {
         return false;
     };
-    let header = &rest[..comma];
-    if header.chars().any(char::is_whitespace) || header.len() < 7 {
-        return false;
-    }
-    let Some(suffix) = header.get(header.len() - 7..) else {
-        return false;
-    };
-    if !suffix.eq_ignore_ascii_case(";base64") {
-        return false;
-    }
-    let payload = &rest.as_bytes()[comma + 1..];
-    let mut body_len = 0usize;
-    let mut padding = 0usize;
-    let mut index = 0;
-    while index < payload.len() {
-        let mut byte = payload[index];
-        index += 1;
-        if byte == b'%' {
-            let decoded = payload.get(index..index + 2).and_then(|hex| {
-                let text = std::str::from_utf8(hex).ok()?;
-                u8::from_str_radix(text, 16).ok()
-            });
-            if let Some(decoded) = decoded {
-                byte = decoded;
-                index += 2;
-            }
-        }
-        match byte {
-            b'\r' | b'\n' => {}
-            b'=' => padding += 1,
-            _ if padding > 0 => return false,
-            b if b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'_' | b'-') => {
-                body_len += 1
-            }
-            _ => return false,
-        }
-    }
-    body_len > 0 && padding <= 2
+    let header = &window[..comma];
+    header.len() >= 7 && header[header.len() - 7..].eq_ignore_ascii_case(b";base64")
 }
 
 /// The whole generic string pass: binary gate, PostHog tokens, credential shapes, credential-keyed JSON members,

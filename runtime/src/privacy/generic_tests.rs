@@ -19,7 +19,7 @@ fn padded_base64_with_newlines_is_binary() {
 }
 
 #[test]
-fn url_safe_base64_needs_a_dash_or_underscore_and_at_most_two_pads() {
+fn base64url_is_binary_and_more_than_two_pads_is_not() {
     let with_dash = format!("{}-_", "Ab".repeat(6_000));
     assert!(is_binary(&with_dash));
     let three_pads = format!("{with_dash}===");
@@ -27,11 +27,52 @@ fn url_safe_base64_needs_a_dash_or_underscore_and_at_most_two_pads() {
 }
 
 #[test]
-fn a_base64_data_url_is_binary_and_prose_is_not() {
+fn the_binary_placeholder_reads_exactly_as_specified() {
+    assert_eq!(
+        BINARY_STUB,
+        "[binary data redacted - not supported by PostHog MCP analytics]"
+    );
+}
+
+#[test]
+fn only_the_first_and_last_1024_characters_decide_a_long_string() {
+    let middle = "not base64, with spaces! ".repeat(400);
+    let edge = "QUJD".repeat(BINARY_EDGE_CHARS / 4);
+    let blob = format!("{edge}{middle}{edge}==");
+    assert!(blob.chars().count() >= BINARY_MIN_CHARS);
+    assert_eq!(generic_string(&blob), BINARY_STUB);
+    let spaced_head = format!(" {}", &blob[1..]);
+    assert!(!is_binary(&spaced_head));
+    let spaced_tail = format!("{} ", &blob[..blob.len() - 1]);
+    assert!(!is_binary(&spaced_tail));
+}
+
+#[test]
+fn a_long_base64_string_of_wide_characters_in_the_middle_counts_characters_not_bytes() {
+    let edge = "QUJD".repeat(BINARY_EDGE_CHARS / 4);
+    // 10,239 characters in all, more than 10,240 bytes.
+    let middle = "é".repeat(BINARY_MIN_CHARS - 1 - 2 * BINARY_EDGE_CHARS);
+    let short = format!("{edge}{middle}{edge}");
+    assert!(short.len() >= BINARY_MIN_CHARS);
+    assert!(!is_binary(&short));
+    let long = format!("{edge}{middle}A{edge}");
+    assert!(is_binary(&long));
+}
+
+#[test]
+fn a_base64_data_url_is_binary_at_any_length_and_prose_is_not() {
     let url = format!("DATA:image/png;BASE64,{}%3D%0A", "iVBO".repeat(3_000));
     assert!(is_binary(&url));
-    let spaced = format!("data:image/png charset;base64,{}", "iVBO".repeat(3_000));
-    assert!(!is_binary(&spaced));
+    assert_eq!(generic_string("data:image/png;base64,iVBORw0KGgo="), BINARY_STUB);
+    assert!(is_binary("data:application/octet-stream;name=a b;base64,"));
+    for text in [
+        "data:text/plain,hello",
+        "data:text/plain;charset=utf-8,base64",
+        "data: the header ends in ;base64 but has no comma",
+        "see data:image/png;base64,iVBO",
+    ] {
+        assert!(!is_binary(text), "{text}");
+    }
     let prose = "lorem ipsum dolor ".repeat(1_000);
     assert!(!is_binary(&prose));
     assert!(matches!(generic_string(&prose), Cow::Borrowed(_)));
