@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::generic::generic_string;
+use super::generic::{generic_passes, limited};
 use super::truncate::truncate;
 use crate::event::ErrorInfo;
 
@@ -13,10 +13,9 @@ pub(crate) const VALUE_CAP: usize = 2_048;
 /// Cap of `$mcp_error_type`.
 pub(crate) const TYPE_CAP: usize = 256;
 
-/// An exception value: the generic pass, then the 2,048 cap.
+/// An exception value: the generic pass under the 2,048 limit, in the margin order of [`limited`].
 pub(crate) fn exception_value(message: &str) -> String {
-    let sanitized = generic_string(message);
-    truncate(&sanitized, VALUE_CAP).into_owned()
+    limited(message, VALUE_CAP, generic_passes).into_owned()
 }
 
 pub(crate) fn exception_list(error: &ErrorInfo) -> Value {

@@ -38,11 +38,16 @@ pub(crate) fn free_text(input: &str) -> String {
     if is_binary(input) {
         return BINARY_STUB.to_owned();
     }
+    free_text_passes(input).into_owned()
+}
+
+/// The free-text pass after the binary gate.
+pub(crate) fn free_text_passes(input: &str) -> Cow<'_, str> {
     let text = redact_tokens(input);
     let text = chain(text, redact_secrets);
     let text = chain(text, redact_json_members);
     let text = chain(text, redact_pii);
-    chain(text, super::url::redact_urls).into_owned()
+    chain(text, super::url::redact_urls)
 }
 
 /// The personal-data step, its rules in this order: (1) Unicode spaces, (2) emails, (3) IPv4, (4) IPv6, (5)

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use super::json_members::redact_json_members;
 use super::keys::{REDACTED, is_credential_key};
 use super::secrets::{chain, redact_credentials};
-use super::truncate::{TEXT_BLOCK_CAP, drop_deep, truncate};
+use super::truncate::{MAX_STRING_CHARS, TEXT_BLOCK_CAP, drop_deep, truncate};
 
 /// What a string that looks like binary data becomes.
 pub const BINARY_STUB: &str = "[binary data redacted - not supported by PostHog MCP analytics]";
@@ -81,8 +81,49 @@ pub(crate) fn generic_string(input: &str) -> Cow<'_, str> {
     if is_binary(input) {
         return Cow::Owned(BINARY_STUB.to_owned());
     }
+    generic_passes(input)
+}
+
+/// The generic pass after the binary gate: PostHog tokens, credential shapes, credential-keyed JSON members, URLs.
+pub(crate) fn generic_passes(input: &str) -> Cow<'_, str> {
     let text = chain(redact_credentials(input), redact_json_members);
     chain(text, super::url::redact_urls)
+}
+
+/// The characters a string with a limit keeps past it while the passes run, so that a match crossing the limit is
+/// seen whole.
+pub(crate) const MARGIN_CHARS: usize = 1_024;
+
+/// A string with a length limit, in the order that keeps the cost proportional to the limit: the binary gate on
+/// the whole string, a cut to the limit plus [`MARGIN_CHARS`], the `passes`, then a cut to the limit (marked). When
+/// the first cut removed text, the last cut also drops the passed text's last [`MARGIN_CHARS`] characters, where a
+/// match the first cut split could otherwise slide under the limit after an earlier redaction shortened the text.
+pub(crate) fn limited<'a>(
+    input: &'a str,
+    limit: usize,
+    passes: for<'b> fn(&'b str) -> Cow<'b, str>,
+) -> Cow<'a, str> {
+    if is_binary(input) {
+        return Cow::Owned(BINARY_STUB.to_owned());
+    }
+    let kept = limit.saturating_add(MARGIN_CHARS);
+    let (first, cut) = match input.len() > kept {
+        true => match input.char_indices().nth(kept) {
+            Some((at, _)) => (&input[..at], true),
+            None => (input, false),
+        },
+        false => (input, false),
+    };
+    let passed = passes(first);
+    let target = if cut {
+        limit.min(passed.chars().count().saturating_sub(MARGIN_CHARS))
+    } else {
+        limit
+    };
+    match passed {
+        Cow::Borrowed(text) => truncate(text, target),
+        Cow::Owned(text) => Cow::Owned(truncate(&text, target).into_owned()),
+    }
 }
 
 /// Replaces a value in place, dismantling the old one without recursion.
@@ -90,13 +131,14 @@ fn replace(slot: &mut Value, new: Value) {
     drop_deep(std::mem::replace(slot, new));
 }
 
-/// The generic pass on every string leaf and key redaction, at any depth; iterative.
+/// Key redaction at any depth, then each remaining string leaf through [`limited`] at the string limit, so each
+/// string costs what one at the limit does; iterative.
 pub(crate) fn sanitize_tree(root: &mut Value) {
     let mut stack: Vec<&mut Value> = vec![root];
     while let Some(value) = stack.pop() {
         match value {
             Value::String(text) => {
-                if let Cow::Owned(new) = generic_string(text) {
+                if let Cow::Owned(new) = limited(text, MAX_STRING_CHARS, generic_passes) {
                     *text = new;
                 }
             }

@@ -175,3 +175,77 @@ fn a_text_block_repeating_structured_content_loses_the_password_too() {
         r#"{"user":"ada","password":"[redacted]"}"#
     );
 }
+
+fn chars(text: &str) -> usize {
+    text.chars().count()
+}
+
+#[test]
+fn a_string_within_its_limit_and_margin_is_cut_to_the_limit_after_the_passes() {
+    let input = format!("token phc_{} {}", "a".repeat(30), "x".repeat(500));
+    let output = limited(&input, 100, generic_passes);
+    assert!(output.starts_with("token [redacted] xxx"));
+    assert_eq!(chars(&output), 100 + 3);
+    assert!(output.ends_with("..."));
+}
+
+#[test]
+fn a_token_crossing_the_limit_is_recognized_whole_and_leaves_no_fragment() {
+    let input = format!("{} phc_{} tail", "a".repeat(95), "b".repeat(40));
+    let output = limited(&input, 100, generic_passes);
+    assert_eq!(output, format!("{} [red...", "a".repeat(95)));
+    assert!(!output.contains("phc_"));
+}
+
+#[test]
+fn a_json_member_crossing_the_limit_is_recognized_whole() {
+    let input = format!(r#"{}{{"password": "hunter2"}}"#, "a".repeat(95));
+    let output = limited(&input, 100, generic_passes);
+    assert!(!output.contains("hunter"), "{output}");
+}
+
+#[test]
+fn when_redaction_shortens_a_cut_string_the_margin_is_dropped_from_its_end() {
+    // The token (1,004 characters) becomes `[redacted]`, so the passed text has 130 characters: 130 - 1,024 is
+    // smaller than the limit, and nothing of the margin survives.
+    let input = format!(
+        "phc_{}{}{}",
+        "A".repeat(1_000),
+        "b".repeat(120),
+        "c".repeat(5_000)
+    );
+    assert_eq!(limited(&input, 100, generic_passes), "...");
+    // Without a redaction the passed text keeps its length, and the cut is at the limit.
+    let plain = "d".repeat(5_000);
+    assert_eq!(limited(&plain, 100, generic_passes), format!("{}...", "d".repeat(100)));
+}
+
+#[test]
+fn the_binary_gate_reads_the_string_before_any_cut() {
+    let base64 = "QUJD".repeat(20_000);
+    assert_eq!(limited(&base64, 1_000, generic_passes), BINARY_STUB);
+    // Base64 at the start only: the cut text would look binary, the whole string does not.
+    let mixed = format!("{base64} and then prose");
+    let output = limited(&mixed, 1_000, generic_passes);
+    assert_eq!(output, format!("{}...", &base64[..1_000]));
+}
+
+#[test]
+fn a_limited_string_counts_characters_not_bytes() {
+    let input = "é".repeat(3_000);
+    let output = limited(&input, 2_048, generic_passes);
+    assert_eq!(chars(&output), 2_048 + 3);
+}
+
+#[test]
+fn a_string_leaf_in_a_tree_gets_the_limit_and_the_passes_together() {
+    let long = format!(
+        r#"{{"user":"ada","password":"hunter2"}} {}"#,
+        "x".repeat(100_000)
+    );
+    let mut value = json!({"text": long});
+    sanitize_tree(&mut value);
+    let text = value["text"].as_str().unwrap();
+    assert!(text.starts_with(r#"{"user":"ada","password":"[redacted]"} xxx"#));
+    assert_eq!(chars(text), MAX_STRING_CHARS + 3);
+}

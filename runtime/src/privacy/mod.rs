@@ -48,6 +48,20 @@ pub fn free_text(input: &str) -> String {
     free_text::free_text(input)
 }
 
+/// The generic pass for a string with a length limit of `limit` characters: the binary gate on the whole
+/// string, then the other steps on at most `limit` plus 1,024 characters, then the cut to the limit (marked with
+/// `...`). Costs what a string of `limit` characters does, however long `input` is. Every captured string with a
+/// limit takes this rather than [`generic_string`] followed by [`truncate`](fn@truncate).
+pub fn generic_limited(input: &str, limit: usize) -> String {
+    generic::limited(input, limit, generic::generic_passes).into_owned()
+}
+
+/// The free-text pass for a string with a length limit (the intent, feedback text), in the order of
+/// [`generic_limited`].
+pub fn free_text_limited(input: &str, limit: usize) -> String {
+    generic::limited(input, limit, free_text::free_text_passes).into_owned()
+}
+
 /// Well-known credential shapes in `text` become `[redacted]`; borrows when there are none.
 ///
 /// PostHog keys (`phc_…`, `phx_…`); JWTs; AWS access key ids (`AKIA…`, `ASIA…`) and secret access keys named in
@@ -71,15 +85,19 @@ pub fn is_secret_key(key: &str) -> bool {
     keys::is_credential_key(key)
 }
 
-/// `$mcp_parameters`: the generic pass on every string leaf and key-based redaction (by [`is_secret_key`]),
-/// at any depth. Object keys get the token and credential-shape steps ([`redact_secrets`]).
+/// `$mcp_parameters`: first the entry, nesting and key limits of [`bound`] (strings aside), then key-based
+/// redaction (by [`is_secret_key`]) at any depth, then every remaining string leaf through
+/// [`generic_limited`] at the 32,768-character string limit. Object keys get the token and credential-shape
+/// steps ([`redact_secrets`]). The cost is bounded by the limits, not by the size of the value.
 pub fn sanitize_parameters(value: &mut Value) {
+    truncate::bound_structure(value, MAX_DEPTH);
     generic::sanitize_tree(value);
 }
 
 /// `$mcp_response`: as [`sanitize_parameters`] (`structuredContent` included), then content blocks of a
 /// tool result's `content` and of each prompt message's `content`.
 pub fn sanitize_response(value: &mut Value) {
+    truncate::bound_structure(value, MAX_DEPTH);
     generic::sanitize_tree(value);
     generic::rewrite_content_blocks(value);
 }

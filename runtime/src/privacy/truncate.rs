@@ -13,6 +13,8 @@ pub(crate) const MARKER: &str = "...";
 pub(crate) const TEXT_BLOCK_CAP: usize = 32_768;
 /// Layer 2: the longest string kept whole.
 pub(crate) const MAX_STRING_CHARS: usize = 32_768;
+/// Layer 2: the longest object key kept whole.
+pub(crate) const MAX_KEY_CHARS: usize = 256;
 /// Layer 2: the depth a captured value starts with.
 pub const MAX_DEPTH: usize = 10;
 /// Layer 2: items per array, keys per object.
@@ -84,10 +86,21 @@ fn replace(slot: &mut Value, new: Value) {
 
 /// Layer 2 from `depth` remaining levels at the root; iterative.
 pub(crate) fn bound(root: &mut Value, depth: usize) {
+    bound_with(root, depth, true);
+}
+
+/// Layer 2 without the string limit: entries, nesting and keys only, which the privacy passes apply before
+/// they read any string (each string then gets the passes and its limit together).
+pub(crate) fn bound_structure(root: &mut Value, depth: usize) {
+    bound_with(root, depth, false);
+}
+
+fn bound_with(root: &mut Value, depth: usize, strings: bool) {
     let mut stack: Vec<(&mut Value, usize)> = vec![(root, depth)];
     while let Some((value, remaining)) = stack.pop() {
         match value {
-            Value::String(text) => truncate_in_place(text, MAX_STRING_CHARS),
+            Value::String(text) if strings => truncate_in_place(text, MAX_STRING_CHARS),
+            Value::String(_) => {}
             Value::Array(_) if remaining == 0 => replace(value, Value::String("[Array]".into())),
             Value::Object(_) if remaining == 0 => replace(value, Value::String("[Object]".into())),
             Value::Array(items) => {
@@ -113,9 +126,28 @@ pub(crate) fn bound(root: &mut Value, depth: usize) {
                     kept.insert(MARKER.into(), Value::String(MAX_PROPERTIES.into()));
                     *map = kept;
                 }
+                cut_long_keys(map);
                 stack.extend(map.values_mut().map(|child| (child, remaining - 1)));
             }
             Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+}
+
+/// Keys over [`MAX_KEY_CHARS`] characters are cut there (marked); of two keys that become the same, the later
+/// value stays.
+fn cut_long_keys(map: &mut Map<String, Value>) {
+    if !map.keys().any(|key| key.len() > MAX_KEY_CHARS) {
+        return;
+    }
+    let old = std::mem::take(map);
+    for (key, child) in old {
+        let key = match truncate(&key, MAX_KEY_CHARS) {
+            Cow::Owned(cut) => cut,
+            Cow::Borrowed(_) => key,
+        };
+        if let Some(replaced) = map.insert(key, child) {
+            drop_deep(replaced);
         }
     }
 }
@@ -488,5 +520,17 @@ mod tests {
         let before = payload.clone();
         fit_budget(&mut payload, true);
         assert_eq!(payload, before);
+    }
+
+    #[test]
+    fn keys_over_256_characters_are_cut_and_strings_are_left_to_the_passes() {
+        let long_key = "k".repeat(300);
+        let mut value = json!({ long_key: "v".repeat(40_000), "short": 1 });
+        bound_structure(&mut value, MAX_DEPTH);
+        let object = value.as_object().unwrap();
+        let key = object.keys().next().unwrap();
+        assert_eq!(key, &format!("{}{MARKER}", "k".repeat(MAX_KEY_CHARS)));
+        assert_eq!(object[key].as_str().unwrap().len(), 40_000);
+        assert_eq!(object["short"], 1);
     }
 }
