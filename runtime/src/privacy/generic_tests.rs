@@ -121,46 +121,6 @@ fn named_fields_are_redacted_at_any_depth_and_others_kept() {
 }
 
 #[test]
-fn content_blocks_become_stubs_by_kind() {
-    let mut value = json!({"content": [
-        {"type": "text", "text": "hi"},
-        {"type": "image", "data": "AAAA", "mimeType": "image/png"},
-        {"type": "audio", "data": "AAAA"},
-        {"type": "resource", "resource": {"uri": "file:///a", "blob": "AAAA"}},
-        {"type": "resource", "resource": {"uri": "file:///a", "text": "body"}},
-        {"type": "resource_link", "uri": "file:///a"},
-        {"type": "video"},
-        7
-    ]});
-    rewrite_content_blocks(&mut value);
-    let blocks = value["content"].as_array().unwrap();
-    assert_eq!(blocks[0], json!({"type": "text", "text": "hi"}));
-    assert_eq!(blocks[1]["text"], IMAGE_STUB);
-    assert_eq!(blocks[2]["text"], AUDIO_STUB);
-    assert_eq!(blocks[3]["text"], BLOB_STUB);
-    assert_eq!(blocks[4]["resource"]["text"], "body");
-    assert_eq!(blocks[5]["uri"], "file:///a");
-    assert_eq!(
-        blocks[6],
-        json!({"type": "text",
-            "text": "[unsupported content type \"video\" redacted - not supported by PostHog MCP analytics]"})
-    );
-    assert_eq!(blocks[7], 7);
-}
-
-#[test]
-fn prompt_message_content_is_rewritten_as_object_or_array() {
-    let mut value = json!({"messages": [
-        {"role": "user", "content": {"type": "image", "data": "AAAA"}},
-        {"role": "assistant", "content": [{"type": "audio", "data": "AAAA"}, {"type": "text", "text": "t"}]}
-    ]});
-    rewrite_content_blocks(&mut value);
-    assert_eq!(value["messages"][0]["content"]["text"], IMAGE_STUB);
-    assert_eq!(value["messages"][1]["content"][0]["text"], AUDIO_STUB);
-    assert_eq!(value["messages"][1]["content"][1]["text"], "t");
-}
-
-#[test]
 fn a_text_block_repeating_structured_content_loses_the_password_too() {
     let mut value = json!({
         "content": [{"type": "text", "text": r#"{"user":"ada","password":"hunter2"}"#}],
@@ -248,4 +208,44 @@ fn a_string_leaf_in_a_tree_gets_the_limit_and_the_passes_together() {
     let text = value["text"].as_str().unwrap();
     assert!(text.starts_with(r#"{"user":"ada","password":"[redacted]"} xxx"#));
     assert_eq!(chars(text), MAX_STRING_CHARS + 3);
+}
+
+#[test]
+fn content_blocks_become_stubs_by_kind() {
+    let mut value = json!({"content": [
+        {"type": "text", "text": "hi"},
+        {"type": "image", "data": "AAAA", "mimeType": "image/png"},
+        {"type": "audio", "data": "AAAA"},
+        {"type": "resource", "resource": {"uri": "file:///a", "blob": "AAAA"}},
+        {"type": "resource", "resource": {"uri": "file:///a", "text": "body"}},
+        {"type": "resource_link", "uri": "file:///a"},
+        {"type": "video"},
+        7
+    ]});
+    rewrite_content_blocks(&mut value);
+    let blocks = value["content"].as_array().unwrap();
+    assert_eq!(blocks[0], json!({"type": "text", "text": "hi"}));
+    assert_eq!(blocks[1]["text"], IMAGE_STUB);
+    assert_eq!(blocks[2]["text"], AUDIO_STUB);
+    assert_eq!(blocks[3]["text"], BLOB_STUB);
+    assert_eq!(blocks[4]["resource"]["text"], "body");
+    assert_eq!(blocks[5]["uri"], "file:///a");
+    assert_eq!(
+        blocks[6],
+        json!({"type": "text",
+            "text": "[unsupported content type \"video\" redacted - not supported by PostHog MCP analytics]"})
+    );
+    assert_eq!(blocks[7], 7);
+}
+
+#[test]
+fn prompt_message_content_is_rewritten_as_object_or_array() {
+    let mut value = json!({"messages": [
+        {"role": "user", "content": {"type": "image", "data": "AAAA"}},
+        {"role": "assistant", "content": [{"type": "audio", "data": "AAAA"}, {"type": "text", "text": "t"}]}
+    ]});
+    rewrite_content_blocks(&mut value);
+    assert_eq!(value["messages"][0]["content"]["text"], IMAGE_STUB);
+    assert_eq!(value["messages"][1]["content"][0]["text"], AUDIO_STUB);
+    assert_eq!(value["messages"][1]["content"][1]["text"], "t");
 }
