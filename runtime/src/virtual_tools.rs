@@ -274,9 +274,7 @@ impl Feedback {
 
     /// The `$mcp_feedback_*` properties, sanitized and capped: runs on the delivery worker.
     pub(crate) fn properties(&self) -> Map<String, Value> {
-        let text = |value: &str, cap: usize| {
-            Value::String(privacy::truncate(&privacy::free_text(value), cap).into_owned())
-        };
+        let text = |value: &str, cap: usize| Value::String(privacy::free_text_limited(value, cap));
         let mut props = Map::new();
         props.insert("$mcp_feedback_type".into(), Value::from(self.feedback_type));
         if !self.summary.is_empty() {

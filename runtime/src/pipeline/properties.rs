@@ -81,7 +81,7 @@ pub(crate) fn set_properties(props: &mut Map<String, Value>, identity: Option<&I
 }
 
 pub(super) fn resource_name(name: &str) -> Value {
-    Value::String(privacy::truncate(&privacy::generic_string(name), CAP_NAME).into_owned())
+    Value::String(privacy::generic_limited(name, CAP_NAME))
 }
 
 /// `{"request": {"method", "params"}}`, sanitized and bounded. The params keep what the agent asked for and
@@ -125,7 +125,7 @@ pub(super) fn call_properties(props: &mut Map<String, Value>, record: &RequestRe
         if tool.verified {
             put_str(props, "$mcp_tool_name", Some(&tool.name), CAP_NAME);
         } else {
-            let name = privacy::generic_string(&privacy::free_text(&tool.name)).into_owned();
+            let name = privacy::free_text_limited(&tool.name, CAP_NAME);
             put_str(props, "$mcp_tool_name", Some(&name), CAP_NAME);
         }
         put_str(
@@ -142,18 +142,18 @@ pub(super) fn call_properties(props: &mut Map<String, Value>, record: &RequestRe
         );
     }
     if let Some((intent, source)) = record.intent.as_deref() {
-        let intent = privacy::truncate(&privacy::free_text(intent), CAP_TEXT).into_owned();
+        let intent = privacy::free_text_limited(intent, CAP_TEXT);
         props.insert("$mcp_intent".into(), Value::String(intent));
         props.insert("$mcp_intent_source".into(), Value::from(*source));
     }
     if let Some((model, source)) = record.llm_model.as_deref() {
-        let model = privacy::generic_string(model);
+        let model = privacy::generic_limited(model, CAP_NAME);
         put_str(props, "$mcp_llm_model", Some(&model), CAP_NAME);
         props.insert("$mcp_llm_model_source".into(), Value::from(*source));
     }
     props.insert("$mcp_duration_ms".into(), Value::from(record.duration_ms));
     if let Some(task_id) = &record.task_id {
-        let task_id = privacy::generic_string(task_id);
+        let task_id = privacy::generic_limited(task_id, CAP_NAME);
         put_str(props, "$mcp_task_id", Some(&task_id), CAP_NAME);
     }
     if let Some(trace) = &record.trace {
@@ -165,7 +165,7 @@ pub(super) fn call_properties(props: &mut Map<String, Value>, record: &RequestRe
         if let (true, Some(error)) = (is_error, &record.error) {
             let error_type = error.label.as_deref().unwrap_or(&error.type_name);
             put_str(props, "$mcp_error_type", Some(error_type), CAP_NAME);
-            let message = privacy::generic_string(&error.message);
+            let message = privacy::generic_limited(&error.message, CAP_TEXT);
             put_str(props, "$mcp_error_message", Some(&message), CAP_TEXT);
         }
     }
