@@ -285,6 +285,8 @@ pub mod names {
     pub const TOOLS_LIST: &str = "$mcp_tools_list";
     /// Every `tools/call` of a tool the server has that reached a final outcome.
     pub const TOOL_CALL: &str = "$mcp_tool_call";
+    /// A round of a `tools/call` that asked the client for more input before it can complete.
+    pub const INPUT_REQUIRED: &str = "$mcp_input_required";
     /// A `tools/call` naming a tool the server does not have: what the agent looked for and did not find.
     pub const UNKNOWN_TOOL: &str = "$mcp_unknown_tool";
     /// Every `resources/list` and `resources/templates/list`.

@@ -315,9 +315,12 @@ impl ToolCalls<'_> {
                 {
                     delivered = deliver_handle(result, handle, *minted, instructions);
                 }
+                if let CallToolResponse::InputRequired(round) = &*response {
+                    input_round(record, round);
+                }
                 record.response = match &*response {
                     CallToolResponse::Complete(result) => Some(Encoded::of(result)),
-                    CallToolResponse::InputRequired(result) => Some(Encoded::of(result)),
+                    CallToolResponse::InputRequired(_) => None,
                     CallToolResponse::Task(task) => Some(Encoded::of(task)),
                     _ => None,
                 };
@@ -346,6 +349,54 @@ impl ToolCalls<'_> {
             Some(task_id) => self.server.tasks().park(scope, task_id),
             None => self.server.finish(scope),
         }
+    }
+}
+
+/// A result that asks the client for more input is not the call's outcome. On a protocol that lets the client
+/// answer, the round is recorded as `$mcp_input_required` (which methods it asked for, never their content) and
+/// the retry that completes the call is the `$mcp_tool_call`. An older client cannot answer, so there the call
+/// ends here, as a failure labelled `input_required`.
+fn input_round(
+    record: &mut crate::pipeline::RequestRecord,
+    round: &rmcp::model::InputRequiredResult,
+) {
+    if crate::pipeline::is_modern_protocol(record.attribution.protocol_version.as_deref()) {
+        let methods = round
+            .input_requests
+            .iter()
+            .flatten()
+            .map(|(_, request)| input_method(request))
+            .take(100)
+            .collect();
+        record.event = names::INPUT_REQUIRED;
+        record.input_request_methods = Some(methods);
+        record.capture_parameters = false;
+        record.is_error = None;
+        record.error = None;
+    } else {
+        record.is_error = Some(true);
+        record.error = Some(Box::new(crate::event::ErrorInfo {
+            type_name: "Error".into(),
+            label: Some("input_required".into()),
+            message: "the tool asked for more input, which a client on this protocol revision cannot give"
+                .into(),
+            synthetic: true,
+            chain: Vec::new(),
+        }));
+    }
+}
+
+/// The JSON-RPC method of one request a round asks the client to answer.
+fn input_method(request: &rmcp::model::InputRequest) -> String {
+    match request {
+        rmcp::model::InputRequest::CreateMessage(_) => "sampling/createMessage".to_owned(),
+        rmcp::model::InputRequest::Elicitation(_) => "elicitation/create".to_owned(),
+        rmcp::model::InputRequest::ListRoots(_) => "roots/list".to_owned(),
+        // A kind added after rmcp 3.11: its own envelope names it.
+        other => serde_json::to_value(other)
+            .ok()
+            .and_then(|value| value.get("method")?.as_str().map(str::to_owned))
+            .unwrap_or_else(|| "unknown".to_owned()),
     }
 }
 

@@ -179,7 +179,7 @@ fn main_resource_name(record: &RequestRecord) -> Option<String> {
     const UNKNOWN: &str = "Unknown Tool Name";
     match record.event {
         names::INITIALIZE => Some(UNKNOWN.to_owned()),
-        names::UNKNOWN_TOOL => None,
+        names::UNKNOWN_TOOL | names::INPUT_REQUIRED => None,
         names::TOOL_CALL => Some(
             record
                 .tool

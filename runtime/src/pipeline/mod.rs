@@ -25,5 +25,7 @@ pub(crate) use build::{PipelineSettings, distinct_id, finish};
 pub(crate) use handover::{
     Attribution, CaptureOptions, CapturedValue, Encoded, ToolFacts, TraceIds, with_request_meta,
 };
-pub(crate) use properties::{attribution_properties, base_properties, set_properties};
+pub(crate) use properties::{
+    attribution_properties, base_properties, is_modern_protocol, set_properties,
+};
 pub(crate) use record::{PooledRecord, RequestRecord, boxed_map};

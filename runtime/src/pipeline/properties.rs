@@ -152,6 +152,9 @@ pub(super) fn call_properties(props: &mut Map<String, Value>, record: &RequestRe
         props.insert("$mcp_llm_model_source".into(), Value::from(*source));
     }
     props.insert("$mcp_duration_ms".into(), Value::from(record.duration_ms));
+    if let Some(methods) = &record.input_request_methods {
+        props.insert("$mcp_input_request_methods".into(), json!(methods));
+    }
     if let Some(task_id) = &record.task_id {
         let task_id = privacy::generic_limited(task_id, CAP_NAME);
         put_str(props, "$mcp_task_id", Some(&task_id), CAP_NAME);

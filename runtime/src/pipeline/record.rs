@@ -51,6 +51,8 @@ pub(crate) struct RequestRecord {
     pub trace: Option<Box<TraceIds>>,
     /// `$mcp_task_id`: the task a task-augmented `tools/call` created (reported when the task ends).
     pub task_id: Option<Box<str>>,
+    /// `$mcp_input_request_methods`: what a round that asked for more input asked the client to do.
+    pub input_request_methods: Option<Box<[String]>>,
 }
 
 impl RequestRecord {
@@ -93,6 +95,7 @@ impl RequestRecord {
             feedback: None,
             capture_parameters: true,
             task_id: None,
+            input_request_methods: None,
             trace: None,
         }
     }
