@@ -188,6 +188,12 @@ fn error_outcome<E: 'static>(
             typed: None,
         };
     }
+    if let Some(error) = (error as &dyn Any).downcast_ref::<crate::tool_error::ToolError>() {
+        return Outcome {
+            is_error: true,
+            typed: Some(error.info()),
+        };
+    }
     let (message, chain) = describe(error);
     Outcome {
         is_error: true,

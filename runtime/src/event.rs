@@ -246,6 +246,33 @@ pub struct ErrorInfo {
     pub synthetic: bool,
     /// The `Display` of each `source()` in the error's chain, outermost first.
     pub chain: Vec<String>,
+    /// `$mcp_error_status`: the upstream HTTP status the failure came with, when the server says.
+    pub status: Option<u16>,
+}
+
+/// A typed error `E`: its own type name, `message`, its source chain.
+pub(crate) fn typed_error_info<E: ?Sized>(message: String, chain: Vec<String>) -> ErrorInfo {
+    ErrorInfo {
+        type_name: own_type_name(std::any::type_name::<E>()),
+        label: None,
+        message,
+        synthetic: false,
+        chain,
+        status: None,
+    }
+}
+
+/// A type's own name from `std::any::type_name`: without its module path or generic arguments
+/// (`app::errors::Timeout<u8>` is `Timeout`). A box or shared pointer around an error hides the error's type,
+/// so it is the generic `Error`, as is anything without a name.
+pub(crate) fn own_type_name(full: &str) -> String {
+    let head = full.split_once('<').map_or(full, |(head, _)| head);
+    let name = head.rsplit("::").next().unwrap_or(head).trim();
+    match name {
+        "" | "Box" | "Arc" | "Rc" => "Error".to_owned(),
+        name if name.starts_with("dyn ") || name.starts_with('&') => "Error".to_owned(),
+        name => name.to_owned(),
+    }
 }
 
 /// The value of `$mcp_source` on every event the crate builds.

@@ -34,6 +34,7 @@ pub mod manual;
 mod pipeline;
 mod recycle;
 mod server;
+mod tool_error;
 mod virtual_tools;
 
 pub use analytics::{
@@ -56,6 +57,7 @@ pub use identity::{Identity, IntoIdentifyResult};
 pub use request::RequestView;
 pub use server::{Instrumented, instrument};
 pub use session::SessionStats;
+pub use tool_error::{ErrorKind, ToolError};
 pub use virtual_tools::Feedback;
 
 #[cfg(feature = "macros")]

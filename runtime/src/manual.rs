@@ -261,6 +261,24 @@ impl ManualServer {
         }
     }
 
+    /// Captures a prepared call that failed with `error`, a failure whose kind the host knows: `$mcp_error_type`
+    /// is the kind's label, and the `$exception` is named by the wrapped error's own type. `outcome` is what the
+    /// host answers the client with (an error result or a JSON-RPC error); it is returned with any conversation
+    /// handle delivered.
+    pub fn finish_call_with_error(
+        &self,
+        prepared: Box<PreparedToolCall>,
+        outcome: Result<CallToolResult, ErrorData>,
+        error: &crate::ToolError,
+    ) -> Result<CallToolResult, ErrorData> {
+        let annotations = CallAnnotations {
+            is_error: true,
+            error: Some(error.info()),
+            ..CallAnnotations::default()
+        };
+        self.finish_with(prepared, annotations, outcome)
+    }
+
     /// Captures the host's outcome of a prepared call (`$mcp_tool_call`, and `$exception` for an error) and
     /// returns what to send to the client: the result with any conversation handle delivered.
     pub fn finish_call(
@@ -268,7 +286,15 @@ impl ManualServer {
         prepared: Box<PreparedToolCall>,
         outcome: Result<CallToolResult, ErrorData>,
     ) -> Result<CallToolResult, ErrorData> {
-        let annotations = CallAnnotations::default();
+        self.finish_with(prepared, CallAnnotations::default(), outcome)
+    }
+
+    fn finish_with(
+        &self,
+        prepared: Box<PreparedToolCall>,
+        annotations: CallAnnotations,
+        outcome: Result<CallToolResult, ErrorData>,
+    ) -> Result<CallToolResult, ErrorData> {
         match outcome {
             Ok(result) => {
                 let mut response = CallToolResponse::Complete(result);

@@ -8,6 +8,8 @@ use rmcp::ErrorData;
 use rmcp::model::{CallToolResult, ErrorCode};
 
 use crate::event::ErrorInfo;
+#[cfg(test)]
+use crate::event::own_type_name;
 
 /// The fixed `$mcp_error_message` of a panic whose payload is not a string.
 pub(crate) const NON_STRING_PANIC_MESSAGE: &str =
@@ -37,6 +39,7 @@ pub(crate) fn protocol_error(error: &ErrorData) -> ErrorInfo {
         message: error.message.to_string(),
         synthetic: false,
         chain: Vec::new(),
+        status: None,
     }
 }
 
@@ -65,6 +68,7 @@ pub(crate) fn result_error(result: &CallToolResult) -> ErrorInfo {
         },
         synthetic: true,
         chain: Vec::new(),
+        status: None,
     }
 }
 
@@ -90,18 +94,13 @@ pub(crate) fn panic_error(payload: &(dyn Any + Send)) -> ErrorInfo {
         message,
         synthetic: false,
         chain: Vec::new(),
+        status: None,
     }
 }
 
 /// A typed error `E` the attribute saw: its own type name, `message`, its source chain.
 pub(crate) fn typed_error<E: ?Sized>(message: String, chain: Vec<String>) -> ErrorInfo {
-    ErrorInfo {
-        type_name: own_type_name(std::any::type_name::<E>()),
-        label: None,
-        message,
-        synthetic: false,
-        chain,
-    }
+    crate::event::typed_error_info::<E>(message, chain)
 }
 
 /// The `source()` chain of `error`, at most [`MAX_CHAIN`] entries.
@@ -116,19 +115,6 @@ pub(crate) fn source_chain(error: &(dyn std::error::Error + 'static)) -> Vec<Str
         next = source.source();
     }
     chain
-}
-
-/// A type's own name from `std::any::type_name`: without its module path or generic arguments
-/// (`my_crate::errors::Timeout<u8>` is `Timeout`). A box or shared pointer around an error hides the error's type,
-/// so it is the generic `Error`, as is anything without a name.
-pub(crate) fn own_type_name(full: &str) -> String {
-    let head = full.split_once('<').map_or(full, |(head, _)| head);
-    let name = head.rsplit("::").next().unwrap_or(head).trim();
-    match name {
-        "" | "Box" | "Arc" | "Rc" | "dyn Error" => "Error".to_owned(),
-        name if name.starts_with("dyn ") || name.starts_with('&') => "Error".to_owned(),
-        name => name.to_owned(),
-    }
 }
 
 #[cfg(test)]

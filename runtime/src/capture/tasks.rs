@@ -30,6 +30,7 @@ fn synthetic(type_name: &str, message: String) -> ErrorInfo {
         message,
         synthetic: true,
         chain: Vec::new(),
+        status: None,
     }
 }
 

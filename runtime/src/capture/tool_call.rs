@@ -298,8 +298,10 @@ impl ToolCalls<'_> {
         let mut parked = None;
         match outcome {
             CallOutcome::Response(response) => {
-                let is_error =
-                    matches!(&*response, CallToolResponse::Complete(r) if r.is_error == Some(true));
+                // A typed error the attribute or the manual API reported makes the call a failure whatever
+                // result the client was given.
+                let is_error = typed_error.is_some()
+                    || matches!(&*response, CallToolResponse::Complete(r) if r.is_error == Some(true));
                 record.is_error = Some(is_error);
                 // An instrumented tool whose body never started: rmcp could not extract its parameters, the
                 // arguments, and answered with an error result.
@@ -315,18 +317,7 @@ impl ToolCalls<'_> {
                 {
                     delivered = deliver_handle(result, handle, *minted, instructions);
                 }
-                if let CallToolResponse::InputRequired(round) = &*response {
-                    input_round(record, round);
-                }
-                record.response = match &*response {
-                    CallToolResponse::Complete(result) => Some(Encoded::of(result)),
-                    CallToolResponse::InputRequired(_) => None,
-                    CallToolResponse::Task(task) => Some(Encoded::of(task)),
-                    _ => None,
-                };
-                if let CallToolResponse::Task(task) = &*response {
-                    parked = Some(task.task.task_id.clone());
-                }
+                parked = record_response(record, response);
             }
             CallOutcome::Error(error) => {
                 record.is_error = Some(true);
@@ -349,6 +340,25 @@ impl ToolCalls<'_> {
             Some(task_id) => self.server.tasks().park(scope, task_id),
             None => self.server.finish(scope),
         }
+    }
+}
+
+/// The response as the record keeps it; returns the task to wait for when the call was answered with one.
+fn record_response(
+    record: &mut crate::pipeline::RequestRecord,
+    response: &CallToolResponse,
+) -> Option<String> {
+    if let CallToolResponse::InputRequired(round) = response {
+        input_round(record, round);
+    }
+    record.response = match response {
+        CallToolResponse::Complete(result) => Some(Encoded::of(result)),
+        CallToolResponse::Task(task) => Some(Encoded::of(task)),
+        _ => None,
+    };
+    match response {
+        CallToolResponse::Task(task) => Some(task.task.task_id.clone()),
+        _ => None,
     }
 }
 
@@ -382,6 +392,7 @@ fn input_round(
                 .into(),
             synthetic: true,
             chain: Vec::new(),
+            status: None,
         }));
     }
 }

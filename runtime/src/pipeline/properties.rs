@@ -170,6 +170,9 @@ pub(super) fn call_properties(props: &mut Map<String, Value>, record: &RequestRe
             put_str(props, "$mcp_error_type", Some(error_type), CAP_NAME);
             let message = privacy::generic_limited(&error.message, CAP_TEXT);
             put_str(props, "$mcp_error_message", Some(&message), CAP_TEXT);
+            if let Some(status) = error.status {
+                props.insert("$mcp_error_status".into(), Value::from(status));
+            }
         }
     }
 }

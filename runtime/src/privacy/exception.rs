@@ -56,6 +56,7 @@ mod tests {
             chain: (0..chain)
                 .map(|i| format!("cause {i} phc_abcdefghijklmnopqrstuvwxyz123"))
                 .collect(),
+            status: None,
         }
     }
 
@@ -102,6 +103,7 @@ mod tests {
             message: "é".repeat(3_000),
             synthetic: true,
             chain: vec![],
+            status: None,
         };
         let list = exception_list(&info);
         assert_eq!(

@@ -10,8 +10,17 @@ use std::path::Path;
 /// Lowest first. A module may use modules of its own layer and of the layers before it.
 const LAYERS: &[&[&str]] = &[
     &[
-        "clock", "encode", "recycle", "event", "request", "session", "privacy", "delivery", "tool",
+        "clock",
+        "encode",
+        "recycle",
+        "event",
+        "request",
+        "session",
+        "privacy",
+        "delivery",
+        "tool",
         "hooks",
+        "tool_error",
     ],
     &["identity", "intent", "virtual_tools"],
     &["config", "pipeline"],
