@@ -92,7 +92,10 @@ async fn throughput_of_tool_call_events_built_by_the_pipeline() {
     let server = IngestServer::start();
     server.keep_bodies(false);
     for (what, builder) in [
-        ("discard", Analytics::builder().discard_sink()),
+        (
+            "discard",
+            Analytics::builder().destination(posthog_mcp::Destination::Discard),
+        ),
         (
             "posthog",
             Analytics::builder()
@@ -106,7 +109,7 @@ async fn throughput_of_tool_call_events_built_by_the_pipeline() {
         };
         let analytics = builder
             .delivery(options)
-            .without_registered_identify()
+            .identity(posthog_mcp::IdentityOptions::default().without_registered_identify())
             .build()
             .unwrap();
         let client = connect(analytics.instrument(WrapperOnlyServer::default())).await;

@@ -244,8 +244,8 @@ impl Variant {
 pub fn init_global_disabled() {
     let _ = posthog_mcp::init(
         Analytics::builder()
-            .disabled()
-            .without_registered_identify(),
+            .destination(posthog_mcp::Destination::Disabled)
+            .identity(posthog_mcp::IdentityOptions::default().without_registered_identify()),
     );
 }
 
@@ -270,10 +270,12 @@ impl Setup {
         let client = match variant {
             Variant::Bare => connect(Plain::default()).await,
             Variant::OursDiscard | Variant::OursIdentify | Variant::OursHttp => {
-                let mut builder = Analytics::builder().without_registered_identify();
+                let mut builder = Analytics::builder().identity(
+                    posthog_mcp::IdentityOptions::default().without_registered_identify(),
+                );
                 builder = match variant {
                     Variant::OursHttp => builder.api_key("phc_bench").host(sink),
-                    _ => builder.discard_sink(),
+                    _ => builder.destination(posthog_mcp::Destination::Discard),
                 };
                 if variant == Variant::OursIdentify {
                     builder = builder.identify(|_view| async {
@@ -485,9 +487,12 @@ pub mod identity_cache {
         let identify_calls = Arc::new(AtomicUsize::new(0));
         let counter = identify_calls.clone();
         let mut builder = Analytics::builder()
-            .discard_sink()
-            .without_registered_identify()
-            .identity_cache_capacity(sessions.max(1000));
+            .destination(posthog_mcp::Destination::Discard)
+            .identity(
+                posthog_mcp::IdentityOptions::default()
+                    .without_registered_identify()
+                    .identity_cache_capacity(sessions.max(1000)),
+            );
         if identify {
             builder = builder.identify(move |view| {
                 counter.fetch_add(1, Ordering::Relaxed);

@@ -170,7 +170,7 @@ impl CredentialSource {
         let mut hasher = fingerprint_key().build_hasher();
         let mut any = false;
         match self {
-            Self::Header(name) => return header_fingerprint(name, view.header_pairs()),
+            Self::Header(name) => return header_fingerprint(name, crate::request::header_pairs(view)),
             Self::Function(extract) => {
                 let extracted = catch_unwind(AssertUnwindSafe(|| extract(view)))
                     .ok()

@@ -48,7 +48,10 @@ pub use attribute::set_property;
 pub use capture::trace as trace_context;
 #[cfg(feature = "test-util")]
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{Builder, ConfigError, DEFAULT_HOST};
+pub use config::{
+    ArgumentOptions, Builder, ConfigError, DEFAULT_HOST, Destination, EventOptions,
+    IdentityOptions, SessionOptions, VirtualToolOptions,
+};
 #[cfg(feature = "test-util")]
 pub use delivery::MemorySink;
 pub use delivery::{DeliveryOptions, DeliveryStats, LocalTarget};

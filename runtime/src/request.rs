@@ -51,6 +51,11 @@ impl LazyParams {
     }
 }
 
+/// Every header of `view` as (lowercase name, value) pairs, in order.
+pub(crate) fn header_pairs(view: &RequestView) -> impl Iterator<Item = &(String, String)> {
+    view.inner.headers.iter().flatten()
+}
+
 impl std::fmt::Debug for RequestView {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Header values and params can hold credentials: never print them.
@@ -127,11 +132,6 @@ impl RequestView {
     /// ```
     pub fn extension<T: Send + Sync + 'static>(&self) -> Option<&T> {
         self.inner.extensions.as_ref()?.get::<T>()
-    }
-
-    /// Every header as (lowercase name, value) pairs, in order.
-    pub(crate) fn header_pairs(&self) -> impl Iterator<Item = &(String, String)> {
-        self.inner.headers.iter().flatten()
     }
 
     /// The MCP method, for example `tools/call`.

@@ -337,7 +337,7 @@ pub fn reporting_to(ingest: &crate::ingest::IngestServer) -> posthog_mcp::Builde
     posthog_mcp::Analytics::builder()
         .api_key("phc_test_project_key")
         .host(ingest.url())
-        .without_registered_identify()
+        .identity(posthog_mcp::IdentityOptions::default().without_registered_identify())
 }
 
 /// Flushes `analytics` and returns every event `ingest` accepted, in arrival order.

@@ -23,7 +23,7 @@ fn a_full_queue_costs_at_most_twice_the_bytes_it_counts() {
     let analytics = Analytics::builder()
         .api_key("phc_accounting")
         .host(ingest.url())
-        .without_registered_identify()
+        .identity(posthog_mcp::IdentityOptions::default().without_registered_identify())
         .delivery(DeliveryOptions {
             max_bytes: BUDGET,
             capacity: 10_000_000,

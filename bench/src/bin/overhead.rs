@@ -420,15 +420,15 @@ fn main() {
         (
             "discard (baseline)",
             Analytics::builder()
-                .without_registered_identify()
-                .discard_sink()
+                .identity(posthog_mcp::IdentityOptions::default().without_registered_identify())
+                .destination(posthog_mcp::Destination::Discard)
                 .build()
                 .expect("a valid configuration"),
         ),
         (
             "HTTP, gzip, loopback sink",
             Analytics::builder()
-                .without_registered_identify()
+                .identity(posthog_mcp::IdentityOptions::default().without_registered_identify())
                 .api_key("phc_bench")
                 .host(&sink.url)
                 .build()

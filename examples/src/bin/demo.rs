@@ -40,8 +40,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             })
         }
     });
-    builder =
-        builder.credential_fn(|view| view.params()["_meta"]["user"].as_str().map(str::to_owned));
+    builder = builder.identity(
+        posthog_mcp::IdentityOptions::default()
+            .credential_fn(|view| view.params()["_meta"]["user"].as_str().map(str::to_owned)),
+    );
     builder = match &api_key {
         Some(key) => {
             let host = std::env::var("POSTHOG_HOST")
@@ -49,7 +51,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("POSTHOG_API_KEY is set: events go to PostHog at {host}.");
             builder.api_key(key.clone()).host(host)
         }
-        None => builder.local_sink(LocalTarget::File(events_file.clone())),
+        None => builder.destination(posthog_mcp::Destination::Local(LocalTarget::File(
+            events_file.clone(),
+        ))),
     };
     let analytics = builder.build()?;
 

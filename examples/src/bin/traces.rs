@@ -25,8 +25,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let sink = MemorySink::new();
     let analytics = Analytics::builder()
-        .memory_sink(sink.clone())
-        .llm_traces(true)
+        .destination(posthog_mcp::Destination::Memory(sink.clone()))
+        .events(posthog_mcp::EventOptions::default().llm_traces(true))
         .build()?;
 
     let (server_io, client_io) = tokio::io::duplex(64 * 1024);

@@ -18,8 +18,8 @@ pub fn global() -> &'static Analytics {
         Builder::from_env().build().unwrap_or_else(|error| {
             tracing::error!("posthog-mcp: analytics disabled: {error}");
             Builder::new()
-                .disabled()
-                .without_registered_identify()
+                .destination(crate::Destination::Disabled)
+                .identity(crate::IdentityOptions::default().without_registered_identify())
                 .build()
                 .expect("a disabled instance always builds")
         })

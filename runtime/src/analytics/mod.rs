@@ -12,10 +12,10 @@ mod servers;
 
 use std::num::NonZeroUsize;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use crate::clock::Clock;
-use crate::config::{AgentOptions, Builder, ConfigError};
+use crate::config::{self, AgentOptions, Builder, ConfigError};
 use crate::delivery::{Delivery, DeliveryStats, LocalTarget, SinkKind};
 use crate::hooks::EventPropertiesFn;
 use crate::identity::{CredentialSource, SharedIdentify};
@@ -72,72 +72,15 @@ impl Analytics {
         Builder::new()
     }
 
-
     /// An instance configured from the environment (`POSTHOG_API_KEY`, `POSTHOG_HOST`).
     pub fn from_env() -> Result<Self, ConfigError> {
         Builder::from_env().build()
     }
 
-
-    pub(crate) fn start(
-        builder: Builder,
-        sink: Option<SinkKind>,
-        identify: Option<SharedIdentify>,
-        cache_capacity: NonZeroUsize,
-    ) -> Self {
-        match &sink {
-            Some(SinkKind::Local(LocalTarget::Stderr)) => tracing::info!(
-                "posthog-mcp: no POSTHOG_API_KEY set; events are written to stderr, one line each \
-                 (POSTHOG_MCP_LOCAL_SINK=jsonl for JSON lines)"
-            ),
-            Some(SinkKind::Local(LocalTarget::StderrJsonLines)) => {
-                tracing::info!(
-                    "posthog-mcp: no POSTHOG_API_KEY set; events are written as JSON lines to stderr"
-                )
-            }
-            Some(SinkKind::Local(LocalTarget::File(path))) => tracing::info!(
-                path = %path.display(),
-                "posthog-mcp: no POSTHOG_API_KEY set; events are written as JSON lines to a local file"
-            ),
-            None => tracing::debug!("posthog-mcp: analytics disabled"),
-            _ => {}
-        }
-        let delivery =
-            sink.map(|sink| Delivery::start(builder.delivery.clone(), sink, builder.clock.clone()));
-        Self {
-            inner: Arc::new(Inner {
-                delivery,
-                settings: Arc::new(PipelineSettings {
-                    exception_autocapture: builder.exception_autocapture,
-                    llm_traces: builder.llm_traces,
-                    before_send: builder.before_send.clone(),
-                }),
-                clock: builder.clock.clone(),
-                event_properties: builder.event_properties.clone(),
-                event_properties_timeout: builder.event_properties_timeout,
-                agent: Arc::new(builder.agent.clone()),
-                identify,
-                cache_capacity,
-                cache_ttl: builder.cache_ttl,
-                identify_timeout: builder.identify_timeout,
-                identify_failure_ttl: builder.identify_failure_ttl,
-                credential: builder.credential.clone(),
-                servers: dashmap::DashMap::new(),
-                session_capacity: NonZeroUsize::new(builder.session_capacity)
-                    .unwrap_or(NonZeroUsize::MIN),
-                task_timeout: builder.task_timeout.max(Duration::from_millis(1)),
-                task_capacity: NonZeroUsize::new(builder.task_capacity)
-                    .unwrap_or(NonZeroUsize::MIN),
-            }),
-        }
-    }
-
-
     /// Whether events are captured at all.
     pub fn is_enabled(&self) -> bool {
         self.inner.delivery.is_some()
     }
-
 
     /// Hands a record to the delivery worker (step 3): no serialization here, no waiting.
     pub(crate) fn submit(&self, record: PooledRecord) {
@@ -148,7 +91,6 @@ impl Analytics {
         }
     }
 
-
     /// Sends everything queued; `true` if it drained within `timeout`.
     pub async fn flush(&self, timeout: Duration) -> bool {
         match &self.inner.delivery {
@@ -157,7 +99,6 @@ impl Analytics {
         }
     }
 
-
     /// Drains the queue (bounded by `timeout`) and stops delivery. Call it before the process exits.
     pub async fn shutdown(&self, timeout: Duration) -> bool {
         match &self.inner.delivery {
@@ -165,7 +106,6 @@ impl Analytics {
             None => true,
         }
     }
-
 
     /// Delivery counters.
     pub fn stats(&self) -> DeliveryStats {
@@ -176,22 +116,72 @@ impl Analytics {
             .unwrap_or_default()
     }
 
+}
 
-    pub(crate) fn now(&self) -> SystemTime {
-        self.inner.clock.now()
+/// Starts an instance from a checked builder: logs where events go and starts the delivery worker.
+fn start(
+    builder: Builder,
+    sink: Option<SinkKind>,
+    identify: Option<SharedIdentify>,
+    cache_capacity: NonZeroUsize,
+) -> Analytics {
+    match &sink {
+        Some(SinkKind::Local(LocalTarget::Stderr)) => tracing::info!(
+            "posthog-mcp: no POSTHOG_API_KEY set; events are written to stderr, one line each \
+             (POSTHOG_MCP_LOCAL_SINK=jsonl for JSON lines)"
+        ),
+        Some(SinkKind::Local(LocalTarget::StderrJsonLines)) => {
+            tracing::info!(
+                "posthog-mcp: no POSTHOG_API_KEY set; events are written as JSON lines to stderr"
+            )
+        }
+        Some(SinkKind::Local(LocalTarget::File(path))) => tracing::info!(
+            path = %path.display(),
+            "posthog-mcp: no POSTHOG_API_KEY set; events are written as JSON lines to a local file"
+        ),
+        None => tracing::debug!("posthog-mcp: analytics disabled"),
+        _ => {}
+    }
+    let delivery =
+        sink.map(|sink| Delivery::start(builder.delivery.clone(), sink, builder.clock.clone()));
+    Analytics {
+        inner: Arc::new(Inner {
+            delivery,
+            settings: Arc::new(PipelineSettings {
+                exception_autocapture: builder.events.exception_autocapture,
+                llm_traces: builder.events.llm_traces,
+                before_send: builder.events.before_send.clone(),
+            }),
+            clock: builder.clock.clone(),
+            event_properties: builder.events.event_properties.clone(),
+            event_properties_timeout: builder.events.event_properties_timeout,
+            agent: Arc::new(AgentOptions::new(&builder.arguments, &builder.virtual_tools)),
+            identify,
+            cache_capacity,
+            cache_ttl: builder.identity.cache_ttl,
+            identify_timeout: builder.identity.identify_timeout,
+            identify_failure_ttl: builder.identity.identify_failure_ttl,
+            credential: builder.identity.credential.clone(),
+            servers: dashmap::DashMap::new(),
+            session_capacity: NonZeroUsize::new(builder.sessions.session_capacity)
+                .unwrap_or(NonZeroUsize::MIN),
+            task_timeout: builder.sessions.task_timeout.max(Duration::from_millis(1)),
+            task_capacity: NonZeroUsize::new(builder.sessions.task_capacity)
+                .unwrap_or(NonZeroUsize::MIN),
+        }),
     }
 }
 
 impl Builder {
     /// Checks every value and starts the delivery worker.
     pub fn build(self) -> Result<Analytics, ConfigError> {
-        let sink = self.resolve_sink()?;
-        if self.cache_capacity == 0 {
+        let sink = config::resolve_sink(&self)?;
+        if self.identity.cache_capacity == 0 {
             return Err(ConfigError::ZeroCapacity {
                 option: "identity_cache_capacity",
             });
         }
-        if self.session_capacity == 0 {
+        if self.sessions.session_capacity == 0 {
             return Err(ConfigError::ZeroCapacity {
                 option: "session_capacity",
             });
@@ -206,19 +196,19 @@ impl Builder {
                 option: "delivery.batch_size",
             });
         }
-        if self.identify_timeout.is_zero() {
+        if self.identity.identify_timeout.is_zero() {
             return Err(ConfigError::ZeroTimeout {
                 option: "identify_timeout",
             });
         }
-        if self.event_properties_timeout.is_zero() {
+        if self.events.event_properties_timeout.is_zero() {
             return Err(ConfigError::ZeroTimeout {
                 option: "event_properties_timeout",
             });
         }
-        self.check_agent()?;
-        let identify = self.resolve_identify()?;
-        let capacity = NonZeroUsize::new(self.cache_capacity).expect("checked above");
-        Ok(Analytics::start(self, sink, identify, capacity))
+        config::check_agent(&self.arguments, &self.virtual_tools)?;
+        let identify = config::resolve_identify(&self)?;
+        let capacity = NonZeroUsize::new(self.identity.cache_capacity).expect("checked above");
+        Ok(start(self, sink, identify, capacity))
     }
 }

@@ -42,7 +42,6 @@ pub(crate) struct PendingTask {
 }
 
 impl Analytics {
-
     /// The state of server `kind` reporting `name` and `version`: the one this instance keeps, or a new one.
     pub(crate) fn server_state(
         &self,
@@ -55,7 +54,7 @@ impl Analytics {
             .entry((kind, name, version))
             .or_insert_with(|| {
                 Arc::new(ServerState {
-                    identity: self.new_resolver(),
+                    identity: new_resolver(self),
                     callers: Callers::new(self.inner.session_capacity),
                     tools: dashmap::DashMap::new(),
                     first_page: Mutex::new(None),
@@ -65,24 +64,6 @@ impl Analytics {
             })
             .clone()
     }
-
-
-    /// A fresh identity cache and session-record store for one server: two servers never share entries.
-    fn new_resolver(&self) -> IdentityResolver {
-        let inner = &self.inner;
-        IdentityResolver::new(
-            inner.identify.clone(),
-            CacheSettings {
-                capacity: inner.cache_capacity,
-                ttl: inner.cache_ttl,
-                failure_ttl: inner.identify_failure_ttl,
-                timeout: inner.identify_timeout,
-            },
-            inner.credential.clone(),
-            inner.clock.clone(),
-        )
-    }
-
 
     /// The sessions this instance keeps for requests that carry none of their own (sessionless HTTP), summed
     /// over the servers it instruments.
@@ -96,4 +77,20 @@ impl Analytics {
         }
         total
     }
+}
+
+/// A fresh identity cache and session-record store for one server: two servers never share entries.
+fn new_resolver(analytics: &Analytics) -> IdentityResolver {
+    let inner = &analytics.inner;
+    IdentityResolver::new(
+        inner.identify.clone(),
+        CacheSettings {
+            capacity: inner.cache_capacity,
+            ttl: inner.cache_ttl,
+            failure_ttl: inner.identify_failure_ttl,
+            timeout: inner.identify_timeout,
+        },
+        inner.credential.clone(),
+        inner.clock.clone(),
+    )
 }

@@ -217,7 +217,7 @@ impl ServerShared {
         params: &P,
         options: BeginOptions<'_>,
     ) -> (Scope, CallerKeys) {
-        let started_at = self.analytics.now();
+        let started_at = self.analytics.inner.clock.now();
         let started = self.analytics.inner.clock.elapsed();
         if options.handshake.is_none()
             && let Some(mint) = &incoming.mint

@@ -13,8 +13,8 @@ use crate::{Identity, MemorySink};
 
 fn server(identify_calls: Arc<AtomicUsize>) -> ServerShared {
     let analytics = crate::Analytics::builder()
-        .memory_sink(MemorySink::new())
-        .without_registered_identify()
+        .destination(crate::Destination::Memory(MemorySink::new()))
+        .identity(crate::IdentityOptions::default().without_registered_identify())
         .identify(move |view: RequestView| {
             identify_calls.fetch_add(1, Ordering::SeqCst);
             let user = view

@@ -1,12 +1,18 @@
 //! Configuration: the environment (`POSTHOG_API_KEY`, `POSTHOG_HOST`, `POSTHOG_MCP_LOCAL_SINK`) and a builder
 //! for every configurable value. An invalid value is an error that names the option.
 //!
-//! `builder.rs` holds the [`Builder`] and its option setters; `settings.rs` reads the environment, checks the
+//! `builder.rs` holds the [`Builder`] and its setters, `options.rs` the option groups it takes whole
+//! ([`IdentityOptions`], [`EventOptions`], …); `settings.rs` reads the environment, checks the
 //! values and resolves them into what the instance keeps (the sink, the identify function, the agent options).
 
 mod builder;
+mod options;
 mod settings;
 
 pub use builder::Builder;
+pub use options::{
+    ArgumentOptions, Destination, EventOptions, IdentityOptions, SessionOptions, VirtualToolOptions,
+};
 pub(crate) use settings::AgentOptions;
+pub(crate) use settings::{check_agent, resolve_identify, resolve_sink};
 pub use settings::{ConfigError, DEFAULT_HOST};

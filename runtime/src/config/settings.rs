@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::Builder;
+use super::options::{ArgumentOptions, VirtualToolOptions};
 use crate::delivery::{LocalTarget, SinkKind};
 use crate::hooks::IntentFallbackFn;
 use crate::identity::{IdentifyRegistration, SharedIdentify};
@@ -36,28 +37,29 @@ pub(crate) struct AgentOptions {
     pub feedback_handler_timeout: Duration,
 }
 
-impl Default for AgentOptions {
-    fn default() -> Self {
+impl AgentOptions {
+    /// The agent-facing options of a builder's argument and virtual-tool groups.
+    pub(crate) fn new(arguments: &ArgumentOptions, tools: &VirtualToolOptions) -> Self {
+        let arguments = arguments.clone();
+        let tools = tools.clone();
         Self {
-            intent: true,
-            intent_description: None,
-            intent_fallback: None,
-            intent_fallback_timeout: Duration::from_secs(2),
-            llm_model: true,
-            llm_model_description: None,
-            conversation_id: true,
-            get_more_tools: None,
-            send_feedback: None,
-            feedback_description: None,
-            feedback_extra_properties: Map::new(),
-            feedback_extra_required: Vec::new(),
-            feedback_handler: None,
+            intent: arguments.intent,
+            intent_description: arguments.intent_description,
+            intent_fallback: arguments.intent_fallback,
+            intent_fallback_timeout: arguments.intent_fallback_timeout,
+            llm_model: arguments.llm_model,
+            llm_model_description: arguments.llm_model_description,
+            conversation_id: arguments.conversation_id,
+            get_more_tools: tools.get_more_tools,
+            send_feedback: tools.send_feedback,
+            feedback_description: tools.feedback_description,
+            feedback_extra_properties: tools.feedback_extra_properties,
+            feedback_extra_required: tools.feedback_extra_required,
+            feedback_handler: tools.feedback_handler,
             feedback_handler_timeout: Duration::from_secs(2),
         }
     }
-}
 
-impl AgentOptions {
     /// Whether any option can change what the client sees.
     pub(crate) fn decorates(&self) -> bool {
         self.intent
@@ -167,15 +169,18 @@ pub(super) fn local_sink_from_env() -> SinkChoice {
     }
 }
 
-impl Builder {
-    pub(crate) fn check_agent(&self) -> Result<(), ConfigError> {
-        let agent = &self.agent;
-        if agent.intent_fallback_timeout.is_zero() {
+/// Checks the agent-facing options: the intent fallback's timeout, the virtual tools' names and the feedback
+/// extras.
+pub(crate) fn check_agent(
+    arguments: &ArgumentOptions,
+    tools: &VirtualToolOptions,
+) -> Result<(), ConfigError> {
+        if arguments.intent_fallback_timeout.is_zero() {
             return Err(ConfigError::ZeroTimeout {
                 option: "intent_fallback_timeout",
             });
         }
-        if agent
+        if tools
             .get_more_tools
             .as_deref()
             .is_some_and(|n| n.trim().is_empty())
@@ -184,7 +189,7 @@ impl Builder {
                 option: "get_more_tools_name",
             });
         }
-        if agent
+        if tools
             .send_feedback
             .as_deref()
             .is_some_and(|n| n.trim().is_empty())
@@ -194,13 +199,14 @@ impl Builder {
             });
         }
         check_extras(
-            &agent.feedback_extra_properties,
-            &agent.feedback_extra_required,
+            &tools.feedback_extra_properties,
+            &tools.feedback_extra_required,
         )
     }
 
-    pub(crate) fn resolve_sink(&self) -> Result<Option<SinkKind>, ConfigError> {
-        let (host, option) = self
+/// The sink a builder's key, host and destination name; `None` captures nothing.
+pub(crate) fn resolve_sink(builder: &Builder) -> Result<Option<SinkKind>, ConfigError> {
+        let (host, option) = builder
             .host
             .clone()
             .unwrap_or_else(|| (DEFAULT_HOST.to_owned(), "host"));
@@ -216,7 +222,7 @@ impl Builder {
                 reason: "the scheme must be http or https".into(),
             });
         }
-        Ok(match (&self.sink, &self.api_key) {
+        Ok(match (&builder.sink, &builder.api_key) {
             (SinkChoice::Off, _) => None,
             (SinkChoice::Explicit(sink), _) => Some(sink.clone()),
             (SinkChoice::Auto, Some(key)) => Some(SinkKind::PostHog {
@@ -227,9 +233,11 @@ impl Builder {
         })
     }
 
-    pub(crate) fn resolve_identify(&self) -> Result<Option<SharedIdentify>, ConfigError> {
-        if self.identify.is_some() || !self.use_registry {
-            return Ok(self.identify.clone());
+/// The identify function: the builder's own, else the one `#[posthog_identify]` function unless registered ones
+/// are ignored.
+pub(crate) fn resolve_identify(builder: &Builder) -> Result<Option<SharedIdentify>, ConfigError> {
+        if builder.identify.is_some() || !builder.identity.use_registry {
+            return Ok(builder.identify.clone());
         }
         let mut registered = inventory::iter::<IdentifyRegistration>.into_iter();
         let Some(first) = registered.next() else {
@@ -246,8 +254,6 @@ impl Builder {
         let func = first.func;
         Ok(Some(Arc::new(move |view| func(view))))
     }
-
-}
 
 /// Build-time check of the feedback extras: no reserved key, every required key declared.
 pub(crate) fn check_extras(
@@ -313,8 +319,8 @@ mod tests {
     #[test]
     fn a_zero_capacity_names_the_option() {
         let error = Builder::new()
-            .disabled()
-            .identity_cache_capacity(0)
+            .destination(crate::config::Destination::Disabled)
+            .identity(crate::config::IdentityOptions::default().identity_cache_capacity(0))
             .build()
             .err()
             .unwrap();
@@ -332,13 +338,9 @@ mod tests {
 
     #[test]
     fn without_a_key_events_go_to_the_local_sink_on_stderr() {
-        let sink = Builder::new().resolve_sink().unwrap();
+        let sink = resolve_sink(&Builder::new()).unwrap();
         assert!(matches!(sink, Some(SinkKind::Local(LocalTarget::Stderr))));
-        let sink = Builder::new()
-            .api_key("phc_x")
-            .host("http://127.0.0.1:9/")
-            .resolve_sink()
-            .unwrap();
+        let sink = resolve_sink(&Builder::new().api_key("phc_x").host("http://127.0.0.1:9/")).unwrap();
         assert!(
             matches!(sink, Some(SinkKind::PostHog { host, .. }) if host == "http://127.0.0.1:9")
         );

@@ -11,4 +11,5 @@ mod privacy_properties;
 mod privacy_secrets;
 mod privacy_vectors;
 mod public_api;
+mod type_size;
 mod wire_encoding;

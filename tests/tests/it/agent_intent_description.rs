@@ -160,8 +160,12 @@ async fn a_per_tool_intent_description_replaces_the_default() {
 #[tokio::test]
 async fn a_per_tool_intent_description_wins_over_the_builders() {
     let ingest = IngestServer::start();
-    let (tools, events) =
-        list_and_call(reporting_to(&ingest).intent_description(BUILDER), &ingest).await;
+    let (tools, events) = list_and_call(
+        reporting_to(&ingest)
+            .arguments(posthog_mcp::ArgumentOptions::default().intent_description(BUILDER)),
+        &ingest,
+    )
+    .await;
 
     assert_eq!(
         context_description(&tools, "reports.export").as_deref(),
@@ -195,7 +199,11 @@ fn assert_listing_event_names_the_tools_without_their_schemas(events: &[Ingested
 #[tokio::test]
 async fn with_intent_off_a_per_tool_intent_description_injects_nothing() {
     let ingest = IngestServer::start();
-    let (tools, events) = list_and_call(reporting_to(&ingest).intent(false), &ingest).await;
+    let (tools, events) = list_and_call(
+        reporting_to(&ingest).arguments(posthog_mcp::ArgumentOptions::default().intent(false)),
+        &ingest,
+    )
+    .await;
 
     for name in ["reports.export", "reports.summarize", "reports.ping"] {
         assert_eq!(context_description(&tools, name), None, "{name}");

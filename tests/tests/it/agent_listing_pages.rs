@@ -119,8 +119,11 @@ async fn a_real_tool_with_a_virtual_name_on_a_later_page_is_shadowed_with_a_warn
     let logs = logs::capture(tracing::Level::WARN);
     let ingest = IngestServer::start();
     let analytics = reporting_to(&ingest)
-        .get_more_tools(true)
-        .send_feedback(true)
+        .virtual_tools(
+            posthog_mcp::VirtualToolOptions::default()
+                .get_more_tools(true)
+                .send_feedback(true),
+        )
         .build()
         .unwrap();
     let host = Paged::default();

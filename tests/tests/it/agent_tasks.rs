@@ -234,7 +234,10 @@ async fn a_completed_task_is_reported_with_its_result() {
 
 #[tokio::test]
 async fn a_task_never_seen_ending_is_reported_as_timed_out() {
-    let w = world(|b| b.task_timeout(Duration::from_secs(60))).await;
+    let w = world(|b| {
+        b.sessions(posthog_mcp::SessionOptions::default().task_timeout(Duration::from_secs(60)))
+    })
+    .await;
     let id = w.start_job().await;
     w.clock.advance(Duration::from_secs(59));
     assert_eq!(w.poll(&id).await.task.status(), TaskStatus::Working);
@@ -290,7 +293,7 @@ async fn tasks_get_and_cancel_reach_the_server_untouched() {
 
 #[tokio::test]
 async fn more_tasks_than_the_capacity_report_the_oldest_as_untracked() {
-    let w = world(|b| b.task_capacity(2)).await;
+    let w = world(|b| b.sessions(posthog_mcp::SessionOptions::default().task_capacity(2))).await;
     let first = w.start_job().await;
     w.clock.advance(Duration::from_secs(1));
     let second = w.start_job().await;

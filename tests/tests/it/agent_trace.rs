@@ -190,7 +190,10 @@ fn is_hex(value: &Value, len: usize) -> bool {
 #[tokio::test]
 async fn with_llm_traces_a_traced_tool_call_is_also_an_ai_span_of_the_agent_s_trace() {
     let ingest = IngestServer::start();
-    let analytics = reporting_to(&ingest).llm_traces(true).build().unwrap();
+    let analytics = reporting_to(&ingest)
+        .events(posthog_mcp::EventOptions::default().llm_traces(true))
+        .build()
+        .unwrap();
     let client = connect(analytics.instrument(WrapperOnlyServer::default())).await;
     client
         .call_tool(with_meta(

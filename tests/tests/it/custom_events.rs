@@ -46,8 +46,8 @@ async fn a_custom_event_keeps_the_distinct_id_timestamp_and_uuid_it_was_given() 
 #[test]
 fn a_blank_name_or_distinct_id_is_refused_with_what_to_write() {
     let analytics = posthog_mcp::Analytics::builder()
-        .discard_sink()
-        .without_registered_identify()
+        .destination(posthog_mcp::Destination::Discard)
+        .identity(posthog_mcp::IdentityOptions::default().without_registered_identify())
         .build()
         .unwrap();
     assert_eq!(analytics.event(" ").capture(), Err(CaptureError::EmptyName));

@@ -13,7 +13,7 @@ fn analytics(server: &IngestServer, options: DeliveryOptions) -> Analytics {
         .api_key("phc_rmcp_delivery")
         .host(server.url())
         .delivery(options)
-        .without_registered_identify()
+        .identity(posthog_mcp::IdentityOptions::default().without_registered_identify())
         .build()
         .unwrap()
 }

@@ -399,8 +399,8 @@ impl ServerHandler for Probe {
 
 fn analytics(sink: &MemorySink) -> Analytics {
     Analytics::builder()
-        .memory_sink(sink.clone())
-        .without_registered_identify()
+        .destination(posthog_mcp::Destination::Memory(sink.clone()))
+        .identity(posthog_mcp::IdentityOptions::default().without_registered_identify())
         .build()
         .unwrap()
 }

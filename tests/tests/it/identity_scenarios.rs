@@ -50,7 +50,7 @@ fn world(answer: fn(Option<&str>) -> Answer, configure: impl FnOnce(Builder) -> 
     let counter = calls.clone();
     let builder = reporting_to(&ingest)
         .clock(Arc::new(clock.clone()))
-        .credential_fn(credential)
+        .identity(posthog_mcp::IdentityOptions::default().credential_fn(credential))
         .identify(move |view: RequestView| {
             counter.fetch_add(1, Ordering::SeqCst);
             let answer = answer(credential(&view).as_deref());
@@ -322,7 +322,13 @@ async fn without_an_identify_function_every_event_is_anonymous() {
 async fn the_least_recently_used_session_is_evicted_at_capacity() {
     let w = world(
         |_| Answer::User("u", "free"),
-        |b| b.identity_cache_capacity(2),
+        |b| {
+            b.identity(
+                posthog_mcp::IdentityOptions::default()
+                    .credential_fn(credential)
+                    .identity_cache_capacity(2),
+            )
+        },
     );
     let server = w.analytics.instrument(WrapperOnlyServer::default());
     let mut clients = Vec::new();
@@ -357,7 +363,9 @@ async fn two_instrumented_servers_never_share_cache_entries() {
 
 #[tokio::test]
 async fn no_authorization_value_reaches_any_payload_over_http() {
-    let w = world(alice, |b| b.credential_header("authorization"));
+    let w = world(alice, |b| {
+        b.identity(posthog_mcp::IdentityOptions::default().credential_header("authorization"))
+    });
     let analytics = w.analytics.clone();
     let server = analytics.instrument(WrapperOnlyServer::default());
     let url = serve_http(move || server.clone(), true).await;

@@ -20,8 +20,8 @@ fn ours(logs: &LogCapture) -> Vec<String> {
 async fn calls_with(identify_fails: bool, calls: usize) -> Vec<String> {
     let logs = logs::capture(tracing::Level::INFO);
     let analytics = posthog_mcp::Analytics::builder()
-        .discard_sink()
-        .without_registered_identify()
+        .destination(posthog_mcp::Destination::Discard)
+        .identity(posthog_mcp::IdentityOptions::default().without_registered_identify())
         .identify(move |_view: RequestView| async move {
             if identify_fails {
                 Err("backend down")

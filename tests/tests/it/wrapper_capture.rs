@@ -245,7 +245,7 @@ async fn failures_are_classified_and_mirrored_by_exceptions() {
 async fn with_exception_autocapture_off_no_exception_is_sent() {
     let ingest = IngestServer::start();
     let analytics = reporting_to(&ingest)
-        .exception_autocapture(false)
+        .events(posthog_mcp::EventOptions::default().exception_autocapture(false))
         .build()
         .unwrap();
     let client = connect(analytics.instrument(WrapperOnlyServer::default())).await;
@@ -289,9 +289,12 @@ async fn the_client_receives_exactly_what_an_uninstrumented_server_returns() {
     let ingest = IngestServer::start();
     let bare = client_view(WrapperOnlyServer::default()).await;
     let analytics = reporting_to(&ingest)
-        .intent(false)
-        .llm_model(false)
-        .conversation_id(false)
+        .arguments(
+            posthog_mcp::ArgumentOptions::default()
+                .intent(false)
+                .llm_model(false)
+                .conversation_id(false),
+        )
         .build()
         .unwrap();
     let wrapped = client_view(analytics.instrument(WrapperOnlyServer::default())).await;
@@ -301,8 +304,8 @@ async fn the_client_receives_exactly_what_an_uninstrumented_server_returns() {
 #[tokio::test]
 async fn a_disabled_instance_captures_nothing_and_still_serves() {
     let analytics = Analytics::builder()
-        .disabled()
-        .without_registered_identify()
+        .destination(posthog_mcp::Destination::Disabled)
+        .identity(posthog_mcp::IdentityOptions::default().without_registered_identify())
         .build()
         .unwrap();
     assert!(!analytics.is_enabled());

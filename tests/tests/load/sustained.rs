@@ -23,7 +23,7 @@ async fn ten_thousand_calls_per_second_for_ten_seconds_with_a_100_ms_round_trip_
         .api_key("phc_sustained")
         .host(server.url())
         .delivery(DeliveryOptions::default())
-        .without_registered_identify()
+        .identity(posthog_mcp::IdentityOptions::default().without_registered_identify())
         .build()
         .unwrap();
     let client = connect(analytics.instrument(WrapperOnlyServer::default())).await;

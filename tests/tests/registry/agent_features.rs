@@ -66,8 +66,11 @@ fn handle_from(result: &CallToolResult) -> String {
 async fn feedback_and_missing_capability_calls_produce_exactly_their_one_event() {
     let ingest = IngestServer::start();
     let analytics = builder(&ingest)
-        .get_more_tools(true)
-        .send_feedback(true)
+        .virtual_tools(
+            posthog_mcp::VirtualToolOptions::default()
+                .get_more_tools(true)
+                .send_feedback(true),
+        )
         .build()
         .unwrap();
     let client = connect(analytics.instrument(Recorder::default())).await;
@@ -173,21 +176,26 @@ async fn the_feedback_handler_words_the_reply_and_declared_extras_are_captured()
     let extras = json!({"ticket": {"type": "integer", "description": "Ticket number"},
                         "area": {"type": "string", "enum": ["billing", "search"]}});
     let analytics = builder(&ingest)
-        .send_feedback_name("report_gap")
-        .send_feedback_extras(extras.as_object().unwrap().clone(), ["area"])
-        .feedback_handler(move |feedback| {
-            let seen = seen_by_handler.clone();
-            async move {
-                seen.lock().unwrap().push(feedback);
-                Some("Logged for the team.".to_owned())
-            }
-        })
-        .event_properties(|_view| async {
-            Some(serde_json::Map::from_iter([
-                ("$mcp_feedback_type".to_owned(), json!("overridden")),
-                ("tenant".to_owned(), json!("acme")),
-            ]))
-        })
+        .virtual_tools(
+            posthog_mcp::VirtualToolOptions::default()
+                .send_feedback_name("report_gap")
+                .send_feedback_extras(extras.as_object().unwrap().clone(), ["area"])
+                .feedback_handler(move |feedback| {
+                    let seen = seen_by_handler.clone();
+                    async move {
+                        seen.lock().unwrap().push(feedback);
+                        Some("Logged for the team.".to_owned())
+                    }
+                }),
+        )
+        .events(
+            posthog_mcp::EventOptions::default().event_properties(|_view| async {
+                Some(serde_json::Map::from_iter([
+                    ("$mcp_feedback_type".to_owned(), json!("overridden")),
+                    ("tenant".to_owned(), json!("acme")),
+                ]))
+            }),
+        )
         .build()
         .unwrap();
     let client = connect(analytics.instrument(Recorder::default())).await;
@@ -219,14 +227,17 @@ async fn the_feedback_handler_words_the_reply_and_declared_extras_are_captured()
 #[test]
 fn a_bad_feedback_configuration_is_a_build_error_naming_the_field() {
     let reserved = Analytics::builder()
-        .disabled()
-        .send_feedback(true)
-        .send_feedback_extras(
-            json!({"summary": {"type": "string"}})
-                .as_object()
-                .unwrap()
-                .clone(),
-            Vec::<String>::new(),
+        .destination(posthog_mcp::Destination::Disabled)
+        .virtual_tools(
+            posthog_mcp::VirtualToolOptions::default()
+                .send_feedback(true)
+                .send_feedback_extras(
+                    json!({"summary": {"type": "string"}})
+                        .as_object()
+                        .unwrap()
+                        .clone(),
+                    Vec::<String>::new(),
+                ),
         )
         .build()
         .err()
@@ -239,9 +250,12 @@ fn a_bad_feedback_configuration_is_a_build_error_naming_the_field() {
     );
     assert!(reserved.to_string().contains("`summary`"));
     let undeclared = Analytics::builder()
-        .disabled()
-        .send_feedback(true)
-        .send_feedback_extras(serde_json::Map::new(), ["severity"])
+        .destination(posthog_mcp::Destination::Disabled)
+        .virtual_tools(
+            posthog_mcp::VirtualToolOptions::default()
+                .send_feedback(true)
+                .send_feedback_extras(serde_json::Map::new(), ["severity"]),
+        )
         .build()
         .err()
         .unwrap();
@@ -252,7 +266,7 @@ fn a_bad_feedback_configuration_is_a_build_error_naming_the_field() {
 async fn a_real_tool_with_a_virtual_name_wins() {
     let ingest = IngestServer::start();
     let analytics = builder(&ingest)
-        .get_more_tools_name("subtract")
+        .virtual_tools(posthog_mcp::VirtualToolOptions::default().get_more_tools_name("subtract"))
         .build()
         .unwrap();
     let client = connect(analytics.instrument(Recorder::default())).await;
@@ -272,7 +286,10 @@ async fn a_real_tool_with_a_virtual_name_wins() {
 #[tokio::test]
 async fn the_model_comes_from_client_metadata_first_then_the_argument() {
     let ingest = IngestServer::start();
-    let analytics = builder(&ingest).llm_model(true).build().unwrap();
+    let analytics = builder(&ingest)
+        .arguments(posthog_mcp::ArgumentOptions::default().llm_model(true))
+        .build()
+        .unwrap();
     let client = connect(analytics.instrument(Recorder::default())).await;
     let tools = client.list_all_tools().await.unwrap();
     for name in ["inspect", "subtract"] {
@@ -327,7 +344,7 @@ async fn the_model_comes_from_client_metadata_first_then_the_argument() {
 #[tokio::test]
 async fn the_conversation_handle_round_trips_and_an_invented_one_is_rejected() {
     let ingest = IngestServer::start();
-    let analytics = builder(&ingest).conversation_id(true).build().unwrap();
+    let analytics = builder(&ingest).build().unwrap();
     // Over stateless HTTP, where nothing but a handle groups a client's calls.
     let server = analytics.instrument(Recorder::default());
     let url = serve_http(move || server.clone(), false).await;
@@ -429,11 +446,17 @@ async fn with_every_option_off_schemas_and_results_are_byte_identical() {
 
     let ingest = IngestServer::start();
     let analytics = builder(&ingest)
-        .intent(false)
-        .llm_model(false)
-        .conversation_id(false)
-        .get_more_tools(false)
-        .send_feedback(false)
+        .arguments(
+            posthog_mcp::ArgumentOptions::default()
+                .intent(false)
+                .llm_model(false)
+                .conversation_id(false),
+        )
+        .virtual_tools(
+            posthog_mcp::VirtualToolOptions::default()
+                .get_more_tools(false)
+                .send_feedback(false),
+        )
         .build()
         .unwrap();
     let client = connect(analytics.instrument(Recorder::default())).await;
@@ -458,7 +481,10 @@ async fn with_every_option_off_schemas_and_results_are_byte_identical() {
 #[tokio::test]
 async fn a_virtual_tool_is_answered_before_any_listing_when_the_host_has_no_such_tool() {
     let ingest = IngestServer::start();
-    let analytics = builder(&ingest).get_more_tools(true).build().unwrap();
+    let analytics = builder(&ingest)
+        .virtual_tools(posthog_mcp::VirtualToolOptions::default().get_more_tools(true))
+        .build()
+        .unwrap();
     let client = connect(analytics.instrument(Recorder::default())).await;
     let outcome = client
         .call_tool(call(
@@ -479,7 +505,7 @@ async fn a_virtual_tool_is_answered_before_any_listing_when_the_host_has_no_such
 #[tokio::test]
 async fn an_error_result_carries_the_conversation_handle_and_its_events_record_it() {
     let ingest = IngestServer::start();
-    let analytics = builder(&ingest).conversation_id(true).build().unwrap();
+    let analytics = builder(&ingest).build().unwrap();
     // Over stateless HTTP, where nothing but a handle groups a client's calls.
     let server = analytics.instrument(WrapperOnlyServer::default());
     let url = serve_http(move || server.clone(), false).await;
@@ -559,7 +585,7 @@ async fn an_error_result_carries_the_conversation_handle_and_its_events_record_i
 #[tokio::test]
 async fn a_protocol_error_keeps_an_echoed_handle_and_drops_a_minted_one() {
     let ingest = IngestServer::start();
-    let analytics = builder(&ingest).conversation_id(true).build().unwrap();
+    let analytics = builder(&ingest).build().unwrap();
     // Over stateless HTTP, where nothing but a handle groups a client's calls.
     let server = analytics.instrument(WrapperOnlyServer::default());
     let url = serve_http(move || server.clone(), false).await;

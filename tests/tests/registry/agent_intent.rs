@@ -36,7 +36,14 @@ instrumented!(
 /// This file is about the `context` argument alone: the model argument and conversation handle, on by default,
 /// are turned off so that the listings and results compared here differ by `context` only.
 fn builder(ingest: &IngestServer) -> Builder {
-    reporting_to(ingest).llm_model(false).conversation_id(false)
+    reporting_to(ingest).arguments(arguments())
+}
+
+/// The argument options of this file: `context` alone.
+fn arguments() -> posthog_mcp::ArgumentOptions {
+    posthog_mcp::ArgumentOptions::default()
+        .llm_model(false)
+        .conversation_id(false)
 }
 
 /// Every event that reached the local ingestion server.
@@ -208,10 +215,10 @@ async fn intent_is_trimmed_redacted_and_capped() {
 async fn the_intent_fallback_fills_in_when_context_is_missing() {
     let ingest = IngestServer::start();
     let analytics = builder(&ingest)
-        .intent_fallback(|view| async move {
+        .arguments(arguments().intent_fallback(|view| async move {
             let tool = view.params()["name"].as_str().unwrap_or("?").to_owned();
             (tool == "add").then(|| format!("  Totals via {tool}  "))
-        })
+        }))
         .build()
         .unwrap();
     let client = connect(analytics.instrument(Recorder::default())).await;
@@ -247,7 +254,7 @@ async fn the_intent_fallback_fills_in_when_context_is_missing() {
 async fn a_panicking_intent_fallback_records_nothing_and_the_call_succeeds() {
     let ingest = IngestServer::start();
     let analytics = builder(&ingest)
-        .intent_fallback(|_view| async move { panic!("fallback broke") })
+        .arguments(arguments().intent_fallback(|_view| async move { panic!("fallback broke") }))
         .build()
         .unwrap();
     let client = connect(analytics.instrument(Recorder::default())).await;
@@ -277,7 +284,10 @@ async fn with_intent_off_the_listing_and_results_are_untouched() {
     plain.cancel().await.unwrap();
 
     let ingest = IngestServer::start();
-    let analytics = builder(&ingest).intent(false).build().unwrap();
+    let analytics = builder(&ingest)
+        .arguments(arguments().intent(false))
+        .build()
+        .unwrap();
     let client = connect(analytics.instrument(Recorder::default())).await;
     let tools = client.list_all_tools().await.unwrap();
     let result = client
@@ -362,12 +372,12 @@ async fn custom_events_without_a_context_are_anonymous_and_need_a_name() {
 async fn a_panicking_before_send_drops_only_that_payload() {
     let ingest = IngestServer::start();
     let analytics = builder(&ingest)
-        .before_send(|payload| {
+        .events(posthog_mcp::EventOptions::default().before_send(|payload| {
             if payload.event == "$mcp_tool_call" {
                 panic!("hook broke");
             }
             Some(payload)
-        })
+        }))
         .build()
         .unwrap();
     let client = connect(analytics.instrument(Recorder::default())).await;

@@ -39,14 +39,19 @@ type KeyOrder = Arc<Mutex<Vec<(String, Vec<String>)>>>;
 fn builder(ingest: &IngestServer, order: &KeyOrder) -> Builder {
     let order = order.clone();
     reporting_to(ingest)
-        .llm_model(true)
-        .get_more_tools(true)
-        .send_feedback(true)
-        .before_send(move |payload| {
-            let keys = payload.properties.keys().cloned().collect();
-            order.lock().unwrap().push((payload.event.clone(), keys));
-            Some(payload)
-        })
+        .arguments(posthog_mcp::ArgumentOptions::default().llm_model(true))
+        .virtual_tools(
+            posthog_mcp::VirtualToolOptions::default()
+                .get_more_tools(true)
+                .send_feedback(true),
+        )
+        .events(
+            posthog_mcp::EventOptions::default().before_send(move |payload| {
+                let keys = payload.properties.keys().cloned().collect();
+                order.lock().unwrap().push((payload.event.clone(), keys));
+                Some(payload)
+            }),
+        )
 }
 
 fn scenario() -> Vec<CallToolRequestParams> {
