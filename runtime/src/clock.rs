@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+#[cfg(feature = "test-util")]
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -46,6 +47,7 @@ impl Clock for SystemClock {
     }
 }
 
+#[cfg(feature = "test-util")]
 /// A clock that moves only when told to, for tests of timing behaviour.
 ///
 /// [`ManualClock::advance`] moves both the wall and the monotonic time and wakes every sleeper whose deadline has
@@ -55,12 +57,14 @@ pub struct ManualClock {
     state: Arc<Mutex<ManualState>>,
 }
 
+#[cfg(feature = "test-util")]
 struct ManualState {
     wall: SystemTime,
     elapsed: Duration,
     sleepers: Vec<(Duration, tokio::sync::oneshot::Sender<()>)>,
 }
 
+#[cfg(feature = "test-util")]
 impl std::fmt::Debug for ManualClock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = self.lock();
@@ -70,12 +74,14 @@ impl std::fmt::Debug for ManualClock {
     }
 }
 
+#[cfg(feature = "test-util")]
 impl Default for ManualClock {
     fn default() -> Self {
         Self::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000))
     }
 }
 
+#[cfg(feature = "test-util")]
 impl ManualClock {
     /// A manual clock whose wall time starts at `wall`.
     pub fn new(wall: SystemTime) -> Self {
@@ -123,6 +129,7 @@ impl ManualClock {
     }
 }
 
+#[cfg(feature = "test-util")]
 impl Clock for ManualClock {
     fn now(&self) -> SystemTime {
         self.lock().wall

@@ -71,6 +71,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use options::{DeliveryOptions, DeliveryStats, LocalTarget, SinkKind};
+#[cfg(feature = "test-util")]
 pub use sink::MemorySink;
 
 use crate::clock::Clock;

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+#[cfg(feature = "test-util")]
 use super::MemorySink;
 
 /// Where payloads go.
@@ -21,6 +22,7 @@ pub enum SinkKind {
     /// stdout.
     Local(LocalTarget),
     /// Kept in memory, for tests.
+    #[cfg(feature = "test-util")]
     Memory(MemorySink),
     /// Dropped after processing (benchmarks).
     Discard,

@@ -19,13 +19,15 @@ use super::retry::{Outcome, PauseCause};
 use super::{DeliveryOptions, LocalTarget, SinkKind};
 use crate::event::Payload;
 
+#[cfg(feature = "test-util")]
 /// A sink that keeps every delivered payload in memory, for tests of what an instrumented server sends
-/// ([`crate::Builder::memory_sink`]; the `test-util` feature).
+/// ([`crate::Destination::Memory`]; the `test-util` feature).
 #[derive(Debug, Clone, Default)]
 pub struct MemorySink {
     payloads: Arc<Mutex<Vec<Payload>>>,
 }
 
+#[cfg(feature = "test-util")]
 impl MemorySink {
     /// A new, empty memory sink.
     pub fn new() -> Self {
@@ -59,6 +61,7 @@ impl MemorySink {
 pub(crate) enum Sink {
     PostHog(Box<PostHogSink>),
     Local(LocalSink),
+    #[cfg(feature = "test-util")]
     Memory(MemorySink),
     Discard,
     #[cfg(test)]
@@ -73,6 +76,7 @@ impl Sink {
                 Sink::PostHog(Box::new(PostHogSink::build(api_key, host, options, clock)))
             }
             SinkKind::Local(target) => Sink::Local(LocalSink::open(target)),
+            #[cfg(feature = "test-util")]
             SinkKind::Memory(memory) => Sink::Memory(memory),
             SinkKind::Discard => Sink::Discard,
         }
@@ -106,6 +110,7 @@ impl Sink {
         match self {
             Sink::PostHog(sink) => sink.send(batch).await,
             Sink::Local(sink) => sink.write(batch),
+            #[cfg(feature = "test-util")]
             Sink::Memory(memory) => {
                 memory.push(batch.iter().map(|p| (*p).clone()));
                 Outcome::Delivered

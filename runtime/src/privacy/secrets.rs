@@ -130,7 +130,9 @@ fn redact_shapes(text: &str) -> Cow<'_, str> {
         // word boundary before it (a JWT glued to an AWS key id) is found as it would be behind `[redacted]`:
         // this is what keeps the pass idempotent.
         let found = if at == copied && at > 0 {
-            SECRET.find(&text[at..]).map(|m| (at + m.start(), at + m.end()))
+            SECRET
+                .find(&text[at..])
+                .map(|m| (at + m.start(), at + m.end()))
         } else {
             SECRET.find_at(text, at).map(|m| (m.start(), m.end()))
         };

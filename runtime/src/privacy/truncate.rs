@@ -438,11 +438,41 @@ mod tests {
     fn json_len_matches_serde_json() {
         let value = json!({"a\n\u{1}": [1, -2.5, 1e300, null, true, false, "x\"\\é\u{7f}"], "b": {}, "c": []});
         assert_eq!(json_len(&value), serde_json::to_vec(&value).unwrap().len());
-        let integers = json!([0, 9, 10, 99, 100, -1, -9, -10, u64::MAX, i64::MIN, i64::MAX, 0.5, -0.0]);
-        assert_eq!(json_len(&integers), serde_json::to_vec(&integers).unwrap().len());
-        for text in ["", "plain", "tab\there", "\u{1f}", "\"", "\\", "é€😀", "\u{7f}\u{0}"] {
+        let integers = json!([
+            0,
+            9,
+            10,
+            99,
+            100,
+            -1,
+            -9,
+            -10,
+            u64::MAX,
+            i64::MIN,
+            i64::MAX,
+            0.5,
+            -0.0
+        ]);
+        assert_eq!(
+            json_len(&integers),
+            serde_json::to_vec(&integers).unwrap().len()
+        );
+        for text in [
+            "",
+            "plain",
+            "tab\there",
+            "\u{1f}",
+            "\"",
+            "\\",
+            "é€😀",
+            "\u{7f}\u{0}",
+        ] {
             let value = json!(text);
-            assert_eq!(json_len(&value), serde_json::to_vec(&value).unwrap().len(), "{text:?}");
+            assert_eq!(
+                json_len(&value),
+                serde_json::to_vec(&value).unwrap().len(),
+                "{text:?}"
+            );
         }
     }
 

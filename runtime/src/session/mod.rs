@@ -104,6 +104,7 @@ fn non_empty_cut(value: Option<&str>) -> Option<String> {
 }
 
 impl SessionToken {
+    #[cfg(any(test, feature = "__internals"))]
     /// A token for session `sid` with no client information.
     pub fn new(sid: impl Into<String>) -> Self {
         Self {
@@ -376,6 +377,7 @@ pub struct TransportSession(pub Arc<str>);
 pub struct MintSlot(Arc<Mutex<Option<tokio::sync::oneshot::Sender<String>>>>);
 
 impl MintSlot {
+    #[cfg(any(test, feature = "__internals", feature = "http"))]
     /// A slot and the receiver the layer awaits.
     pub fn new() -> (Self, tokio::sync::oneshot::Receiver<String>) {
         let (sender, receiver) = tokio::sync::oneshot::channel();
