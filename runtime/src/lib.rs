@@ -42,34 +42,49 @@ mod server;
 mod tool_error;
 mod virtual_tools;
 
-pub use analytics::{
-    Analytics, CallerContext, CaptureError, CustomEvent, FlushGuard, InitError, capture,
-    capture_in, global, guard, init, shutdown,
-};
-pub use attribute::set_property;
-// The trace-context parser, for the fuzz target and the tests only.
-#[cfg(feature = "__internals")]
-#[doc(hidden)]
-pub use capture::trace as trace_context;
-#[cfg(feature = "test-util")]
-pub use clock::{Clock, ManualClock, SystemClock};
+// The public API, by what a user does with it (the crate documentation's "The public items" says why each is
+// there).
+
+// Setup: build an instance, choose where events go and how, and wrap a server.
+pub use analytics::{Analytics, FlushGuard, InitError, global, guard, init, shutdown};
 pub use config::{
     ArgumentOptions, Builder, ConfigError, DEFAULT_HOST, Destination, EventOptions,
     IdentityOptions, SessionOptions, VirtualToolOptions,
 };
-#[cfg(feature = "test-util")]
-pub use delivery::MemorySink;
-pub use delivery::{DeliveryOptions, DeliveryStats, LocalTarget};
-pub use event::{BeforeSend, Payload};
-pub use identity::{Identity, IntoIdentifyResult};
-pub use request::RequestView;
+pub use delivery::{DeliveryOptions, LocalTarget};
 pub use server::{Instrumented, instrument};
-pub use session::SessionStats;
-pub use tool_error::{ErrorKind, ToolError};
-pub use virtual_tools::Feedback;
 
+// The manual API: custom events, attributed to a caller or not, and properties set from inside a tool.
+pub use analytics::{CallerContext, CaptureError, CustomEvent, capture, capture_in};
+pub use attribute::set_property;
+
+// Failures: the shared vocabulary of failure kinds, as an error a tool returns or a gateway reports.
+pub use tool_error::{ErrorKind, ToolError};
+
+// Macros and identity: the two attributes, and what an identify function receives and returns.
+pub use identity::{Identity, IntoIdentifyResult};
 #[cfg(feature = "macros")]
 pub use posthog_mcp_macros::{posthog_identify, posthog_tool};
+pub use request::RequestView;
+
+// Hooks: the payload `before_send` edits, and the report a feedback handler receives.
+pub use event::{BeforeSend, Payload};
+pub use virtual_tools::Feedback;
+
+// Stats: what happened to every payload, and the callers whose identity is cached.
+pub use delivery::DeliveryStats;
+pub use session::SessionStats;
+
+// Test doubles for users' own tests, behind `test-util`.
+#[cfg(feature = "test-util")]
+pub use clock::{Clock, ManualClock, SystemClock};
+#[cfg(feature = "test-util")]
+pub use delivery::MemorySink;
+
+// The trace-context parser, for the fuzz target and the tests only.
+#[cfg(feature = "__internals")]
+#[doc(hidden)]
+pub use capture::trace as trace_context;
 
 // The macros' documented examples run here, as this crate's doctests, against this crate (see the macros crate).
 #[cfg(all(doctest, feature = "macros"))]
