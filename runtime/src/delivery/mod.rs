@@ -65,6 +65,7 @@ mod options;
 mod queue;
 pub(crate) mod retry;
 mod sink;
+mod size;
 mod worker;
 
 use std::sync::Arc;
@@ -191,7 +192,7 @@ impl Delivery {
             } => {
                 job.discard();
                 if first_of_episode {
-                    worker::warn_queue_full(shared);
+                    queue::warn_queue_full(shared);
                 }
                 false
             }

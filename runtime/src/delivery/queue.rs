@@ -292,3 +292,13 @@ impl Shared {
         self.exited.send_replace(true);
     }
 }
+
+/// Logs that the queue is full and new payloads are dropped until it drains (once per episode; the callers
+/// decide when).
+pub(crate) fn warn_queue_full(shared: &Shared) {
+    tracing::warn!(
+        capacity = shared.options.capacity,
+        max_bytes = shared.options.max_bytes,
+        "posthog-mcp: the delivery queue is full; new events are dropped until it drains"
+    );
+}

@@ -257,7 +257,7 @@ pub(crate) fn encode_batch(
 ) -> Vec<u8> {
     let estimate: usize = batch
         .iter()
-        .map(|p| super::intake::estimated_len(p) + 1)
+        .map(|p| super::size::estimated_len(p) + 1)
         .sum();
     let mut out = Vec::with_capacity(estimate + api_key.len() + 64);
     encode_batch_into(&mut out, api_key, batch, sent_at);

@@ -180,7 +180,7 @@ fn a_full_queue_drops_the_newest_and_counts_it() {
 fn a_byte_bound_drops_payloads_beyond_it() {
     let (delivery, _sink, _clock) = scripted(
         DeliveryOptions {
-            max_bytes: super::intake::held_size(&payload(0)) * 3 + 10,
+            max_bytes: super::size::held_size(&payload(0)) * 3 + 10,
             batch_size: 1000,
             ..options()
         },
@@ -535,7 +535,7 @@ fn the_size_estimate_is_close_to_the_encoded_length() {
     p.properties
         .insert("long".into(), serde_json::json!("x".repeat(10_000)));
     let exact = p.encoded_len() as f64;
-    let estimate = super::intake::estimated_len(&p) as f64;
+    let estimate = super::size::estimated_len(&p) as f64;
     assert!(
         (estimate - exact).abs() / exact < 0.05,
         "estimate {estimate} vs exact {exact}"

@@ -104,15 +104,6 @@ pub(crate) fn run_with_sink(runtime: &tokio::runtime::Runtime, shared: &Arc<Shar
     });
 }
 
-
-pub(crate) fn warn_queue_full(shared: &Shared) {
-    warn!(
-        capacity = shared.options.capacity,
-        max_bytes = shared.options.max_bytes,
-        "posthog-mcp: the delivery queue is full; new events are dropped until it drains"
-    );
-}
-
 enum Step {
     Send(Vec<Entry>),
     Wait(Option<Duration>),

@@ -46,7 +46,10 @@ fn is_long_base64(text: &str) -> bool {
     if padding > 2 || !head.iter().all(|&b| is_base64_byte(b)) {
         return false;
     }
-    if !tail[..tail.len() - padding].iter().all(|&b| is_base64_byte(b)) {
+    if !tail[..tail.len() - padding]
+        .iter()
+        .all(|&b| is_base64_byte(b))
+    {
         return false;
     }
     // Both ends are ASCII, so bytes count characters there; a middle with wider characters may bring the count

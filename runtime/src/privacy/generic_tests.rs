@@ -63,7 +63,10 @@ fn a_long_base64_string_of_wide_characters_in_the_middle_counts_characters_not_b
 fn a_base64_data_url_is_binary_at_any_length_and_prose_is_not() {
     let url = format!("DATA:image/png;BASE64,{}%3D%0A", "iVBO".repeat(3_000));
     assert!(is_binary(&url));
-    assert_eq!(generic_string("data:image/png;base64,iVBORw0KGgo="), BINARY_STUB);
+    assert_eq!(
+        generic_string("data:image/png;base64,iVBORw0KGgo="),
+        BINARY_STUB
+    );
     assert!(is_binary("data:application/octet-stream;name=a b;base64,"));
     for text in [
         "data:text/plain,hello",
@@ -101,8 +104,7 @@ fn a_string_without_colon_or_ph_is_borrowed() {
 
 #[test]
 fn a_password_key_is_redacted_at_any_depth() {
-    let mut value =
-        json!({"a": [{"b": {"Password": {"nested": 1}}}], "password": 42, "count": 3});
+    let mut value = json!({"a": [{"b": {"Password": {"nested": 1}}}], "password": 42, "count": 3});
     sanitize_tree(&mut value);
     assert_eq!(
         value,
@@ -177,7 +179,10 @@ fn when_redaction_shortens_a_cut_string_the_margin_is_dropped_from_its_end() {
     assert_eq!(limited(&input, 100, generic_passes), "...");
     // Without a redaction the passed text keeps its length, and the cut is at the limit.
     let plain = "d".repeat(5_000);
-    assert_eq!(limited(&plain, 100, generic_passes), format!("{}...", "d".repeat(100)));
+    assert_eq!(
+        limited(&plain, 100, generic_passes),
+        format!("{}...", "d".repeat(100))
+    );
 }
 
 #[test]

@@ -33,10 +33,31 @@ fn the_placeholder_is_the_one_every_redaction_writes_as_a_json_string() {
 #[test]
 fn keys_with_a_dash_an_underscore_or_no_separator_in_any_case_are_redacted() {
     for key in [
-        "api key", "api-key", "api_key", "apikey", "API_KEY", "Api-Key", "ApiKey", "api_token", "apiToken",
-        "access-token", "ACCESS_TOKEN", "refreshtoken", "Refresh_Token", "client-secret", "ClientSecret",
-        "private_key", "PRIVATE-KEY", "privatekey", "Authorization", "COOKIE", "Set-Cookie", "x-api-key", "Token",
-        "PASSWORD", "secret",
+        "api key",
+        "api-key",
+        "api_key",
+        "apikey",
+        "API_KEY",
+        "Api-Key",
+        "ApiKey",
+        "api_token",
+        "apiToken",
+        "access-token",
+        "ACCESS_TOKEN",
+        "refreshtoken",
+        "Refresh_Token",
+        "client-secret",
+        "ClientSecret",
+        "private_key",
+        "PRIVATE-KEY",
+        "privatekey",
+        "Authorization",
+        "COOKIE",
+        "Set-Cookie",
+        "x-api-key",
+        "Token",
+        "PASSWORD",
+        "secret",
     ] {
         let text = format!(r#"{{"{key}": "s3cr3t", "n": 1}}"#);
         assert_eq!(
@@ -50,7 +71,9 @@ fn keys_with_a_dash_an_underscore_or_no_separator_in_any_case_are_redacted() {
 #[test]
 fn numbers_booleans_and_null_become_the_quoted_placeholder() {
     assert_eq!(
-        redacted(r#"{"token": 12345, "secret": -1.5e3, "password": true, "cookie": null, "pin": 7}"#),
+        redacted(
+            r#"{"token": 12345, "secret": -1.5e3, "password": true, "cookie": null, "pin": 7}"#
+        ),
         r#"{"token": "[redacted]", "secret": "[redacted]", "password": "[redacted]", "cookie": "[redacted]", "pin": 7}"#
     );
 }
@@ -75,7 +98,10 @@ fn a_nested_object_value_is_left_alone() {
         r#"{"token": [{"id": 1}]}"#,
         r#"{"token": [[1, 2]]}"#,
     ] {
-        assert!(matches!(redact_json_members(text), Cow::Borrowed(_)), "{text}");
+        assert!(
+            matches!(redact_json_members(text), Cow::Borrowed(_)),
+            "{text}"
+        );
     }
 }
 
@@ -107,7 +133,10 @@ fn a_string_cut_at_the_end_of_the_text_is_redacted() {
 
 #[test]
 fn a_string_cut_after_a_trailing_backslash_is_redacted_with_it() {
-    assert_eq!(redacted(r#"{"password":"hunt\"#), r#"{"password":"[redacted]""#);
+    assert_eq!(
+        redacted(r#"{"password":"hunt\"#),
+        r#"{"password":"[redacted]""#
+    );
     assert_eq!(
         redacted("{\"password\":\"hunt\\\nrest"),
         "{\"password\":\"[redacted]\"\nrest"
@@ -130,7 +159,10 @@ fn keys_that_do_not_name_a_credential_and_prose_are_left_alone() {
         r#"the "token" field"#,
         "no quotes at all: none",
     ] {
-        assert!(matches!(redact_json_members(text), Cow::Borrowed(_)), "{text}");
+        assert!(
+            matches!(redact_json_members(text), Cow::Borrowed(_)),
+            "{text}"
+        );
     }
 }
 

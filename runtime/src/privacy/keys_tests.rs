@@ -28,11 +28,25 @@ fn keys_split_on_separators_and_camel_case() {
 #[test]
 fn envelope_keys_are_not_credentials_by_the_full_rule_either() {
     for key in [
-        "request", "id", "jsonrpc", "method", "params", "name", "arguments", "_meta", "content", "type",
-        "text", "isError", "structuredContent",
+        "request",
+        "id",
+        "jsonrpc",
+        "method",
+        "params",
+        "name",
+        "arguments",
+        "_meta",
+        "content",
+        "type",
+        "text",
+        "isError",
+        "structuredContent",
     ] {
         assert!(is_envelope_key(key), "{key}");
-        assert!(!is_listed_credential_key(key) && !is_secret_key(key), "{key}");
+        assert!(
+            !is_listed_credential_key(key) && !is_secret_key(key),
+            "{key}"
+        );
     }
     assert!(!is_envelope_key("token") && is_credential_key("token"));
 }
@@ -108,4 +122,3 @@ fn capitalized(name: &str) -> String {
     }
     out
 }
-

@@ -481,7 +481,8 @@ mod tests {
 
     #[test]
     fn a_url_credential_reads_redacted_in_brackets() {
-        let once = redact_urls("fetch https://ada:hunter2@api.example.com/v1?api_key=abc&page=2 now");
+        let once =
+            redact_urls("fetch https://ada:hunter2@api.example.com/v1?api_key=abc&page=2 now");
         assert_eq!(
             once,
             "fetch https://[redacted]@api.example.com/v1?api_key=[redacted]&page=2 now"
