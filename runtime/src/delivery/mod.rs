@@ -61,6 +61,8 @@
 //! built.
 
 mod intake;
+#[cfg(feature = "test-util")]
+mod memory;
 mod options;
 mod queue;
 pub(crate) mod retry;
@@ -73,7 +75,7 @@ use std::time::{Duration, Instant};
 
 pub use options::{DeliveryOptions, DeliveryStats, LocalTarget, SinkKind};
 #[cfg(feature = "test-util")]
-pub use sink::MemorySink;
+pub use memory::MemorySink;
 
 use crate::clock::Clock;
 use crate::event::Payload;
