@@ -3,6 +3,7 @@
 //! once; the tests that must own their process, and the release load suite, are binaries of their own beside it
 //! (see CONTRIBUTING.md).
 
+mod acceptance;
 mod agent_intent_description;
 mod agent_listing_pages;
 mod agent_tasks;

@@ -1,0 +1,7 @@
+//! PostHog's normative MCP analytics acceptance feature (`acceptance/public/mcp-analytics.feature` in
+//! PostHog/sdk-specs), one test per scenario, named after it. Each runs over stateless Streamable HTTP with a
+//! 2026-07-28 client that carries no session, and checks what reached the local ingestion server. Scenarios
+//! about a tool call run through both capture paths: `instrument` and the manual API.
+
+mod calls;
+mod harness;
