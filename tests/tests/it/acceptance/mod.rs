@@ -4,4 +4,6 @@
 //! about a tool call run through both capture paths: `instrument` and the manual API.
 
 mod calls;
+mod failures;
 mod harness;
+mod privacy;
