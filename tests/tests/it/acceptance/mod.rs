@@ -7,3 +7,4 @@ mod calls;
 mod failures;
 mod harness;
 mod privacy;
+mod sessions;
