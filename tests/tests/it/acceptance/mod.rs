@@ -6,5 +6,6 @@
 mod calls;
 mod failures;
 mod harness;
+mod optional_events;
 mod privacy;
 mod sessions;
