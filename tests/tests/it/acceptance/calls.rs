@@ -8,6 +8,7 @@ use rmcp::model::*;
 use serde_json::json;
 
 use super::harness::*;
+use super::host::*;
 
 #[tokio::test]
 async fn a_successful_tool_call_produces_one_event_with_the_required_properties() {

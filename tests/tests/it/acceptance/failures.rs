@@ -8,6 +8,7 @@ use rmcp::{ServerHandler, tool, tool_handler, tool_router};
 use serde_json::{Value, json};
 
 use super::harness::*;
+use super::host::*;
 
 async fn failed_call_is_an_error(reply: Reply, message: &str) {
     for path in PATHS {

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::failures::names_type;
 use super::harness::*;
+use super::host::*;
 
 #[tokio::test]
 #[ignore = "finish_call takes only an ErrorData: $mcp_error_type comes from its code (invalid params become \"validation\") and the exception's type is the JSON-RPC category (InvalidParams), never the host's error type"]

@@ -6,6 +6,7 @@
 mod calls;
 mod failures;
 mod harness;
+mod host;
 mod manual;
 mod optional_events;
 mod privacy;

@@ -6,6 +6,7 @@ use rmcp::model::*;
 use serde_json::{Value, json};
 
 use super::harness::*;
+use super::host::*;
 
 #[tokio::test]
 #[ignore = "the crate sends no $mcp_input_required: an input_required round is captured as a $mcp_tool_call with $mcp_is_error false"]

@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use super::harness::*;
+use super::host::*;
 
 #[tokio::test]
 async fn the_context_argument_is_advertised_captured_as_intent_and_removed() {

@@ -8,6 +8,7 @@ use posthog_mcp::{Identity, RequestView};
 use serde_json::json;
 
 use super::harness::*;
+use super::host::*;
 
 #[tokio::test]
 async fn clients_without_a_session_or_handle_never_share_a_session() {
