@@ -56,12 +56,13 @@ impl ErrorKind {
     }
 }
 
-/// A tool failure with an explicit [`ErrorKind`], wrapping the error that caused it.
+/// A tool failure, wrapping the error that caused it, with an explicit [`ErrorKind`] when the server knows one.
 ///
 /// Return it from a tool marked `#[posthog_tool]` (as the `Err` of its `Result`), or pass it to
 /// [`ManualServer::finish_call_with_error`](crate::manual::ManualServer::finish_call_with_error). The call's
-/// `$mcp_error_type` is the kind's label; the `$exception` is named by the wrapped error's own type and carries
-/// its message and `source()` chain; an upstream HTTP status becomes `$mcp_error_status`.
+/// `$mcp_error_type` is the kind's label, or without one the wrapped error's own type name; the `$exception` is
+/// always named by that type and carries its message and `source()` chain; an upstream HTTP status becomes
+/// `$mcp_error_status`.
 ///
 /// ```
 /// use posthog_mcp::{ErrorKind, ToolError};
@@ -76,12 +77,12 @@ impl ErrorKind {
 /// impl std::error::Error for UpstreamTimeout {}
 ///
 /// let error = ToolError::new(ErrorKind::Timeout, UpstreamTimeout).with_status(504);
-/// assert_eq!(error.kind().label(), "timeout");
+/// assert_eq!(error.kind().map(ErrorKind::label), Some("timeout"));
 /// assert_eq!(error.to_string(), "upstream timed out");
 /// ```
 #[derive(Debug, Clone)]
 pub struct ToolError {
-    kind: ErrorKind,
+    kind: Option<ErrorKind>,
     info: ErrorInfo,
     status: Option<u16>,
 }
@@ -89,9 +90,17 @@ pub struct ToolError {
 impl ToolError {
     /// A failure of `kind` caused by `error`, named by `error`'s own type.
     pub fn new<E: std::error::Error + 'static>(kind: ErrorKind, error: E) -> Self {
+        Self {
+            kind: Some(kind),
+            ..Self::thrown(error)
+        }
+    }
+
+    /// A failure caused by `error`, without a label: `$mcp_error_type` is `error`'s own type name.
+    pub fn thrown<E: std::error::Error + 'static>(error: E) -> Self {
         let info = crate::event::typed_error_info::<E>(error.to_string(), source_chain(&error));
         Self {
-            kind,
+            kind: None,
             info,
             status: None,
         }
@@ -100,7 +109,7 @@ impl ToolError {
     /// A failure of `kind` with only a message: nothing was thrown, so the exception is the generic `Error`.
     pub fn message(kind: ErrorKind, message: impl Into<String>) -> Self {
         Self {
-            kind,
+            kind: Some(kind),
             info: ErrorInfo {
                 type_name: "Error".to_owned(),
                 label: None,
@@ -119,15 +128,15 @@ impl ToolError {
         self
     }
 
-    /// The failure's kind.
-    pub fn kind(&self) -> &ErrorKind {
-        &self.kind
+    /// The failure's kind, when the server gave one.
+    pub fn kind(&self) -> Option<&ErrorKind> {
+        self.kind.as_ref()
     }
 
     /// The failure as the crate records it: the wrapped error's type, message and chain, with the kind's label.
     pub(crate) fn info(&self) -> ErrorInfo {
         ErrorInfo {
-            label: Some(self.kind.label().to_owned()),
+            label: self.kind.as_ref().map(|kind| kind.label().to_owned()),
             status: self.status,
             ..self.info.clone()
         }
@@ -176,6 +185,11 @@ mod tests {
         assert_eq!(info.type_name, "UpstreamTimeout");
         assert_eq!(info.message, "upstream timed out");
         assert_eq!(info.status, None);
+        let thrown = ToolError::thrown(UpstreamTimeout).info();
+        assert_eq!(
+            (thrown.label, thrown.type_name.as_str()),
+            (None, "UpstreamTimeout")
+        );
     }
 
     #[test]

@@ -130,22 +130,28 @@ async fn a_thrown_errors_type_names_the_failure() {
 }
 
 #[tokio::test]
-#[ignore = "ManualServer::finish_call takes Result<CallToolResult, ErrorData>: a typed error cannot be handed over, so the manual path reports InternalError, never the handler's type"]
 async fn a_thrown_errors_type_names_the_failure_manual() {
-    // The closest a manual dispatcher can come: the typed error's text in an ErrorData.
-    let world = World::start(
-        Path::Manual,
-        Host::with(vec![tool(
-            "query",
-            &[],
-            Reply::Throw(UpstreamTimeout.to_string()),
-        )]),
-        |b| b,
-    )
-    .await;
-    let client = world.client().await;
-    let _ = call_raw(&client, "query", json!({})).await;
-    let events = world.flushed().await;
+    // A gateway that caught the handler's typed error hands it over as it is.
+    let (ingest, builder) = background();
+    let analytics = builder.build().unwrap();
+    let server = analytics.manual(rmcp::model::Implementation::new("gateway", "1.0.0"));
+    let connection = server.connection();
+    let prepared = server
+        .prepare_call(
+            &connection,
+            &posthog_mcp::manual::ManualRequest::new().id(1),
+            posthog_mcp_tests::fixtures::call("query", json!({})),
+        )
+        .await;
+    let posthog_mcp::manual::Prepared::Forward(prepared) = prepared else {
+        panic!("query is the host's tool: {prepared:?}");
+    };
+    let _ = server.finish_call_with_error(
+        prepared,
+        Err(rmcp::ErrorData::internal_error("upstream timed out", None)),
+        &posthog_mcp::ToolError::thrown(UpstreamTimeout),
+    );
+    let events = posthog_mcp_tests::fixtures::ingested(&analytics, &ingest).await;
     let call = property(&events, "$mcp_tool_call", "$mcp_error_type");
     assert!(
         names_type(call, "UpstreamTimeout"),

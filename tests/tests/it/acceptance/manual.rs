@@ -7,12 +7,13 @@ use rmcp::ErrorData;
 use rmcp::model::Implementation;
 use serde_json::json;
 
-use super::failures::names_type;
+use posthog_mcp::{ErrorKind, ToolError};
+
+use super::failures::{UpstreamTimeout, names_type};
 use super::harness::*;
 use super::host::*;
 
 #[tokio::test]
-#[ignore = "finish_call takes only an ErrorData: $mcp_error_type comes from its code (invalid params become \"validation\") and the exception's type is the JSON-RPC category (InvalidParams), never the host's error type"]
 async fn an_explicit_error_type_labels_the_call_but_not_the_exception() {
     let (ingest, builder) = background();
     let analytics = builder.build().unwrap();
@@ -28,10 +29,12 @@ async fn an_explicit_error_type_labels_the_call_but_not_the_exception() {
     let Prepared::Forward(prepared) = prepared else {
         panic!("query is the host's tool: {prepared:?}");
     };
-    // The nearest the API comes to "error type validation, thrown UpstreamTimeout".
-    let _ = server.finish_call(
+    // Error type "validation", thrown error of the host's own type `UpstreamTimeout`.
+    let thrown = ToolError::new(ErrorKind::Validation, UpstreamTimeout);
+    let _ = server.finish_call_with_error(
         prepared,
-        Err(ErrorData::invalid_params("upstream timed out", None)),
+        Err(ErrorData::internal_error("upstream timed out", None)),
+        &thrown,
     );
     let events = ingested(&analytics, &ingest).await;
     assert_eq!(

@@ -9,7 +9,6 @@ use super::harness::*;
 use super::host::*;
 
 #[tokio::test]
-#[ignore = "the crate sends no $mcp_input_required: an input_required round is captured as a $mcp_tool_call with $mcp_is_error false"]
 async fn a_round_that_asks_for_more_input_is_recorded() {
     let host = Host::with(vec![tool(
         "deploy",
@@ -75,7 +74,7 @@ async fn a_tool_listing_records_names_and_only_the_result_envelope() {
 async fn a_missing_capability_report_carries_its_text_as_intent() {
     for path in PATHS {
         let world = World::start(path, Host::with(vec![search_docs("ok")]), |b| {
-            b.get_more_tools(true)
+            b.virtual_tools(posthog_mcp::VirtualToolOptions::default().get_more_tools(true))
         })
         .await;
         let client = world.client().await;
@@ -113,7 +112,7 @@ async fn the_virtual_tools_are_not_advertised_by_default() {
 async fn a_feedback_report_becomes_one_feedback_event() {
     for path in PATHS {
         let world = World::start(path, Host::with(vec![search_docs("ok")]), |b| {
-            b.send_feedback(true)
+            b.virtual_tools(posthog_mcp::VirtualToolOptions::default().send_feedback(true))
                 .identify(|_view: RequestView| async { Some(Identity::new("user-1")) })
         })
         .await;
@@ -158,8 +157,14 @@ async fn only_declared_extra_report_arguments_are_captured() {
     for path in PATHS {
         let declared = json!({"severity": {"type": "integer"}});
         let world = World::start(path, Host::with(vec![search_docs("ok")]), |b| {
-            b.send_feedback(true)
-                .send_feedback_extras(declared.as_object().unwrap().clone(), Vec::<String>::new())
+            b.virtual_tools(
+                posthog_mcp::VirtualToolOptions::default()
+                    .send_feedback(true)
+                    .send_feedback_extras(
+                        declared.as_object().unwrap().clone(),
+                        Vec::<String>::new(),
+                    ),
+            )
         })
         .await;
         let client = world.client().await;

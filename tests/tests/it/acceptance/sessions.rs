@@ -14,7 +14,7 @@ use super::host::*;
 async fn clients_without_a_session_or_handle_never_share_a_session() {
     for path in PATHS {
         let world = World::start(path, Host::with(vec![search_docs("ok")]), |b| {
-            b.conversation_id(false)
+            b.arguments(posthog_mcp::ArgumentOptions::default().conversation_id(false))
         })
         .await;
         let a = world.client().await;
@@ -35,7 +35,7 @@ async fn clients_without_a_session_or_handle_never_share_a_session() {
 async fn a_conversation_handle_keeps_a_stateless_clients_calls_in_one_session() {
     for path in PATHS {
         let world = World::start(path, Host::with(vec![search_docs("ok")]), |b| {
-            b.conversation_id(true)
+            b.arguments(posthog_mcp::ArgumentOptions::default().conversation_id(true))
         })
         .await;
         let client = world.client().await;
@@ -68,7 +68,7 @@ async fn a_conversation_handle_keeps_a_stateless_clients_calls_in_one_session() 
 async fn a_malformed_conversation_handle_is_replaced_and_never_reaches_the_tool() {
     for path in PATHS {
         let world = World::start(path, Host::with(vec![search_docs("ok")]), |b| {
-            b.conversation_id(true)
+            b.arguments(posthog_mcp::ArgumentOptions::default().conversation_id(true))
         })
         .await;
         let client = world.client().await;
@@ -92,7 +92,7 @@ async fn a_malformed_conversation_handle_is_replaced_and_never_reaches_the_tool(
 async fn a_conversation_handle_derives_the_canonical_session_id() {
     for path in PATHS {
         let world = World::start(path, Host::with(vec![search_docs("ok")]), |b| {
-            b.conversation_id(true)
+            b.arguments(posthog_mcp::ArgumentOptions::default().conversation_id(true))
         })
         .await;
         let client = world.client().await;
