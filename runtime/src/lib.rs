@@ -18,10 +18,8 @@ macro_rules! internal {
 }
 
 internal!(
-    analytics, clock, config, delivery, event, identity, request, session, tool
+    analytics, clock, config, delivery, event, identity, privacy, request, session, tool
 );
-// privacy/ is being untangled separately: until then, its helpers that only the tests reach stay allowed unused
-// in a user's build.
 mod attribute;
 mod capture;
 mod encode;
@@ -31,12 +29,6 @@ pub mod http;
 mod intent;
 pub mod manual;
 mod pipeline;
-#[cfg(feature = "__internals")]
-#[doc(hidden)]
-pub mod privacy;
-#[cfg(not(feature = "__internals"))]
-#[allow(dead_code, unused_imports)]
-mod privacy;
 mod recycle;
 mod server;
 mod tool_error;

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::Incoming;
 use super::Scope;
-use super::tool_call::ToolCalls;
+use super::ServerShared;
 use crate::intent::{self, Owned};
 use crate::tool::{KnownTool, registered_tool};
 
@@ -33,7 +33,13 @@ fn has_transport_session(incoming: &Incoming) -> bool {
         || super::first_header(Some(headers), "mcp-session-id").is_some()
 }
 
-impl ToolCalls<'_> {
+/// The steps of a call that concern the arguments the crate owns: which they are for a tool, taking them out, and
+/// the intent and model they carry.
+pub(super) struct AgentSteps<'a> {
+    pub(super) server: &'a ServerShared,
+}
+
+impl AgentSteps<'_> {
     /// Removes the owned arguments from `request` (before the handler and before `$mcp_parameters`).
     pub(super) fn take_agent_arguments(
         &self,

@@ -12,6 +12,7 @@ mod attribution;
 pub(crate) mod errors;
 mod initialize;
 mod listing;
+mod outcome;
 mod tasks;
 mod tool_call;
 pub mod trace;

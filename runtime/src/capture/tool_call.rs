@@ -4,16 +4,17 @@
 
 use std::sync::Arc;
 
-use rmcp::ErrorData;
 use rmcp::model::{CallToolRequestParams, CallToolResponse, CallToolResult, Tool};
 use serde_json::Value;
 
-use super::agent_arguments::{AgentArguments, deliver_handle, note_agent};
+use super::agent_arguments::{AgentArguments, AgentSteps, deliver_handle, note_agent};
+pub(crate) use super::outcome::CallOutcome;
+use super::outcome::{names_no_tool, record_response, result_error};
 use super::{BeginOptions, CallerKeys, Incoming, Scope, ServerShared, errors};
 use crate::analytics::CallerContext;
 use crate::event::names;
 use crate::intent;
-use crate::pipeline::{CaptureOptions, Encoded, ToolFacts, boxed_map};
+use crate::pipeline::{CaptureOptions, ToolFacts, boxed_map};
 use crate::session::Connection;
 use crate::tool::{CallAnnotations, KnownTool, ToolSpec, registered_tool};
 
@@ -86,13 +87,6 @@ pub(crate) enum BegunCall {
     Forward(PreparedCall, CallToolRequestParams),
 }
 
-/// How the handler of a prepared call ended.
-pub(crate) enum CallOutcome<'a> {
-    Response(&'a mut CallToolResponse),
-    Error(&'a ErrorData),
-    Panic(&'a (dyn std::any::Any + Send)),
-}
-
 /// The steps of a `tools/call`, the same whoever dispatches it (the rmcp wrapper or the manual API): how it
 /// begins ([`ToolCalls::begin_tool_call`]), the arguments the crate owns, the intent and model, and how it ends
 /// ([`ToolCalls::finish_call`]).
@@ -108,6 +102,13 @@ impl ServerShared {
 }
 
 impl ToolCalls<'_> {
+    /// The steps about the arguments the crate owns.
+    pub(super) fn agent(&self) -> AgentSteps<'_> {
+        AgentSteps {
+            server: self.server,
+        }
+    }
+
     /// Step 1 of any `tools/call` (answered by the host or virtually): resolution on the conversation's session
     /// when there is a handle, then the intent (`explicit`, else the fallback's) and the model.
     pub(super) async fn begin_call(
@@ -130,7 +131,11 @@ impl ToolCalls<'_> {
                 self.call_options(explicit.is_some(), arguments),
             )
             .await;
-        scope.record.intent = self.intent(explicit, &mut scope).await.map(Box::new);
+        scope.record.intent = self
+            .agent()
+            .intent(explicit, &mut scope)
+            .await
+            .map(Box::new);
         note_agent(&mut scope, arguments.model.clone(), arguments);
         scope
     }
@@ -196,8 +201,8 @@ impl ToolCalls<'_> {
     ) -> Prepare {
         let name = request.name.to_string();
         let known = self.server.catalog().known_tool(&name, lookup);
-        let owned = self.ownership(&name, known.as_deref());
-        let mut arguments = self.take_agent_arguments(&incoming, request, owned);
+        let owned = self.agent().ownership(&name, known.as_deref());
+        let mut arguments = self.agent().take_agent_arguments(&incoming, request, owned);
         let explicit = intent::explicit_intent(arguments.context.as_ref());
         let instructions = arguments.conversation.is_some()
             && known
@@ -265,7 +270,7 @@ impl ToolCalls<'_> {
         self.server
             .run_hooks(scope, "tools/call", &incoming, request, keys, want_view)
             .await;
-        scope.record.intent = self.intent(explicit, scope).await.map(Box::new);
+        scope.record.intent = self.agent().intent(explicit, scope).await.map(Box::new);
         prepared
     }
 
@@ -340,101 +345,6 @@ impl ToolCalls<'_> {
             Some(task_id) => self.server.tasks().park(scope, task_id),
             None => self.server.finish(scope),
         }
-    }
-}
-
-/// The response as the record keeps it; returns the task to wait for when the call was answered with one.
-fn record_response(
-    record: &mut crate::pipeline::RequestRecord,
-    response: &CallToolResponse,
-) -> Option<String> {
-    if let CallToolResponse::InputRequired(round) = response {
-        input_round(record, round);
-    }
-    record.response = match response {
-        CallToolResponse::Complete(result) => Some(Encoded::of(result)),
-        CallToolResponse::Task(task) => Some(Encoded::of(task)),
-        _ => None,
-    };
-    match response {
-        CallToolResponse::Task(task) => Some(task.task.task_id.clone()),
-        _ => None,
-    }
-}
-
-/// A result that asks the client for more input is not the call's outcome. On a protocol that lets the client
-/// answer, the round is recorded as `$mcp_input_required` (which methods it asked for, never their content) and
-/// the retry that completes the call is the `$mcp_tool_call`. An older client cannot answer, so there the call
-/// ends here, as a failure labelled `input_required`.
-fn input_round(
-    record: &mut crate::pipeline::RequestRecord,
-    round: &rmcp::model::InputRequiredResult,
-) {
-    if crate::pipeline::is_modern_protocol(record.attribution.protocol_version.as_deref()) {
-        let methods = round
-            .input_requests
-            .iter()
-            .flatten()
-            .map(|(_, request)| input_method(request))
-            .take(100)
-            .collect();
-        record.event = names::INPUT_REQUIRED;
-        record.input_request_methods = Some(methods);
-        record.capture_parameters = false;
-        record.is_error = None;
-        record.error = None;
-    } else {
-        record.is_error = Some(true);
-        record.error = Some(Box::new(crate::event::ErrorInfo {
-            type_name: "Error".into(),
-            label: Some("input_required".into()),
-            message: "the tool asked for more input, which a client on this protocol revision cannot give"
-                .into(),
-            synthetic: true,
-            chain: Vec::new(),
-            status: None,
-        }));
-    }
-}
-
-/// The JSON-RPC method of one request a round asks the client to answer.
-fn input_method(request: &rmcp::model::InputRequest) -> String {
-    match request {
-        rmcp::model::InputRequest::CreateMessage(_) => "sampling/createMessage".to_owned(),
-        rmcp::model::InputRequest::Elicitation(_) => "elicitation/create".to_owned(),
-        rmcp::model::InputRequest::ListRoots(_) => "roots/list".to_owned(),
-        // A kind added after rmcp 3.11: its own envelope names it.
-        other => serde_json::to_value(other)
-            .ok()
-            .and_then(|value| value.get("method")?.as_str().map(str::to_owned))
-            .unwrap_or_else(|| "unknown".to_owned()),
-    }
-}
-
-/// The error of an `is_error` result that carried no typed error: arguments rmcp rejected, or the tool's own.
-fn result_error(
-    response: &CallToolResponse,
-    rejected_arguments: bool,
-) -> Option<crate::event::ErrorInfo> {
-    match response {
-        CallToolResponse::Complete(result) if rejected_arguments => {
-            Some(errors::invalid_arguments(result))
-        }
-        CallToolResponse::Complete(result) => Some(errors::result_error(result)),
-        _ => None,
-    }
-}
-
-/// Whether the host's answer says that the call named a tool it does not have: rmcp's router answers a name it
-/// has no route for with invalid params "tool not found"; a hand-written dispatcher may say method not found.
-fn names_no_tool(outcome: &CallOutcome<'_>) -> bool {
-    match outcome {
-        CallOutcome::Error(error) => {
-            error.code == rmcp::model::ErrorCode::METHOD_NOT_FOUND
-                || (error.code == rmcp::model::ErrorCode::INVALID_PARAMS
-                    && error.message.to_ascii_lowercase().contains("not found"))
-        }
-        _ => false,
     }
 }
 

@@ -33,7 +33,9 @@ impl ToolCalls<'_> {
                 &self.server.agent.feedback_extra_properties,
             )
         });
-        let arguments = self.take_agent_arguments(&incoming, &mut request, owned);
+        let arguments = self
+            .agent()
+            .take_agent_arguments(&incoming, &mut request, owned);
         let explicit = match &feedback {
             Some(feedback) => feedback.intent(),
             None => intent::explicit_intent(arguments.context.as_ref()),

@@ -18,6 +18,7 @@
 
 mod build;
 mod handover;
+mod job;
 mod properties;
 mod record;
 
@@ -25,7 +26,8 @@ pub(crate) use build::{PipelineSettings, distinct_id, finish};
 pub(crate) use handover::{
     Attribution, CaptureOptions, CapturedValue, Encoded, ToolFacts, TraceIds, with_request_meta,
 };
+pub(crate) use job::PooledRecord;
 pub(crate) use properties::{
     attribution_properties, base_properties, is_modern_protocol, set_properties,
 };
-pub(crate) use record::{PooledRecord, RequestRecord, boxed_map};
+pub(crate) use record::{RequestRecord, boxed_map};

@@ -1,19 +1,14 @@
-//! One request's record ([`RequestRecord`]) and the job box it lives in from the start of the request until the
-//! delivery worker has built its payloads ([`PooledRecord`] around a [`RecordJob`]): the boxes come from a bounded
-//! pool and go back to it after the worker ran them, so the box the request thread filled is not freed on the
-//! worker.
+//! One request's record ([`RequestRecord`]): everything the request contributes to its events, as owned values.
+//! The pooled job box it lives in until the worker has built its payloads is in `job.rs`.
 
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde_json::{Map, Value};
 
-use super::build::{PipelineSettings, process};
 use super::handover::{Attribution, CaptureOptions, CapturedValue, ToolFacts, TraceIds};
-use crate::delivery::ReusableJob;
-use crate::event::{ErrorInfo, Payload};
+use crate::event::ErrorInfo;
 use crate::identity::Resolution;
-use crate::recycle::Pool;
 
 /// Everything one intercepted request contributes to its events, as owned values. What most requests lack is
 /// boxed, so the record (moved into the wrapped future and the delivery job) stays small.
@@ -104,79 +99,6 @@ impl RequestRecord {
 /// `properties` boxed, or `None` when empty (the record's rarely used maps).
 pub(crate) fn boxed_map(properties: Map<String, Value>) -> Option<Box<Map<String, Value>>> {
     (!properties.is_empty()).then(|| Box::new(properties))
-}
-
-/// The per-call delivery job: one record and the settings to process it with, in a box that returns to
-/// [`RECORD_JOBS`] once the worker has run it, so that the box the request thread filled is not freed on the
-/// worker.
-pub(crate) struct RecordJob {
-    record: Option<RequestRecord>,
-    settings: Option<Arc<PipelineSettings>>,
-}
-
-/// Spare job boxes: 128 × the size of a `RecordJob` (about 70 KB) at most.
-static RECORD_JOBS: Pool<Box<RecordJob>> = Pool::new(128);
-
-/// A request's record, held from the start in the box the worker will run it in (taken from the bounded pool of
-/// spare job boxes). The request path's scope, and with it the wrapped handler's future that rmcp boxes and moves,
-/// holds one pointer instead of the record; submitting it moves nothing. A record never submitted (a dropped
-/// future) frees its box.
-pub(crate) struct PooledRecord(Box<RecordJob>);
-
-impl PooledRecord {
-    /// `record`, in a spare box when the pool has one.
-    pub(crate) fn new(record: RequestRecord) -> Self {
-        let mut job = RECORD_JOBS.take().unwrap_or_else(|| {
-            Box::new(RecordJob {
-                record: None,
-                settings: None,
-            })
-        });
-        job.record = Some(record);
-        Self(job)
-    }
-
-    /// The job that builds this record's payloads with `settings`.
-    pub(crate) fn into_job(self, settings: Arc<PipelineSettings>) -> Box<RecordJob> {
-        let mut job = self.0;
-        job.settings = Some(settings);
-        job
-    }
-}
-
-impl std::ops::Deref for PooledRecord {
-    type Target = RequestRecord;
-    fn deref(&self) -> &RequestRecord {
-        self.0
-            .record
-            .as_ref()
-            .expect("a pooled record holds its record until submitted")
-    }
-}
-
-impl std::ops::DerefMut for PooledRecord {
-    fn deref_mut(&mut self) -> &mut RequestRecord {
-        self.0
-            .record
-            .as_mut()
-            .expect("a pooled record holds its record until submitted")
-    }
-}
-
-impl ReusableJob for RecordJob {
-    fn run(&mut self) -> Vec<Payload> {
-        match (self.record.take(), self.settings.take()) {
-            (Some(record), Some(settings)) => process(record, &settings),
-            _ => Vec::new(),
-        }
-    }
-
-    fn recycle(mut self: Box<Self>) {
-        self.record = None;
-        self.settings = None;
-        // A box the pool refuses (full or busy) is freed here.
-        drop(RECORD_JOBS.keep(self));
-    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+#[cfg(any(test, feature = "__internals"))]
 use super::generic::{BINARY_STUB, is_binary};
 use super::json_members::redact_json_members;
 use super::keys::REDACTED;
@@ -31,6 +32,7 @@ static US_SSN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?-u:\b)[0-9]{3}[ .-][0-9]{2}[ .-][0-9]{4}(?-u:\b)").expect("static pattern")
 });
 
+#[cfg(any(test, feature = "__internals"))]
 /// The whole free-text pass: binary gate, PostHog tokens, credential shapes, credential-keyed JSON members,
 /// personal data, then URLs. Credentials
 /// go before personal data, so a PII rule never cuts a credential and leaves part of it.

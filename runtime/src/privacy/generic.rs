@@ -78,6 +78,7 @@ fn is_base64_data_url(text: &str) -> bool {
     header.len() >= 7 && header[header.len() - 7..].eq_ignore_ascii_case(b";base64")
 }
 
+#[cfg(any(test, feature = "__internals"))]
 /// The whole generic string pass: binary gate, PostHog tokens, credential shapes, credential-keyed JSON members,
 /// URLs.
 pub(crate) fn generic_string(input: &str) -> Cow<'_, str> {

@@ -28,9 +28,14 @@ use serde_json::Value;
 
 use crate::event::{ErrorInfo, Payload};
 
+// The entry points below that the crate itself does not call exist for the tests, fuzz targets and benchmarks.
+#[cfg(any(test, feature = "__internals"))]
 pub use generic::BINARY_STUB;
-pub use truncate::{MAX_DEPTH, MAX_EVENT_BYTES, drop_deep};
+pub use truncate::MAX_DEPTH;
+#[cfg(any(test, feature = "__internals"))]
+pub use truncate::{MAX_EVENT_BYTES, drop_deep};
 
+#[cfg(any(test, feature = "__internals"))]
 /// The generic string pass: binary gate, PostHog tokens, credential shapes ([`redact_secrets`]), the value of
 /// each JSON member in the text whose key names a credential (written `"[redacted]"`, so JSON text stays JSON),
 /// URL credentials. Borrows when nothing changed.
@@ -42,6 +47,7 @@ pub fn generic_string(input: &str) -> Cow<'_, str> {
     generic::generic_string(input)
 }
 
+#[cfg(any(test, feature = "__internals"))]
 /// The free-text pass for intent and feedback text: binary gate, PostHog tokens, credential shapes
 /// ([`redact_secrets`]), credential-keyed JSON members, personal data, URLs.
 pub fn free_text(input: &str) -> String {
@@ -62,6 +68,7 @@ pub fn free_text_limited(input: &str, limit: usize) -> String {
     generic::limited(input, limit, free_text::free_text_passes).into_owned()
 }
 
+#[cfg(any(test, feature = "__internals"))]
 /// Well-known credential shapes in `text` become `[redacted]`; borrows when there are none.
 ///
 /// PostHog keys (`phc_…`, `phx_…`); JWTs; AWS access key ids (`AKIA…`, `ASIA…`) and secret access keys named in
@@ -77,6 +84,7 @@ pub fn redact_secrets(text: &str) -> Cow<'_, str> {
     secrets::redact_credentials(text)
 }
 
+#[cfg(any(test, feature = "__internals"))]
 /// Whether an object key names a credential: a listed name (`authorization`, `api_key`, `token`, …) whole and in
 /// any case, or a key name judged by its parts (split on `_`, `-`, `.`, whitespace and camelCase). `db_password`,
 /// `passwd`, `aws_secret_access_key`, `x-api-key`, `client_secret`, `privateKey`, `refresh_token` are;
@@ -125,6 +133,7 @@ pub fn fit_budget(payload: &mut Payload, main: bool) {
     truncate::fit_budget(payload, main);
 }
 
+#[cfg(any(test, feature = "__internals"))]
 /// The UTF-8 length of the payload's JSON, as [`Payload::encoded_len`] measures it, computed without recursion.
 pub fn payload_len(payload: &Payload) -> usize {
     truncate::payload_len(payload)
@@ -135,11 +144,13 @@ pub fn exception_list(error: &ErrorInfo) -> Value {
     exception::exception_list(error)
 }
 
+#[cfg(any(test, feature = "__internals"))]
 /// `$mcp_error_message`: the generic pass, then the 2,048 cap.
 pub fn error_message(message: &str) -> String {
     exception::exception_value(message)
 }
 
+#[cfg(any(test, feature = "__internals"))]
 /// `$mcp_error_type`: the 256 cap only.
 pub fn error_type(type_name: &str) -> Cow<'_, str> {
     truncate::truncate(type_name, exception::TYPE_CAP)
