@@ -65,10 +65,15 @@ fn scenario() -> Vec<CallToolRequestParams> {
             json!({"x": [1, 2], "context": "Checking inputs."}),
         ),
         call("subtract", json!({"a": 1, "b": 1, "llm_model": "unknown"})),
+        // A conversation handle the agent echoes: the call is anchored to it on both paths.
+        call(
+            "add",
+            json!({"a": 1, "b": 1, "conversation_id": "0190f0e8-7a6b-7c3d-9e4f-5a6b7c8d9e0f"}),
+        ),
         // Arguments that do not fit the tool: the host answers with an error result. (For a tool marked with the
         // attribute, the wrapper also knows that its body never ran and says so; a gateway cannot know that.)
         call("subtract", json!({"a": "two", "b": 3})),
-        // A tool the host does not have: a protocol error.
+        // A tool the host does not have: an unknown tool, not a call.
         call("divide_by_nothing", json!({})),
         call(
             "get_more_tools",
@@ -262,4 +267,10 @@ async fn the_manual_api_replay_matches_the_wrapper_key_for_key() {
     assert!(names.contains(&"$mcp_missing_capability"));
     assert!(names.contains(&"$mcp_feedback"));
     assert!(names.contains(&"$exception"));
+    assert!(names.contains(&"$mcp_unknown_tool"));
+    let anchored = wrapped
+        .iter()
+        .filter(|p| p.properties.get("$mcp_conversation_id").is_some())
+        .count();
+    assert_eq!(anchored, 1, "the echoed handle anchors its one call");
 }
