@@ -222,7 +222,7 @@ pub mod classify {
             match self.0 {
                 Ok(value) => value_outcome(value),
                 Err(error) => error_outcome(error, |error| {
-                    (error.to_string(), errors::source_chain(error))
+                    (error.to_string(), crate::event::source_chain(error))
                 }),
             }
         }

@@ -250,6 +250,23 @@ pub struct ErrorInfo {
     pub status: Option<u16>,
 }
 
+/// The most sources an exception list holds after the error itself: 10 entries in all.
+const MAX_CHAIN: usize = 9;
+
+/// The `source()` chain of `error`, outermost first, at most [`MAX_CHAIN`] entries.
+pub(crate) fn source_chain(error: &(dyn std::error::Error + 'static)) -> Vec<String> {
+    let mut chain = Vec::new();
+    let mut next = error.source();
+    while let Some(source) = next {
+        if chain.len() == MAX_CHAIN {
+            break;
+        }
+        chain.push(source.to_string());
+        next = source.source();
+    }
+    chain
+}
+
 /// A typed error `E`: its own type name, `message`, its source chain.
 pub(crate) fn typed_error_info<E: ?Sized>(message: String, chain: Vec<String>) -> ErrorInfo {
     ErrorInfo {

@@ -98,7 +98,10 @@ impl ToolError {
 
     /// A failure caused by `error`, without a label: `$mcp_error_type` is `error`'s own type name.
     pub fn thrown<E: std::error::Error + 'static>(error: E) -> Self {
-        let info = crate::event::typed_error_info::<E>(error.to_string(), source_chain(&error));
+        let info = crate::event::typed_error_info::<E>(
+            error.to_string(),
+            crate::event::source_chain(&error),
+        );
         Self {
             kind: None,
             info,
@@ -150,20 +153,6 @@ impl fmt::Display for ToolError {
 }
 
 impl std::error::Error for ToolError {}
-
-/// The `source()` chain of `error`, at most nine entries.
-fn source_chain(error: &(dyn std::error::Error + 'static)) -> Vec<String> {
-    let mut chain = Vec::new();
-    let mut next = error.source();
-    while let Some(source) = next {
-        if chain.len() == 9 {
-            break;
-        }
-        chain.push(source.to_string());
-        next = source.source();
-    }
-    chain
-}
 
 #[cfg(test)]
 mod tests {

@@ -15,9 +15,6 @@ use crate::event::own_type_name;
 pub(crate) const NON_STRING_PANIC_MESSAGE: &str =
     "the handler panicked with a payload that is not a string";
 
-/// The most sources an exception list holds after the error itself: 10 entries in all.
-const MAX_CHAIN: usize = 9;
-
 /// The label of a failure the framework reports because the arguments did not fit the tool.
 pub(crate) const VALIDATION: &str = "validation";
 
@@ -101,20 +98,6 @@ pub(crate) fn panic_error(payload: &(dyn Any + Send)) -> ErrorInfo {
 /// A typed error `E` the attribute saw: its own type name, `message`, its source chain.
 pub(crate) fn typed_error<E: ?Sized>(message: String, chain: Vec<String>) -> ErrorInfo {
     crate::event::typed_error_info::<E>(message, chain)
-}
-
-/// The `source()` chain of `error`, at most [`MAX_CHAIN`] entries.
-pub(crate) fn source_chain(error: &(dyn std::error::Error + 'static)) -> Vec<String> {
-    let mut chain = Vec::new();
-    let mut next = error.source();
-    while let Some(source) = next {
-        if chain.len() == MAX_CHAIN {
-            break;
-        }
-        chain.push(source.to_string());
-        next = source.source();
-    }
-    chain
 }
 
 #[cfg(test)]
