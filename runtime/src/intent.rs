@@ -200,7 +200,8 @@ pub(crate) fn take_owned(arguments: &mut Option<Map<String, Value>>, owned: Owne
 /// An agent-written intent: a string whose trim is non-blank, trimmed.
 pub(crate) fn explicit_intent(value: Option<&Value>) -> Option<String> {
     let text = value?.as_str()?.trim();
-    (!text.is_empty()).then(|| text.to_owned())
+    // An empty object's text is what some agents write for an argument they have nothing to say in.
+    (!text.is_empty() && text != "{}").then(|| text.to_owned())
 }
 
 /// A model value: a string, trimmed; blank or `unknown` (any case) is no value.

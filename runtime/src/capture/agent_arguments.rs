@@ -60,8 +60,9 @@ impl AgentSteps<'_> {
         }
     }
 
-    /// Which arguments of tool `name` the crate owns: `context` on instrumented tools, `llm_model` and
-    /// `conversation_id` on every tool whose schema is known, each unless the schema declares it or is composed.
+    /// Which arguments of tool `name` the crate owns: `context`, `llm_model` and `conversation_id` on every tool
+    /// whose schema is known (from the registry, a listing or the attribute), each unless the schema declares it or
+    /// is composed.
     pub(super) fn ownership(&self, name: &str, known: Option<&KnownTool>) -> Owned {
         let agent = &self.server.agent;
         if !(agent.intent || agent.llm_model || agent.conversation_id) {

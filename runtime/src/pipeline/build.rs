@@ -288,6 +288,7 @@ fn exception_payload(
     let mut props = base_properties(Some(&record.session_id), conversation_id, identity);
     props.insert("$exception_list".into(), privacy::exception_list(error));
     props.insert("$exception_level".into(), Value::from("error"));
+    props.insert("$exception_source".into(), Value::from("mcp.tool_call"));
     if let Some(resource) = resource {
         props.insert("$mcp_resource_name".into(), resource_name(resource));
     }

@@ -32,8 +32,10 @@ const BOUNDED_FIELDS: [&str; 4] = [
     "$exception_list",
 ];
 /// Properties the budget never shortens.
-const NEVER_SHORTENED: [&str; 7] = [
+const NEVER_SHORTENED: [&str; 9] = [
     "$session_id",
+    "$mcp_tool_name",
+    "$mcp_interface",
     "$anon_distinct_id",
     "$mcp_conversation_id",
     "$mcp_source",
