@@ -281,6 +281,22 @@ pub(crate) async fn run_fallback(
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_blank_or_empty_object_intent_is_no_intent() {
+        for empty in ["", "   ", "{}", " {} "] {
+            assert_eq!(
+                explicit_intent(Some(&Value::from(empty))),
+                None,
+                "{empty:?}"
+            );
+        }
+        assert_eq!(explicit_intent(Some(&json!(3))), None, "not a string");
+        assert_eq!(
+            explicit_intent(Some(&Value::from(" Find the docs. "))).as_deref(),
+            Some("Find the docs.")
+        );
+    }
+
     fn object(value: Value) -> Map<String, Value> {
         value.as_object().unwrap().clone()
     }

@@ -215,6 +215,10 @@ async fn failures_are_classified_and_mirrored_by_exceptions() {
             "posthog_mcp_analytics"
         );
         assert_eq!(exception["properties"]["$mcp_interface"], "mcp");
+        assert_eq!(
+            exception["properties"]["$exception_source"],
+            "mcp.tool_call"
+        );
         // The exception is named by the failure's own type; a label such as `validation` names only the call.
         let own_type = match call["properties"]["$mcp_tool_name"].as_str() {
             Some("divide") => "InvalidParams",
