@@ -29,6 +29,8 @@ pub(crate) const SOURCE_INFERRED: &str = "inferred";
 /// `$mcp_llm_model_source` values.
 pub(crate) const SOURCE_CLIENT_METADATA: &str = "client_metadata";
 pub(crate) const SOURCE_SELF_REPORTED: &str = "self_reported";
+/// The request metadata key under which a client states the model it runs and the user's intent.
+const AI_INVOCATION: &str = "io.modelcontextprotocol/aiInvocation";
 
 /// The `_meta` key some clients use to report the turn's model.
 const TURN_METADATA: &str = "x-codex-turn-metadata";
@@ -204,21 +206,37 @@ pub(crate) fn explicit_intent(value: Option<&Value>) -> Option<String> {
     (!text.is_empty() && text != "{}").then(|| text.to_owned())
 }
 
+/// The intent a call states, with its source: the user's intent the client put in the request metadata
+/// (`aiInvocation.userIntent`), which is the client's own account and wins, else the agent's `context` argument.
+pub(crate) fn stated_intent(
+    meta: Option<&Map<String, Value>>,
+    context: Option<&Value>,
+) -> Option<(String, &'static str)> {
+    let from_meta = meta
+        .and_then(|meta| meta.get(AI_INVOCATION))
+        .and_then(|invocation| invocation.get("userIntent"));
+    explicit_intent(from_meta)
+        .map(|text| (text, SOURCE_CLIENT_METADATA))
+        .or_else(|| explicit_intent(context).map(|text| (text, SOURCE_CONTEXT)))
+}
+
 /// A model value: a string, trimmed; blank or `unknown` (any case) is no value.
 fn normalize_model(value: &Value) -> Option<String> {
     let text = value.as_str()?.trim();
     (!text.is_empty() && !text.eq_ignore_ascii_case("unknown")).then(|| text.to_owned())
 }
 
-/// The call's model, first hit wins: client metadata with its own `model` key, else the owned `llm_model` argument.
+/// The call's model, first hit wins: client metadata (`aiInvocation.model`, else a known client key with its own
+/// `model`), else the owned `llm_model` argument.
 pub(crate) fn resolve_model(
     meta: Option<&Map<String, Value>>,
     owned: Option<&Value>,
 ) -> Option<(String, &'static str)> {
-    let from_meta = meta
-        .and_then(|meta| meta.get(TURN_METADATA))
-        .and_then(Value::as_object)
-        .and_then(|turn| turn.get("model"));
+    let from_meta = meta.and_then(|meta| {
+        [AI_INVOCATION, TURN_METADATA]
+            .iter()
+            .find_map(|key| meta.get(*key)?.as_object()?.get("model"))
+    });
     match from_meta {
         Some(model) => normalize_model(model).map(|m| (m, SOURCE_CLIENT_METADATA)),
         None => owned
@@ -280,6 +298,28 @@ pub(crate) async fn run_fallback(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_client_s_stated_intent_and_model_win_over_the_agent_s_arguments() {
+        let meta = json!({"io.modelcontextprotocol/aiInvocation": {"userIntent": " Export the report. ", "model": "model-m"}});
+        let meta = meta.as_object();
+        assert_eq!(
+            stated_intent(meta, Some(&json!("from context"))),
+            Some(("Export the report.".to_owned(), SOURCE_CLIENT_METADATA))
+        );
+        assert_eq!(
+            stated_intent(None, Some(&json!("from context"))),
+            Some(("from context".to_owned(), SOURCE_CONTEXT))
+        );
+        assert_eq!(
+            resolve_model(meta, Some(&json!("model-a"))),
+            Some(("model-m".to_owned(), SOURCE_CLIENT_METADATA))
+        );
+        assert_eq!(
+            resolve_model(None, Some(&json!("model-a"))),
+            Some(("model-a".to_owned(), SOURCE_SELF_REPORTED))
+        );
+    }
 
     #[test]
     fn a_blank_or_empty_object_intent_is_no_intent() {

@@ -102,14 +102,14 @@ impl AgentSteps<'_> {
         intent::resolve_model(meta, owned)
     }
 
-    /// The call's intent: the agent's explicit text, else the fallback's.
+    /// The call's intent: the one it states (with its source), else the fallback's.
     pub(super) async fn intent(
         &self,
-        explicit: Option<String>,
+        explicit: Option<(String, &'static str)>,
         scope: &mut Scope,
     ) -> Option<(String, &'static str)> {
-        if let Some(text) = explicit {
-            return Some((text, intent::SOURCE_CONTEXT));
+        if explicit.is_some() {
+            return explicit;
         }
         let fallback = self.server.agent.intent_fallback.as_ref()?;
         let view = scope.view.take()?;

@@ -76,7 +76,7 @@ struct PendingCall {
     prepared: PreparedCall,
     incoming: Incoming,
     keys: CallerKeys,
-    explicit: Option<String>,
+    explicit: Option<(String, &'static str)>,
     want_view: bool,
 }
 
@@ -117,7 +117,7 @@ impl ToolCalls<'_> {
         incoming: &Incoming,
         event: &'static str,
         request: &CallToolRequestParams,
-        explicit: Option<String>,
+        explicit: Option<(String, &'static str)>,
         arguments: &AgentArguments,
     ) -> Scope {
         let mut scope = self
@@ -203,7 +203,8 @@ impl ToolCalls<'_> {
         let known = self.server.catalog().known_tool(&name, lookup);
         let owned = self.agent().ownership(&name, known.as_deref());
         let mut arguments = self.agent().take_agent_arguments(&incoming, request, owned);
-        let explicit = intent::explicit_intent(arguments.context.as_ref());
+        let meta = (!incoming.meta.is_empty()).then_some(&incoming.meta.0.0);
+        let explicit = intent::stated_intent(meta, arguments.context.as_ref());
         let instructions = arguments.conversation.is_some()
             && known
                 .as_ref()
@@ -231,7 +232,7 @@ impl ToolCalls<'_> {
             explicit
         } else {
             // Without a fallback hook the intent is the explicit text or nothing (as `intent` resolves it).
-            scope.record.intent = explicit.map(|text| Box::new((text, intent::SOURCE_CONTEXT)));
+            scope.record.intent = explicit.map(Box::new);
             None
         };
         let prepared = PreparedCall {

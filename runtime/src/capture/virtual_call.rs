@@ -37,8 +37,9 @@ impl ToolCalls<'_> {
             .agent()
             .take_agent_arguments(&incoming, &mut request, owned);
         let explicit = match &feedback {
-            Some(feedback) => feedback.intent(),
-            None => intent::explicit_intent(arguments.context.as_ref()),
+            Some(feedback) => feedback.intent().map(|text| (text, intent::SOURCE_CONTEXT)),
+            None => intent::explicit_intent(arguments.context.as_ref())
+                .map(|text| (text, intent::SOURCE_CONTEXT)),
         };
         let event = match kind {
             VirtualKind::MoreTools => names::MISSING_CAPABILITY,
