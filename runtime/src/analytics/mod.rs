@@ -151,6 +151,7 @@ fn start(
                 exception_autocapture: builder.events.exception_autocapture,
                 llm_traces: builder.events.llm_traces,
                 before_send: builder.events.before_send.clone(),
+                server_build: builder.events.server_build.clone(),
             }),
             clock: builder.clock.clone(),
             event_properties: builder.events.event_properties.clone(),
@@ -205,6 +206,12 @@ impl Builder {
             return Err(ConfigError::ZeroTimeout {
                 option: "event_properties_timeout",
             });
+        }
+        if let Some(build) = &self.events.server_build {
+            let length = build.chars().count();
+            if !(1..=256).contains(&length) {
+                return Err(ConfigError::InvalidServerBuild { length });
+            }
         }
         config::check_agent(&self.arguments, &self.virtual_tools)?;
         let identify = config::resolve_identify(&self)?;

@@ -400,6 +400,7 @@ pub struct EventOptions {
     pub(crate) event_properties_timeout: Duration,
     pub(crate) exception_autocapture: bool,
     pub(crate) llm_traces: bool,
+    pub(crate) server_build: Option<Arc<str>>,
 }
 
 impl Default for EventOptions {
@@ -410,6 +411,7 @@ impl Default for EventOptions {
             event_properties_timeout: Duration::from_secs(2),
             exception_autocapture: true,
             llm_traces: false,
+            server_build: None,
         }
     }
 }
@@ -422,6 +424,7 @@ impl std::fmt::Debug for EventOptions {
             .field("event_properties_timeout", &self.event_properties_timeout)
             .field("exception_autocapture", &self.exception_autocapture)
             .field("llm_traces", &self.llm_traces)
+            .field("server_build", &self.server_build)
             .finish()
     }
 }
@@ -464,6 +467,14 @@ impl EventOptions {
     /// analytics (default off; `docs/traces.md`).
     pub fn llm_traces(mut self, enabled: bool) -> Self {
         self.llm_traces = enabled;
+        self
+    }
+
+    /// The immutable id of the build that serves the calls (a commit SHA or an image digest), sent as
+    /// `$mcp_server_build` on every event so that a change in behaviour can be tied to a deploy. 1 to 256
+    /// characters; anything else is refused by `build` rather than cut.
+    pub fn server_build(mut self, build: impl Into<String>) -> Self {
+        self.server_build = Some(Arc::from(build.into()));
         self
     }
 }

@@ -130,6 +130,13 @@ pub enum ConfigError {
         /// The required key at fault.
         field: String,
     },
+    /// The server build id is empty or longer than 256 characters; it is never cut, since a cut id would name
+    /// another build.
+    #[error("server_build must be 1 to 256 characters (a commit SHA or an image digest), got {length}")]
+    InvalidServerBuild {
+        /// Its length in characters.
+        length: usize,
+    },
     /// A virtual tool name is blank.
     #[error("{option} must not be blank")]
     BlankName {

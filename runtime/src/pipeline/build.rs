@@ -28,6 +28,8 @@ pub(crate) struct PipelineSettings {
     /// `Builder::llm_traces`: an `$ai_span` for each tool call with a trace id.
     pub llm_traces: bool,
     pub before_send: Option<BeforeSend>,
+    /// `$mcp_server_build` on every payload.
+    pub server_build: Option<std::sync::Arc<str>>,
 }
 
 fn timestamp(at: SystemTime) -> DateTime<Utc> {
@@ -78,14 +80,17 @@ pub(crate) fn finish(payloads: Vec<Payload>, settings: &PipelineSettings) -> Vec
                 }
             };
             call_dropped |= is_call && payload.is_none();
-            payload.map(label)
+            payload.map(|payload| label(payload, settings.server_build.as_deref()))
         })
         .collect()
 }
 
-/// Step 8, the library labels: written after `before_send`, so hooks never lose them.
-fn label(mut payload: Payload) -> Payload {
+/// Step 8, the library labels and the server's build: written after `before_send`, so hooks never lose them.
+fn label(mut payload: Payload, server_build: Option<&str>) -> Payload {
     let props = &mut payload.properties;
+    if let Some(build) = server_build {
+        props.insert("$mcp_server_build".into(), Value::from(build));
+    }
     props.insert("$lib".into(), Value::from(LIB_NAME));
     props.insert("$lib_version".into(), Value::from(LIB_VERSION));
     props.insert("$lib_version__major".into(), Value::from(LIB_VERSION_MAJOR));

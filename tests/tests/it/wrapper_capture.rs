@@ -353,3 +353,39 @@ async fn a_tool_call_records_its_name_arguments_and_result_but_not_the_request_m
         "the result as the client received it"
     );
 }
+
+#[tokio::test]
+async fn every_event_names_the_server_build_and_a_bad_build_id_is_refused() {
+    let ingest = IngestServer::start();
+    let analytics = reporting_to(&ingest)
+        .events(posthog_mcp::EventOptions::default().server_build("0f3c2a9"))
+        .build()
+        .unwrap();
+    let client = connect(analytics.instrument(WrapperOnlyServer::default())).await;
+    client
+        .call_tool(call("fail_result", json!({})))
+        .await
+        .unwrap();
+    client.cancel().await.unwrap();
+    let payloads = delivered(&analytics, &ingest).await;
+    assert!(payloads.len() >= 3, "{payloads:#?}");
+    for payload in &payloads {
+        assert_eq!(
+            payload["properties"]["$mcp_server_build"], "0f3c2a9",
+            "{payload}"
+        );
+    }
+
+    for bad in [String::new(), "x".repeat(257)] {
+        let error = reporting_to(&ingest)
+            .events(posthog_mcp::EventOptions::default().server_build(bad))
+            .build()
+            .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("server_build must be 1 to 256"),
+            "{error}"
+        );
+    }
+}
