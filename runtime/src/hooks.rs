@@ -70,11 +70,19 @@ where
     match guard(call, timeout, clock).await {
         Guarded::Done(value) => Some(value),
         Guarded::Panicked => {
-            tracing::warn!(hook, "posthog-mcp: a hook panicked; its result is ignored");
+            crate::once::warn_once!(
+                "hook panicked",
+                hook,
+                "posthog-mcp: a hook panicked; its result is ignored (later ones are logged at debug level)"
+            );
             None
         }
         Guarded::TimedOut => {
-            tracing::warn!(hook, "posthog-mcp: a hook timed out; its result is ignored");
+            crate::once::warn_once!(
+                "hook timed out",
+                hook,
+                "posthog-mcp: a hook timed out; its result is ignored (later ones are logged at debug level)"
+            );
             None
         }
     }

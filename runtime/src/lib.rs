@@ -28,6 +28,7 @@ mod hooks;
 pub mod http;
 mod intent;
 pub mod manual;
+mod once;
 mod pipeline;
 mod recycle;
 mod server;

@@ -102,13 +102,16 @@ impl ToolCatalog<'_> {
         Some(known)
     }
 
-    pub(crate) fn warn_once(&self, tool: &str, what: &'static str) {
-        if self
-            .state
+    /// Whether this server has not warned about `what` for `tool` yet (and will now).
+    fn first_warning(&self, tool: &str, what: &'static str) -> bool {
+        self.state
             .warned
             .insert((tool.to_owned(), what), ())
             .is_none()
-        {
+    }
+
+    pub(crate) fn warn_once(&self, tool: &str, what: &'static str) {
+        if self.first_warning(tool, what) {
             tracing::warn!(
                 tool,
                 argument = what,
@@ -162,7 +165,7 @@ impl ToolCatalog<'_> {
                 .iter()
                 .any(|v| v.as_deref() == Some(&*tool.name))
                 && first.as_ref().is_some_and(|f| !f.contains(&*tool.name));
-            if shadowed {
+            if shadowed && self.first_warning(&tool.name, "virtual name on a later page") {
                 tracing::warn!(
                     tool = %tool.name,
                     "posthog-mcp: a tool on a later listing page uses a virtual tool's name; calls to it are answered by the virtual tool"
@@ -201,10 +204,12 @@ impl ToolCatalog<'_> {
         ] {
             let Some(name) = name else { continue };
             if listing.tools.iter().any(|t| *t.name == **name) {
-                tracing::warn!(
-                    tool = %name,
-                    "posthog-mcp: the server has its own tool with a virtual tool's name; the server's tool wins"
-                );
+                if self.first_warning(name, "virtual name taken") {
+                    tracing::warn!(
+                        tool = %name,
+                        "posthog-mcp: the server has its own tool with a virtual tool's name; the server's tool wins"
+                    );
+                }
                 continue;
             }
             listing.tools.push(match kind {

@@ -46,9 +46,11 @@ pub(crate) fn process(record: RequestRecord, settings: &PipelineSettings) -> Vec
     match built {
         Ok(payloads) => finish(payloads, settings),
         Err(_) => {
-            tracing::warn!(
+            crate::once::warn_once!(
+                "build failed",
                 event,
-                "posthog-mcp: building this request's events failed; they were dropped"
+                "posthog-mcp: building this request's events failed; they were dropped (later ones are logged at \
+                 debug level)"
             );
             Vec::new()
         }
@@ -71,9 +73,11 @@ pub(crate) fn finish(payloads: Vec<Payload>, settings: &PipelineSettings) -> Vec
                 Some(hook) => {
                     let event = payload.event.clone();
                     catch_unwind(AssertUnwindSafe(|| hook(payload))).unwrap_or_else(|_| {
-                        tracing::warn!(
+                        crate::once::warn_once!(
+                            "before_send panicked",
                             event,
-                            "posthog-mcp: the before_send hook panicked; that payload was dropped"
+                            "posthog-mcp: the before_send hook panicked; that payload was dropped (later ones are logged at \
+                             debug level)"
                         );
                         None
                     })

@@ -344,7 +344,11 @@ fn shorten_longest_strings(properties: &mut Map<String, Value>, target: usize) -
 /// Beyond the truncation ladder, for payloads it cannot bring under the budget (many short strings, long keys):
 /// the largest shortenable properties are removed until the payload fits.
 fn last_resort(payload: &mut Payload) {
-    tracing::warn!("event over the size budget after truncation; removing its largest properties");
+    crate::once::warn_once!(
+        "event over budget",
+        "posthog-mcp: an event was over the size budget after truncation; its largest properties were removed \
+         (later ones are logged at debug level)"
+    );
     let mut sizes: Vec<(usize, String)> = payload
         .properties
         .iter()

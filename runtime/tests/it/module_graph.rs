@@ -26,6 +26,7 @@ const LAYERS: &[&[&str]] = &[
         "tool",
         "hooks",
         "tool_error",
+        "once",
     ],
     &["identity", "intent", "virtual_tools"],
     &["config", "pipeline"],
