@@ -289,6 +289,48 @@ impl ManualServer {
         self.finish_with(prepared, CallAnnotations::default(), outcome)
     }
 
+    /// Captures the host's whole answer to a prepared call, for a host that answers with more than a final
+    /// result: a round that asks for more input (`$mcp_input_required`; the retry is prepared and finished as a
+    /// call of its own) or a task handle (reported when it ends, or as timed out). Returns the answer to send, with
+    /// any conversation handle delivered.
+    pub fn finish_call_response(
+        &self,
+        prepared: Box<PreparedToolCall>,
+        outcome: Result<CallToolResponse, ErrorData>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let tool_calls = self.shared.tool_calls();
+        let annotations = CallAnnotations::default();
+        match outcome {
+            Ok(mut response) => {
+                tool_calls.finish_call(
+                    prepared.call,
+                    annotations,
+                    CallOutcome::Response(&mut response),
+                );
+                Ok(response)
+            }
+            Err(error) => {
+                tool_calls.finish_call(prepared.call, annotations, CallOutcome::Error(&error));
+                Err(error)
+            }
+        }
+    }
+
+    /// Captures a prepared call whose handler panicked, for a host that runs its handlers in process under
+    /// `catch_unwind`: the call fails as a `Panic` with the payload's text, as the wrapper records one. What the
+    /// client receives is the host's to decide.
+    pub fn finish_call_panicked(
+        &self,
+        prepared: Box<PreparedToolCall>,
+        payload: &(dyn std::any::Any + Send),
+    ) {
+        self.shared.tool_calls().finish_call(
+            prepared.call,
+            CallAnnotations::default(),
+            CallOutcome::Panic(payload),
+        );
+    }
+
     fn finish_with(
         &self,
         prepared: Box<PreparedToolCall>,

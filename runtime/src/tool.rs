@@ -23,7 +23,7 @@ pub struct ToolSpec {
     /// `redact = [...]`: argument or response fields replaced by `[redacted]` before anything else sees them.
     pub redact: &'static [&'static str],
     /// `intent_description = "..."`: this tool's description of the injected `context` argument, which takes
-    /// precedence over [`Builder::intent_description`](crate::Builder::intent_description) and the default.
+    /// precedence over [`ArgumentOptions::intent_description`](crate::ArgumentOptions::intent_description) and the default.
     pub intent_description: Option<&'static str>,
 }
 

@@ -347,9 +347,8 @@ impl ServerHandler for ManualHost {
                     self.manual.finish_call(call, Ok(result)).map(Into::into)
                 }
                 Err(error) => self.manual.finish_call(call, Err(error)).map(Into::into),
-                // `finish_call` takes a final result or an error only: a task handle or an input round has no
-                // way in, so the dispatcher forwards it and reports nothing.
-                Ok(other) => Ok(other),
+                // A task handle or an input round: the whole answer goes in.
+                Ok(other) => self.manual.finish_call_response(call, Ok(other)),
             },
         }
     }

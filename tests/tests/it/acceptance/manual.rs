@@ -249,3 +249,64 @@ fn every_declared_capability_has_its_scenarios_running() {
         }
     }
 }
+
+/// A handler that panics is the same failure whoever dispatches it: the wrapper, which catches the panic around
+/// the host's handler, and a gateway that runs its handlers under `catch_unwind` and hands the payload over.
+#[tokio::test]
+async fn a_panicking_handler_is_the_same_failure_through_the_manual_api() {
+    use posthog_mcp_tests::IngestServer;
+    use posthog_mcp_tests::fixtures::{WrapperOnlyServer, connect, reporting_to};
+
+    let wrapped_ingest = IngestServer::start();
+    let wrapped = reporting_to(&wrapped_ingest).build().unwrap();
+    let client = connect(wrapped.instrument(WrapperOnlyServer::default())).await;
+    let outcome = tokio::time::timeout(
+        std::time::Duration::from_secs(1),
+        client.call_tool(call("explode", json!({}))),
+    )
+    .await;
+    assert!(!matches!(outcome, Ok(Ok(_))), "the panic is not a result");
+    let wrapped_events = ingested(&wrapped, &wrapped_ingest).await;
+
+    let manual_ingest = IngestServer::start();
+    let manual = reporting_to(&manual_ingest).build().unwrap();
+    let server = manual.manual(Implementation::new("gateway", "1.0.0"));
+    let connection = server.connection();
+    let prepared = server
+        .prepare_call(
+            &connection,
+            &ManualRequest::new().id(1),
+            call("explode", json!({})),
+        )
+        .await;
+    let Prepared::Forward(prepared) = prepared else {
+        panic!("explode is the host's tool: {prepared:?}");
+    };
+    let payload = std::panic::catch_unwind(|| std::panic::panic_any::<&str>("kaboom")).unwrap_err();
+    server.finish_call_panicked(prepared, payload.as_ref());
+    let manual_events = ingested(&manual, &manual_ingest).await;
+
+    for key in [
+        "$mcp_tool_name",
+        "$mcp_is_error",
+        "$mcp_error_type",
+        "$mcp_error_message",
+    ] {
+        assert_eq!(
+            property(&manual_events, "$mcp_tool_call", key),
+            property(&wrapped_events, "$mcp_tool_call", key),
+            "{key}"
+        );
+    }
+    assert_eq!(
+        property(&manual_events, "$mcp_tool_call", "$mcp_error_type"),
+        "Panic"
+    );
+    let exception_type = |events: &[posthog_mcp_tests::fixtures::Ingested]| {
+        only(events, "$exception").properties["$exception_list"][0]["type"].clone()
+    };
+    assert_eq!(
+        exception_type(&manual_events),
+        exception_type(&wrapped_events)
+    );
+}
