@@ -1,0 +1,601 @@
+//! What a remote server pays: one stateless Streamable HTTP server per variant, each in its own process pinned to
+//! CPU 0, driven from this process pinned to CPU 1 over one keep-alive HTTP/1.1 connection.
+//!
+//! ```sh
+//! cd bench && cargo run --release --bin http_shape -- [--calls N] [--rounds R] [--warmup W]
+//! ```
+//!
+//! The servers are built as `examples/src/http.rs` builds a stateless one: rmcp's `StreamableHttpService` with
+//! `legacy_session_mode: false` (rmcp 3.11's name for stateless) and JSON responses, axum on 127.0.0.1 with
+//! `TCP_NODELAY`, a multi-threaded tokio runtime as `#[tokio::main]` makes (one worker on one pinned core).
+//!
+//! - `bare`: the plain rmcp server (`Plain`), no posthog-mcp at all.
+//! - `http`: `Analytics::instrument(Attributed)` behind `track_sessions` and `SessionLayer`, delivering over HTTP to
+//!   a loopback `/batch/` endpoint that answers 200 (the bench's `LoopbackSink`, in this driving process, so its
+//!   work is not counted as the server's).
+//! - `discard`: the same, with `Destination::Discard` (events fully built on the worker, then dropped).
+//!
+//! Each call is a raw `tools/call` POST with `MCP-Protocol-Version: 2025-11-25` and no `initialize`. Server CPU
+//! is the server process's user + system time, all threads, read before and after each batch; before each reading
+//! the server flushes its analytics, so a batch's figure includes delivering that batch's events. The figure in
+//! the table comes from `getrusage(RUSAGE_SELF)` in the server (microseconds); `/proc/<pid>/stat` (10 ms ticks) is
+//! read too, and shown beside it as a cross-check.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::serve::{Listener, ListenerExt};
+use posthog_mcp_bench::{Attributed, LoopbackSink, Plain, process_cpu, request, request_for_reply};
+use rmcp::transport::streamable_http_server::{
+    StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
+};
+
+const VARIANTS: [&str; 3] = ["bare", "http", "discard"];
+
+/// The payload series: the small `add` call, and `blob` replies of 1 KB and 100 KB.
+const SIZES: [(&str, Option<usize>); 3] = [
+    ("small (add)", None),
+    ("1 KB reply", Some(1024)),
+    ("100 KB reply", Some(100 * 1024)),
+];
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let flag = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    if let Some(variant) = flag("--serve") {
+        let cpu = flag("--cpu").map(|c| c.parse::<usize>().expect("--cpu N"));
+        serve(&variant, flag("--sink"), cpu);
+        return;
+    }
+    let number = |name: &str, default: usize| {
+        flag(name).map_or(default, |v| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("{name} takes a number, not {v:?}"))
+        })
+    };
+    let calls = number("--calls", 2000);
+    let rounds = number("--rounds", 4);
+    let warmup = number("--warmup", 200);
+    drive(calls, rounds, warmup);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The server side.
+
+#[allow(unsafe_code)]
+fn pin_to(cpu: usize) -> bool {
+    // SAFETY: `sched_setaffinity` reads the set we hand it; pid 0 is the calling thread, whose later threads
+    // inherit the mask.
+    unsafe {
+        let mut set = std::mem::zeroed::<libc::cpu_set_t>();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
+    }
+}
+
+/// The CPUs this process may run on.
+#[allow(unsafe_code)]
+fn allowed_cpus() -> Vec<usize> {
+    // SAFETY: `sched_getaffinity` only writes the set we hand it.
+    unsafe {
+        let mut set = std::mem::zeroed::<libc::cpu_set_t>();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return Vec::new();
+        }
+        (0..libc::CPU_SETSIZE as usize)
+            .filter(|&c| libc::CPU_ISSET(c, &set))
+            .collect()
+    }
+}
+
+fn config() -> StreamableHttpServerConfig {
+    // As `examples/src/http.rs` builds it for `stateless`.
+    StreamableHttpServerConfig::default()
+        .with_legacy_session_mode(false)
+        .with_json_response(true)
+}
+
+fn serve(variant: &str, sink: Option<String>, cpu: Option<usize>) {
+    if let Some(cpu) = cpu {
+        assert!(pin_to(cpu), "could not pin the server to CPU {cpu}");
+    }
+    // What `#[tokio::main]` builds: a multi-threaded runtime with one worker per allowed CPU.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let handle = runtime.handle().clone();
+    runtime.block_on(async move {
+        let (router, analytics) = match variant {
+            "bare" => {
+                let server = Plain::default();
+                let service = StreamableHttpService::new(
+                    move || Ok(server.clone()),
+                    Arc::new(LocalSessionManager::default()),
+                    config(),
+                );
+                (axum::Router::new().nest_service("/mcp", service), None)
+            }
+            "http" | "discard" => {
+                let builder = posthog_mcp::Analytics::builder().identity(
+                    posthog_mcp::IdentityOptions::default().without_registered_identify(),
+                );
+                let builder = if variant == "http" {
+                    let sink = sink.expect("--sink URL for the http variant");
+                    builder.api_key("phc_bench").host(sink)
+                } else {
+                    builder.destination(posthog_mcp::Destination::Discard)
+                };
+                let analytics = builder.build().expect("a valid configuration");
+                let server = analytics.instrument(Attributed::default());
+                let service = StreamableHttpService::new(
+                    move || Ok(server.clone()),
+                    Arc::new(posthog_mcp::http::track_sessions(
+                        LocalSessionManager::default(),
+                    )),
+                    config(),
+                );
+                let router = axum::Router::new()
+                    .nest_service("/mcp", service)
+                    .layer(posthog_mcp::http::SessionLayer::new());
+                (router, Some(analytics))
+            }
+            other => panic!("unknown variant {other:?}; one of {VARIANTS:?}"),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a loopback port")
+            .tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
+        let address = listener.local_addr().expect("a bound address");
+        // The control channel: each `cpu` line on stdin is answered, after a flush, with the process's CPU time
+        // in microseconds; end of stdin ends the server.
+        std::thread::Builder::new()
+            .name("control".into())
+            .spawn(move || control(handle, analytics))
+            .expect("spawn the control thread");
+        println!("listening {address}");
+        std::io::stdout().flush().expect("stdout");
+        axum::serve(listener, router).await.expect("serve");
+    });
+}
+
+fn control(handle: tokio::runtime::Handle, analytics: Option<posthog_mcp::Analytics>) {
+    let mut stdout = std::io::stdout();
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        if line.trim() == "cpu" {
+            let drained = analytics
+                .as_ref()
+                .is_none_or(|a| handle.block_on(a.flush(Duration::from_secs(30))));
+            let _ = writeln!(stdout, "cpu {} {drained}", process_cpu().as_micros());
+            let _ = stdout.flush();
+        }
+    }
+    std::process::exit(0);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The driving side.
+
+/// A server child process and its control pipes.
+struct Server {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    connection: Connection,
+    clock_ticks: u64,
+}
+
+impl Server {
+    fn start(variant: &str, sink: &str, pin: bool) -> Result<Server, String> {
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let mut command = Command::new(exe);
+        command.args(["--serve", variant, "--sink", sink]);
+        if pin {
+            command.args(["--cpu", "0"]);
+        }
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("spawn: {e}"))?;
+        let stdin = child.stdin.take().expect("piped stdin");
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut line = String::new();
+        let read = stdout.read_line(&mut line).map_err(|e| e.to_string())?;
+        let Some(address) = line.trim().strip_prefix("listening ") else {
+            let status = child.wait().map_err(|e| e.to_string())?;
+            return Err(format!(
+                "no address from the server ({read} bytes: {line:?}); it exited with {status}"
+            ));
+        };
+        let connection = Connection::open(address)?;
+        // SAFETY: `sysconf` has no preconditions.
+        #[allow(unsafe_code)]
+        let clock_ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+        Ok(Server {
+            child,
+            stdin,
+            stdout,
+            connection,
+            clock_ticks,
+        })
+    }
+
+    /// The server's CPU time after flushing its analytics: (getrusage µs, /proc/<pid>/stat µs).
+    fn cpu(&mut self) -> (u64, u64) {
+        writeln!(self.stdin, "cpu").expect("the server's control pipe");
+        self.stdin.flush().expect("the server's control pipe");
+        let mut line = String::new();
+        self.stdout
+            .read_line(&mut line)
+            .expect("the server's answer");
+        let mut parts = line.split_whitespace().skip(1);
+        let micros: u64 = parts
+            .next()
+            .and_then(|m| m.parse().ok())
+            .unwrap_or_else(|| panic!("a CPU reading, not {line:?}"));
+        assert_eq!(parts.next(), Some("true"), "the server drained its events");
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
+            .expect("the server's /proc stat");
+        // Fields after the parenthesised name: state is field 3, utime 14, stime 15.
+        let rest = &stat[stat.rfind(')').expect("a stat line") + 2..];
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: u64 = fields[11].parse::<u64>().expect("utime")
+            + fields[12].parse::<u64>().expect("stime");
+        (micros, ticks * 1_000_000 / self.clock_ticks)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One keep-alive HTTP/1.1 connection, hand-rolled so the client's own cost stays small and identical for every
+/// variant.
+struct Connection {
+    stream: TcpStream,
+    host: String,
+    buffer: Vec<u8>,
+    request: Vec<u8>,
+}
+
+/// One answer: status, content type and body.
+struct Answer {
+    status: u16,
+    content_type: String,
+    body: Vec<u8>,
+}
+
+impl Connection {
+    fn open(address: &str) -> Result<Connection, String> {
+        let stream = TcpStream::connect(address).map_err(|e| format!("connect {address}: {e}"))?;
+        stream.set_nodelay(true).map_err(|e| e.to_string())?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .map_err(|e| e.to_string())?;
+        Ok(Connection {
+            stream,
+            host: address.to_owned(),
+            buffer: Vec::with_capacity(256 * 1024),
+            request: Vec::with_capacity(4096),
+        })
+    }
+
+    fn post(&mut self, body: &[u8]) -> Answer {
+        self.request.clear();
+        write!(
+            self.request,
+            "POST /mcp HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\n\
+             accept: application/json, text/event-stream\r\nmcp-protocol-version: 2025-11-25\r\n\
+             content-length: {}\r\n\r\n",
+            self.host,
+            body.len()
+        )
+        .expect("write to a Vec");
+        self.request.extend_from_slice(body);
+        self.stream
+            .write_all(&self.request)
+            .expect("send the request");
+        self.read_answer()
+    }
+
+    fn fill(&mut self) {
+        let mut chunk = [0u8; 64 * 1024];
+        let n = self.stream.read(&mut chunk).expect("read the answer");
+        assert!(n > 0, "the server closed the connection");
+        self.buffer.extend_from_slice(&chunk[..n]);
+    }
+
+    fn read_answer(&mut self) -> Answer {
+        let head_end = loop {
+            if let Some(end) = find(&self.buffer, b"\r\n\r\n") {
+                break end + 4;
+            }
+            self.fill();
+        };
+        let head = String::from_utf8_lossy(&self.buffer[..head_end]).to_ascii_lowercase();
+        let status: u16 = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .expect("a status line");
+        let header = |name: &str| {
+            head.lines()
+                .find_map(|line| line.strip_prefix(name))
+                .map(|v| v.trim().to_owned())
+        };
+        let content_type = header("content-type:").unwrap_or_default();
+        let body = if let Some(length) = header("content-length:") {
+            let length: usize = length.parse().expect("a content length");
+            while self.buffer.len() < head_end + length {
+                self.fill();
+            }
+            let body = self.buffer[head_end..head_end + length].to_vec();
+            self.buffer.drain(..head_end + length);
+            body
+        } else if header("transfer-encoding:").is_some_and(|t| t.contains("chunked")) {
+            self.buffer.drain(..head_end);
+            let mut body = Vec::new();
+            loop {
+                let line_end = loop {
+                    if let Some(end) = find(&self.buffer, b"\r\n") {
+                        break end;
+                    }
+                    self.fill();
+                };
+                let size = usize::from_str_radix(
+                    std::str::from_utf8(&self.buffer[..line_end])
+                        .expect("a chunk size")
+                        .split(';')
+                        .next()
+                        .unwrap_or("")
+                        .trim(),
+                    16,
+                )
+                .expect("a hexadecimal chunk size");
+                while self.buffer.len() < line_end + 2 + size + 2 {
+                    self.fill();
+                }
+                body.extend_from_slice(&self.buffer[line_end + 2..line_end + 2 + size]);
+                self.buffer.drain(..line_end + 2 + size + 2);
+                if size == 0 {
+                    break;
+                }
+            }
+            body
+        } else {
+            panic!("an answer with neither a length nor chunks: {head}");
+        };
+        Answer {
+            status,
+            content_type,
+            body,
+        }
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The JSON-RPC body of one call of the size series, id 1.
+fn body_for(size: Option<usize>) -> Vec<u8> {
+    let params = match size {
+        None => request(),
+        Some(size) => request_for_reply(size),
+    };
+    serde_json::to_vec(&serde_json::json!({
+        "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params,
+    }))
+    .expect("a JSON body")
+}
+
+/// Checks one answer fully: a JSON (not SSE) 200 whose result is the expected text.
+fn check_fully(answer: &Answer, size: Option<usize>) -> Result<(), String> {
+    if answer.status != 200 {
+        return Err(format!(
+            "status {}: {}",
+            answer.status,
+            String::from_utf8_lossy(&answer.body)
+        ));
+    }
+    if !answer.content_type.starts_with("application/json") {
+        return Err(format!("content type {:?}", answer.content_type));
+    }
+    let value: serde_json::Value =
+        serde_json::from_slice(&answer.body).map_err(|e| format!("not JSON: {e}"))?;
+    let text = value["result"]["content"][0]["text"]
+        .as_str()
+        .ok_or_else(|| format!("no text result: {value}"))?;
+    let ok = match size {
+        None => text == "3",
+        Some(size) => text.len() == size,
+    };
+    if !ok || value["result"]["isError"] == serde_json::Value::Bool(true) {
+        return Err(format!("unexpected result: {}", &text[..text.len().min(80)]));
+    }
+    Ok(())
+}
+
+/// The cheap check on every measured answer: a 200 carrying a result.
+fn check_quickly(answer: &Answer) {
+    assert!(
+        answer.status == 200 && find(&answer.body[..answer.body.len().min(64)], b"\"result\"").is_some(),
+        "a failed call: status {} {}",
+        answer.status,
+        String::from_utf8_lossy(&answer.body[..answer.body.len().min(200)])
+    );
+}
+
+/// One batch's figures.
+#[derive(Clone, Copy)]
+struct Batch {
+    p50: f64,
+    p99: f64,
+    cpu: f64,
+    cpu_stat: f64,
+}
+
+fn batch(server: &mut Server, body: &[u8], calls: usize) -> Batch {
+    let mut times = Vec::with_capacity(calls);
+    let (cpu_before, stat_before) = server.cpu();
+    for _ in 0..calls {
+        let start = Instant::now();
+        let answer = server.connection.post(body);
+        times.push(start.elapsed());
+        check_quickly(&answer);
+    }
+    let (cpu_after, stat_after) = server.cpu();
+    times.sort_unstable();
+    let percentile = |p: f64| {
+        let index = ((times.len() as f64 * p).ceil() as usize).clamp(1, times.len()) - 1;
+        times[index].as_secs_f64() * 1e6
+    };
+    Batch {
+        p50: percentile(0.50),
+        p99: percentile(0.99),
+        cpu: (cpu_after - cpu_before) as f64 / calls as f64,
+        cpu_stat: (stat_after - stat_before) as f64 / calls as f64,
+    }
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+fn spread(values: &[f64]) -> String {
+    let mut v = values.to_vec();
+    let m = median(&mut v);
+    format!("{m:.1} ({:.1}–{:.1})", v[0], v[v.len() - 1])
+}
+
+fn delta(values: &[f64], bare: &[f64]) -> String {
+    let mut d: Vec<f64> = values.iter().zip(bare).map(|(v, b)| v - b).collect();
+    let m = median(&mut d);
+    format!("{m:+.1} ({:+.1}–{:+.1})", d[0], d[d.len() - 1])
+}
+
+fn drive(calls: usize, rounds: usize, warmup: usize) {
+    let allowed = allowed_cpus();
+    let pin = allowed.contains(&0) && allowed.contains(&1);
+    if pin {
+        assert!(pin_to(1), "could not pin the driver to CPU 1");
+        println!("servers pinned to CPU 0, driver and loopback sink pinned to CPU 1");
+    } else {
+        println!(
+            "UNPINNED: this process may run on CPUs {allowed:?} only (needs 0 and 1); servers and driver share them"
+        );
+    }
+    let sink = LoopbackSink::start();
+    let mut servers: Vec<(&str, Result<Server, String>)> = VARIANTS
+        .iter()
+        .map(|&v| (v, Server::start(v, &sink.url, pin)))
+        .collect();
+    for (variant, server) in &servers {
+        if let Err(why) = server {
+            println!("variant {variant} FAILED TO START: {why}");
+        }
+    }
+    let bodies: Vec<Vec<u8>> = SIZES.iter().map(|(_, size)| body_for(*size)).collect();
+
+    // Warm-up, each answer checked in full.
+    for (variant, server) in &mut servers {
+        let Ok(running) = server else { continue };
+        let mut failure = None;
+        'sizes: for ((_, size), body) in SIZES.iter().zip(&bodies) {
+            for _ in 0..warmup.max(1) {
+                if let Err(why) = check_fully(&running.connection.post(body), *size) {
+                    failure = Some(why);
+                    break 'sizes;
+                }
+            }
+        }
+        if let Some(why) = failure {
+            println!("variant {variant} FAILED its warm-up: {why}");
+            *server = Err(why);
+        }
+    }
+
+    // results[size][variant][round]
+    let mut results = vec![vec![Vec::<Batch>::with_capacity(rounds); VARIANTS.len()]; SIZES.len()];
+    let started = Instant::now();
+    for round in 0..rounds {
+        for (s, body) in bodies.iter().enumerate() {
+            for (v, (_, server)) in servers.iter_mut().enumerate() {
+                if let Ok(running) = server {
+                    results[s][v].push(batch(running, body, calls));
+                }
+            }
+        }
+        eprintln!(
+            "round {}/{rounds} done after {:.0} s",
+            round + 1,
+            started.elapsed().as_secs_f64()
+        );
+    }
+
+    println!();
+    println!(
+        "{calls} calls per variant and size in each of {rounds} rounds (after {warmup} warm-up calls each); \
+         each cell: median over rounds (min–max); Δ: the difference to bare in the same round, median (min–max)"
+    );
+    println!();
+    println!(
+        "| payload | variant | p50 µs | Δ p50 | p99 µs | Δ p99 | server CPU µs/call | Δ CPU | CPU from /proc stat |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+    for (s, (size_name, _)) in SIZES.iter().enumerate() {
+        let column = |v: usize, f: fn(&Batch) -> f64| results[s][v].iter().map(f).collect::<Vec<f64>>();
+        let bare_ok = !results[s][0].is_empty();
+        for (v, (variant, server)) in servers.iter().enumerate() {
+            if let Err(why) = server {
+                println!("| {size_name} | {variant} | failed: {why} | | | | | | |");
+                continue;
+            }
+            let d = |f: fn(&Batch) -> f64| {
+                if v == 0 || !bare_ok {
+                    "".to_owned()
+                } else {
+                    delta(&column(v, f), &column(0, f))
+                }
+            };
+            println!(
+                "| {size_name} | {variant} | {} | {} | {} | {} | {} | {} | {} |",
+                spread(&column(v, |b| b.p50)),
+                d(|b| b.p50),
+                spread(&column(v, |b| b.p99)),
+                d(|b| b.p99),
+                spread(&column(v, |b| b.cpu)),
+                d(|b| b.cpu),
+                spread(&column(v, |b| b.cpu_stat)),
+            );
+        }
+    }
+    println!();
+    println!(
+        "loopback sink: {} requests, {} body bytes (the http variant's deliveries)",
+        sink.requests.load(std::sync::atomic::Ordering::Relaxed),
+        sink.bytes.load(std::sync::atomic::Ordering::Relaxed)
+    );
+}
