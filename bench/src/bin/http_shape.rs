@@ -252,8 +252,8 @@ impl Server {
         // Fields after the parenthesised name: state is field 3, utime 14, stime 15.
         let rest = &stat[stat.rfind(')').expect("a stat line") + 2..];
         let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks: u64 = fields[11].parse::<u64>().expect("utime")
-            + fields[12].parse::<u64>().expect("stime");
+        let ticks: u64 =
+            fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
         (micros, ticks * 1_000_000 / self.clock_ticks)
     }
 }
@@ -427,7 +427,10 @@ fn check_fully(answer: &Answer, size: Option<usize>) -> Result<(), String> {
         Some(size) => text.len() == size,
     };
     if !ok || value["result"]["isError"] == serde_json::Value::Bool(true) {
-        return Err(format!("unexpected result: {}", &text[..text.len().min(80)]));
+        return Err(format!(
+            "unexpected result: {}",
+            &text[..text.len().min(80)]
+        ));
     }
     Ok(())
 }
@@ -435,7 +438,8 @@ fn check_fully(answer: &Answer, size: Option<usize>) -> Result<(), String> {
 /// The cheap check on every measured answer: a 200 carrying a result.
 fn check_quickly(answer: &Answer) {
     assert!(
-        answer.status == 200 && find(&answer.body[..answer.body.len().min(64)], b"\"result\"").is_some(),
+        answer.status == 200
+            && find(&answer.body[..answer.body.len().min(64)], b"\"result\"").is_some(),
         "a failed call: status {} {}",
         answer.status,
         String::from_utf8_lossy(&answer.body[..answer.body.len().min(200)])
@@ -566,7 +570,8 @@ fn drive(calls: usize, rounds: usize, warmup: usize) {
     );
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
     for (s, (size_name, _)) in SIZES.iter().enumerate() {
-        let column = |v: usize, f: fn(&Batch) -> f64| results[s][v].iter().map(f).collect::<Vec<f64>>();
+        let column =
+            |v: usize, f: fn(&Batch) -> f64| results[s][v].iter().map(f).collect::<Vec<f64>>();
         let bare_ok = !results[s][0].is_empty();
         for (v, (variant, server)) in servers.iter().enumerate() {
             if let Err(why) = server {
