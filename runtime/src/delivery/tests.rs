@@ -119,6 +119,11 @@ fn a_full_batch_leaves_without_waiting_for_the_interval() {
         delivery.enqueue(job(n));
     }
     wait_until("two full batches", || memory.len() == 20);
+    // The other five are built on the worker's intake, possibly after the two batches left: wait for them to be
+    // queued, then check that they stay, waiting for the interval the injected clock never reaches.
+    wait_until("the other five queued", || delivery.stats().queued == 5);
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(memory.len(), 20, "a partial batch waits for the interval");
     assert_eq!(delivery.stats().queued, 5);
 }
 
