@@ -352,7 +352,8 @@ fn last_resort(payload: &mut Payload) {
     let mut sizes: Vec<(usize, String)> = payload
         .properties
         .iter()
-        .filter(|(key, _)| !NEVER_SHORTENED.contains(&key.as_str()))
+        // The error message is already cut to its limit; a failed call keeps it whatever else must go.
+        .filter(|(key, _)| !NEVER_SHORTENED.contains(&key.as_str()) && *key != "$mcp_error_message")
         .map(|(key, value)| (json_string_len(key) + 2 + json_len(value), key.clone()))
         .collect();
     sizes.sort_by_key(|entry| std::cmp::Reverse(entry.0));
@@ -374,6 +375,26 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn the_last_resort_keeps_the_error_message_and_the_tool_name() {
+        let mut payload = Payload::new("$mcp_tool_call", "d", Utc::now());
+        for n in 0..400 {
+            payload
+                .properties
+                .insert(format!("host_{n}"), json!("h".repeat(1_000)));
+        }
+        payload
+            .properties
+            .insert("$mcp_error_message".into(), json!("upstream timed out"));
+        payload
+            .properties
+            .insert("$mcp_tool_name".into(), json!("query"));
+        last_resort(&mut payload);
+        assert!(payload_len(&payload) <= MAX_EVENT_BYTES);
+        assert_eq!(payload.properties["$mcp_error_message"], "upstream timed out");
+        assert_eq!(payload.properties["$mcp_tool_name"], "query");
+    }
 
     #[test]
     fn truncation_counts_chars_and_appends_the_marker() {
