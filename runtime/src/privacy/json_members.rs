@@ -17,6 +17,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::keys::is_credential_key;
+use super::splice::Splice;
 
 /// A quoted key without escapes or line breaks, then a colon. The key and the whitespace around the colon are
 /// bounded, so a search restarted after a key that is not a credential rescans at most one key's length.
@@ -32,8 +33,7 @@ pub(crate) fn redact_json_members(text: &str) -> Cow<'_, str> {
     if !text.contains("\"") || !text.contains(':') {
         return Cow::Borrowed(text);
     }
-    let mut output: Option<String> = None;
-    let mut copied = 0;
+    let mut splice = Splice::new(text);
     let mut at = 0;
     while let Some(found) = MEMBER_KEY.captures_at(text, at) {
         let (Some(whole), Some(key)) = (found.get(0), found.get(1)) else {
@@ -50,18 +50,9 @@ pub(crate) fn redact_json_members(text: &str) -> Cow<'_, str> {
         if &text[whole.end()..end] == QUOTED_REDACTED {
             continue;
         }
-        let out = output.get_or_insert_with(|| String::with_capacity(text.len()));
-        out.push_str(&text[copied..whole.end()]);
-        out.push_str(QUOTED_REDACTED);
-        copied = end;
+        splice.replace(whole.end(), end, QUOTED_REDACTED);
     }
-    match output {
-        None => Cow::Borrowed(text),
-        Some(mut out) => {
-            out.push_str(&text[copied..]);
-            Cow::Owned(out)
-        }
-    }
+    splice.finish()
 }
 
 /// Where the scalar or flat array that starts at `start` ends (exclusive), or `None` when no value the pass

@@ -19,6 +19,7 @@ mod generic;
 mod json_members;
 mod keys;
 mod secrets;
+mod splice;
 mod truncate;
 mod url;
 

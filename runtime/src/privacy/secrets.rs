@@ -12,6 +12,7 @@ use base64::Engine;
 use regex::Regex;
 
 use super::keys::REDACTED;
+use super::splice::Splice;
 
 /// The shapes [`redact_secrets`] looks for. Every alternative starts with a few ASCII literals, so the regex crate
 /// can skip ahead with a literal prefilter.
@@ -82,10 +83,9 @@ fn redact_pem_blocks(text: &str) -> Cow<'_, str> {
     if !text.contains(PEM_START) {
         return Cow::Borrowed(text);
     }
-    let mut output: Option<String> = None;
-    let mut copied = 0;
+    let mut splice = Splice::new(text);
     let mut ends = PemEnds::default();
-    while let Some(found) = PEM_BEGIN.find_at(text, copied) {
+    while let Some(found) = PEM_BEGIN.find_at(text, splice.copied()) {
         let mut end = ends.after(text, found.end());
         // A block that begins inside this one (an END line cut short, so that its closing dashes were the next
         // block's BEGIN) extends it: no part of either survives.
@@ -99,18 +99,9 @@ fn redact_pem_blocks(text: &str) -> Cow<'_, str> {
                 _ => break,
             }
         }
-        let out = output.get_or_insert_with(|| String::with_capacity(text.len()));
-        out.push_str(&text[copied..found.start()]);
-        out.push_str(REDACTED);
-        copied = end;
+        splice.replace(found.start(), end, REDACTED);
     }
-    match output {
-        None => Cow::Borrowed(text),
-        Some(mut out) => {
-            out.push_str(&text[copied..]);
-            Cow::Owned(out)
-        }
-    }
+    splice.finish()
 }
 
 /// The shortest text any of [`SHAPES`] matches (`Basic ` and 8 characters); shorter strings (most JSON values
@@ -122,14 +113,13 @@ fn redact_shapes(text: &str) -> Cow<'_, str> {
     if text.len() < SHORTEST_SHAPE {
         return Cow::Borrowed(text);
     }
-    let mut output: Option<String> = None;
-    let mut copied = 0;
+    let mut splice = Splice::new(text);
     let mut at = 0;
     while at < text.len() {
         // Right after a redacted credential, the search starts a fresh haystack there, so a shape that needs a
         // word boundary before it (a JWT glued to an AWS key id) is found as it would be behind `[redacted]`:
         // this is what keeps the pass idempotent.
-        let found = if at == copied && at > 0 {
+        let found = if at == splice.copied() && at > 0 {
             SECRET
                 .find(&text[at..])
                 .map(|m| (at + m.start(), at + m.end()))
@@ -144,19 +134,10 @@ fn redact_shapes(text: &str) -> Cow<'_, str> {
             at = start + 1;
             continue;
         };
-        let out = output.get_or_insert_with(|| String::with_capacity(text.len()));
-        out.push_str(&text[copied..start + keep]);
-        out.push_str(REDACTED);
-        copied = end;
+        splice.replace(start + keep, end, REDACTED);
         at = end;
     }
-    match output {
-        None => Cow::Borrowed(text),
-        Some(mut out) => {
-            out.push_str(&text[copied..]);
-            Cow::Owned(out)
-        }
-    }
+    splice.finish()
 }
 
 /// Whether the candidate at `start..end` is a credential: `Some((kept, end))` with the length of the prefix that

@@ -13,6 +13,7 @@ use regex::Regex;
 use url::{Url, form_urlencoded};
 
 use super::keys::{REDACTED, is_credential_key};
+use super::splice::Splice;
 use super::secrets::redact_tokens;
 
 /// JavaScript's `\s`, spelled out, so a run ends where it ends in PostHog's other SDKs.
@@ -58,27 +59,17 @@ fn holds_url(text: &str) -> bool {
 
 /// Rewrites each URL-shaped run of `text`, copying everything else.
 fn scan(text: &str, level: Level) -> Cow<'_, str> {
-    let mut output: Option<String> = None;
-    let mut copied = 0;
+    let mut splice = Splice::new(text);
     for run in URL_RUN.find_iter(text) {
         let whole = run.len() == text.len();
         let rewritten = rewrite_run(run.as_str(), level, !whole);
         if let Cow::Owned(new) = rewritten
             && new != run.as_str()
         {
-            let out = output.get_or_insert_with(|| String::with_capacity(text.len() + 16));
-            out.push_str(&text[copied..run.start()]);
-            out.push_str(&new);
-            copied = run.end();
+            splice.replace(run.start(), run.end(), &new);
         }
     }
-    match output {
-        None => Cow::Borrowed(text),
-        Some(mut out) => {
-            out.push_str(&text[copied..]);
-            Cow::Owned(out)
-        }
-    }
+    splice.finish()
 }
 
 /// One run, which may hold several addresses written back to back.
