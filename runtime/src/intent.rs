@@ -268,12 +268,16 @@ fn is_uuid_v7(text: &str) -> bool {
 /// The conversation handle: an echoed UUIDv7 (trimmed, lowercased) is kept; anything else is ignored and a fresh
 /// one minted. Returns the handle and whether it was minted.
 pub(crate) fn conversation_handle(value: Option<&Value>) -> (Arc<str>, bool) {
-    if let Some(text) = value.and_then(Value::as_str).map(str::trim)
-        && is_uuid_v7(text)
-    {
-        return (Arc::from(text.to_ascii_lowercase()), false);
+    match echoed_handle(value) {
+        Some(handle) => (handle, false),
+        None => (Arc::from(uuid::Uuid::now_v7().to_string()), true),
     }
-    (Arc::from(uuid::Uuid::now_v7().to_string()), true)
+}
+
+/// The handle an agent echoed: a UUIDv7 (trimmed, lowercased); anything else is none.
+pub(crate) fn echoed_handle(value: Option<&Value>) -> Option<Arc<str>> {
+    let text = value.and_then(Value::as_str).map(str::trim)?;
+    is_uuid_v7(text).then(|| Arc::from(text.to_ascii_lowercase()))
 }
 
 /// The text block that hands a freshly minted handle to the agent: compact JSON data, not an instruction.

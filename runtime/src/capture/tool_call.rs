@@ -203,6 +203,19 @@ impl ToolCalls<'_> {
         let known = self.server.catalog().known_tool(&name, lookup);
         let owned = self.agent().ownership(&name, known.as_deref());
         let mut arguments = self.agent().take_agent_arguments(&incoming, request, owned);
+        if arguments.conversation.is_none()
+            && known.is_none()
+            && self.server.agent.conversation_id
+            && registered_tool(&name).is_none()
+        {
+            // A tool the crate cannot see keeps its arguments, but a handle the agent echoes still anchors the
+            // call (and an unknown tool's event) to its conversation.
+            arguments.conversation = request
+                .arguments
+                .as_ref()
+                .and_then(|args| intent::echoed_handle(args.get(intent::CONVERSATION_ID)))
+                .map(|handle| (handle, false));
+        }
         let meta = (!incoming.meta.is_empty()).then_some(&incoming.meta.0.0);
         let explicit = intent::stated_intent(meta, arguments.context.as_ref());
         let instructions = arguments.conversation.is_some()

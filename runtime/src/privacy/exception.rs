@@ -108,11 +108,11 @@ mod tests {
         let list = exception_list(&info);
         assert_eq!(
             list[0]["type"].as_str().unwrap().chars().count(),
-            TYPE_CAP + 3
+            TYPE_CAP
         );
         assert_eq!(
             list[0]["value"].as_str().unwrap().chars().count(),
-            VALUE_CAP + 3
+            VALUE_CAP
         );
         assert_eq!(list[0]["mechanism"]["synthetic"], true);
     }

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use super::json_members::redact_json_members;
 use super::keys::{REDACTED, is_credential_key};
 use super::secrets::{chain, redact_credentials};
-use super::truncate::{MAX_STRING_CHARS, TEXT_BLOCK_CAP, drop_deep, truncate};
+use super::truncate::{MARKER, MAX_STRING_CHARS, TEXT_BLOCK_CAP, drop_deep, truncate};
 
 /// What a string that looks like binary data becomes.
 pub const BINARY_STUB: &str = "[binary data redacted - not supported by PostHog MCP analytics]";
@@ -120,7 +120,9 @@ pub(crate) fn limited<'a>(
     };
     let passed = passes(first);
     let target = if cut {
-        limit.min(passed.chars().count().saturating_sub(MARGIN_CHARS))
+        // At least the marker's length, so a string that lost text still shows the cut.
+        let shown = passed.chars().count().saturating_sub(MARGIN_CHARS);
+        limit.min(shown.max(MARKER.len()))
     } else {
         limit
     };

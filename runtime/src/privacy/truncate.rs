@@ -48,20 +48,30 @@ const LADDER_ROUNDS: usize = 10;
 const LADDER_SLACK: usize = 200;
 const LADDER_MIN_CUT: usize = 10;
 
-/// "Truncated to N": at most `max` Unicode scalar values, then the marker.
+/// "Truncated to N": a string of more than `max` Unicode scalar values keeps its start and ends with the marker,
+/// `max` characters in all, marker included (a limit shorter than the marker keeps the first `max` characters).
 pub(crate) fn truncate(input: &str, max: usize) -> Cow<'_, str> {
     if input.len() <= max {
         return Cow::Borrowed(input);
     }
-    match input.char_indices().nth(max) {
-        None => Cow::Borrowed(input),
-        Some((cut, _)) => {
-            let mut out = String::with_capacity(cut + MARKER.len());
-            out.push_str(&input[..cut]);
-            out.push_str(MARKER);
-            Cow::Owned(out)
-        }
+    // Byte offsets of the characters past `max`: none means the string is kept whole.
+    let mut starts = input.char_indices().map(|(at, _)| at);
+    // A limit shorter than the marker keeps the first `max` characters and no marker.
+    let kept = max.checked_sub(MARKER.len()).unwrap_or(max);
+    let Some(cut) = starts.nth(kept) else {
+        return Cow::Borrowed(input);
+    };
+    // `starts` now yields character `kept + 1` on; character `max` exists only in a string that is too long.
+    if max > kept && starts.nth(max - kept - 1).is_none() {
+        return Cow::Borrowed(input);
     }
+    if kept == max {
+        return Cow::Owned(input[..cut].to_owned());
+    }
+    let mut out = String::with_capacity(cut + MARKER.len());
+    out.push_str(&input[..cut]);
+    out.push_str(MARKER);
+    Cow::Owned(out)
 }
 
 fn truncate_in_place(text: &mut String, max: usize) {

@@ -26,10 +26,22 @@ fn the_last_resort_keeps_the_error_message_and_the_tool_name() {
 }
 
 #[test]
-fn truncation_counts_chars_and_appends_the_marker() {
-    assert_eq!(truncate("héllo wörld", 5), "héllo...");
+fn truncation_counts_chars_and_the_marker_counts_inside_the_limit() {
+    assert_eq!(truncate("héllo wörld", 8), "héllo...");
+    assert_eq!(truncate("héllo wörld", 11), "héllo wörld");
+    assert_eq!(truncate("héllo wörld!", 11), "héllo wö...");
     assert_eq!(truncate("héllo", 5), "héllo");
-    assert_eq!(truncate("日本語テキスト", 3), "日本語...");
+    assert_eq!(truncate("日本語テキスト", 6), "日本語...");
+    assert_eq!(truncate("日本語テキスト", 7), "日本語テキスト");
+}
+
+#[test]
+fn a_limit_shorter_than_the_marker_keeps_that_many_characters() {
+    assert_eq!(truncate("héllo", 0), "");
+    assert_eq!(truncate("héllo", 1), "h");
+    assert_eq!(truncate("héllo", 2), "hé");
+    assert_eq!(truncate("héllo", 3), "...");
+    assert_eq!(truncate("hé", 2), "hé");
 }
 
 #[test]
@@ -40,10 +52,7 @@ fn strings_over_the_cap_are_cut_and_exactly_the_cap_is_kept() {
     ]);
     bound(&mut value, MAX_DEPTH);
     assert_eq!(value[0].as_str().unwrap().chars().count(), MAX_STRING_CHARS);
-    assert_eq!(
-        value[1].as_str().unwrap().chars().count(),
-        MAX_STRING_CHARS + 3
-    );
+    assert_eq!(value[1].as_str().unwrap().chars().count(), MAX_STRING_CHARS);
     assert!(value[1].as_str().unwrap().ends_with(MARKER));
 }
 
@@ -215,7 +224,10 @@ fn keys_over_256_characters_are_cut_and_strings_are_left_to_the_passes() {
     bound_structure(&mut value, MAX_DEPTH);
     let object = value.as_object().unwrap();
     let key = object.keys().next().unwrap();
-    assert_eq!(key, &format!("{}{MARKER}", "k".repeat(MAX_KEY_CHARS)));
+    assert_eq!(
+        key,
+        &format!("{}{MARKER}", "k".repeat(MAX_KEY_CHARS - MARKER.len()))
+    );
     assert_eq!(object[key].as_str().unwrap().len(), 40_000);
     assert_eq!(object["short"], 1);
 }

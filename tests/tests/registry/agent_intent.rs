@@ -207,7 +207,7 @@ async fn intent_is_trimmed_redacted_and_capped() {
         "Writing to [redacted] about a refund."
     );
     let capped = calls[1].properties["$mcp_intent"].as_str().unwrap();
-    assert_eq!(capped.chars().count(), 2048 + 3);
+    assert_eq!(capped.chars().count(), 2048);
     assert!(capped.ends_with("..."));
 }
 

@@ -182,6 +182,42 @@ async fn a_call_to_a_tool_that_does_not_exist_is_not_counted_as_a_call() {
     }
 }
 
+/// Beyond the scenario: the agent echoes the conversation handle it was given to a tool that does not exist; the
+/// unknown-tool event stays in that conversation, on the same session as the calls before it.
+#[tokio::test]
+async fn an_unknown_tool_that_was_sent_a_conversation_handle_stays_in_that_conversation() {
+    for path in PATHS {
+        let world = World::start(path, Host::with(vec![search_docs("ok")]), |b| b).await;
+        let client = world.client().await;
+        let handle = "0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
+        call_ok(
+            &client,
+            "search_docs",
+            json!({"query": "flags", "conversation_id": handle}),
+        )
+        .await;
+        let _ = call_raw(&client, "no_such_tool", json!({"conversation_id": handle})).await;
+        let events = world.flushed().await;
+        assert_eq!(
+            property(&events, "$mcp_unknown_tool", "$mcp_conversation_id"),
+            handle,
+            "{path:?}"
+        );
+        assert_eq!(
+            property(&events, "$mcp_unknown_tool", "$session_id"),
+            property(&events, "$mcp_tool_call", "$session_id"),
+            "{path:?}: one conversation, one session"
+        );
+        assert!(
+            only(&events, "$mcp_unknown_tool")
+                .properties
+                .get("$mcp_parameters")
+                .is_none(),
+            "{path:?}: still none of its arguments"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_call_to_a_tool_that_does_not_exist_is_recorded_as_unknown() {
     for path in PATHS {
