@@ -20,6 +20,11 @@ pub(crate) const CONTEXT: &str = "context";
 pub(crate) const LLM_MODEL: &str = "llm_model";
 /// The injected conversation-handle argument.
 pub(crate) const CONVERSATION_ID: &str = "conversation_id";
+
+/// Whether `name` is one of the arguments the crate advertises on tools.
+pub(crate) fn is_injected_name(name: &str) -> bool {
+    matches!(name, CONTEXT | LLM_MODEL | CONVERSATION_ID)
+}
 /// The structured-content key that carries the conversation handle.
 pub(crate) const INSTRUCTIONS: &str = "_mcp_instructions";
 

@@ -42,7 +42,7 @@ mod virtual_tools;
 pub use analytics::{Analytics, FlushGuard, InitError, global, guard, init, shutdown};
 pub use config::{
     ArgumentOptions, Builder, ConfigError, DEFAULT_HOST, Destination, EventOptions,
-    IdentityOptions, SessionOptions, VirtualToolOptions,
+    IdentityOptions, InputKeys, SessionOptions, VirtualToolOptions,
 };
 pub use delivery::{DeliveryOptions, LocalTarget};
 pub use server::{Instrumented, instrument};

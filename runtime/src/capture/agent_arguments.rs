@@ -60,6 +60,20 @@ impl AgentSteps<'_> {
         }
     }
 
+    /// The handle an agent echoed to a tool the crate cannot see (no schema, no attribute): such a tool keeps its
+    /// arguments, but the handle still anchors the call, or the unknown tool's event, to its conversation.
+    pub(super) fn handle_for_unseen_tool(
+        &self,
+        name: &str,
+        request: &CallToolRequestParams,
+    ) -> Option<(Arc<str>, bool)> {
+        if !self.server.agent.conversation_id || registered_tool(name).is_some() {
+            return None;
+        }
+        let handle = request.arguments.as_ref()?.get(intent::CONVERSATION_ID);
+        intent::echoed_handle(handle).map(|handle| (handle, false))
+    }
+
     /// Which arguments of tool `name` the crate owns: `context`, `llm_model` and `conversation_id` on every tool
     /// whose schema is known (from the registry, a listing or the attribute), each unless the schema declares it or
     /// is composed.

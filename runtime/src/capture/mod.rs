@@ -11,6 +11,7 @@ mod agent_arguments;
 mod attribution;
 pub(crate) mod errors;
 mod initialize;
+mod input_keys;
 mod listing;
 mod outcome;
 mod tasks;

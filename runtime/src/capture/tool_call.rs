@@ -8,6 +8,7 @@ use rmcp::model::{CallToolRequestParams, CallToolResponse, CallToolResult, Tool}
 use serde_json::Value;
 
 use super::agent_arguments::{AgentArguments, AgentSteps, deliver_handle, note_agent};
+use super::input_keys::input_key_names;
 pub(crate) use super::outcome::CallOutcome;
 use super::outcome::{names_no_tool, record_response, result_error};
 use super::{BeginOptions, CallerKeys, Incoming, Scope, ServerShared, errors};
@@ -203,18 +204,8 @@ impl ToolCalls<'_> {
         let known = self.server.catalog().known_tool(&name, lookup);
         let owned = self.agent().ownership(&name, known.as_deref());
         let mut arguments = self.agent().take_agent_arguments(&incoming, request, owned);
-        if arguments.conversation.is_none()
-            && known.is_none()
-            && self.server.agent.conversation_id
-            && registered_tool(&name).is_none()
-        {
-            // A tool the crate cannot see keeps its arguments, but a handle the agent echoes still anchors the
-            // call (and an unknown tool's event) to its conversation.
-            arguments.conversation = request
-                .arguments
-                .as_ref()
-                .and_then(|args| intent::echoed_handle(args.get(intent::CONVERSATION_ID)))
-                .map(|handle| (handle, false));
+        if arguments.conversation.is_none() && known.is_none() {
+            arguments.conversation = self.agent().handle_for_unseen_tool(&name, request);
         }
         let meta = (!incoming.meta.is_empty()).then_some(&incoming.meta.0.0);
         let explicit = intent::stated_intent(meta, arguments.context.as_ref());
@@ -240,6 +231,13 @@ impl ToolCalls<'_> {
             options,
         );
         note_agent(&mut scope, arguments.model.take(), &arguments);
+        let agent = &self.server.agent;
+        scope.record.input_keys = input_key_names(
+            agent.input_keys,
+            request.arguments.as_ref(),
+            known.as_deref().map(|known| &*known.input),
+            agent.input_aliases.get(name.as_str()),
+        );
         let hooks = self.server.needs_hooks(want_view);
         let explicit = if hooks {
             explicit
@@ -374,6 +372,7 @@ impl ToolCalls<'_> {
             ..ToolFacts::default()
         });
         record.capture_parameters = false;
+        record.input_keys = None;
         record.response = None;
         record.is_error = None;
         record.error = None;

@@ -3,8 +3,9 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use super::arguments::ArgumentOptions;
 use super::options::{
-    ArgumentOptions, Destination, EventOptions, IdentityOptions, SessionOptions, VirtualToolOptions,
+    Destination, EventOptions, IdentityOptions, SessionOptions, VirtualToolOptions,
 };
 use super::settings::{SinkChoice, env_value, local_sink_from_env};
 use crate::clock::{Clock, SystemClock};

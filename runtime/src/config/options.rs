@@ -1,7 +1,7 @@
 //! The option groups a [`Builder`](super::Builder) takes whole, each a value with its defaults and one setter per
 //! option: where events go ([`Destination`]), identity ([`IdentityOptions`]), sessions and tasks
-//! ([`SessionOptions`]), the arguments the crate owns in a call ([`ArgumentOptions`]), the virtual tools
-//! ([`VirtualToolOptions`]) and what each event holds ([`EventOptions`]).
+//! ([`SessionOptions`]), the virtual tools ([`VirtualToolOptions`]) and what each event holds ([`EventOptions`]).
+//! The arguments the crate owns in a call ([`ArgumentOptions`](super::ArgumentOptions)) are in `arguments.rs`.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use crate::delivery::MemorySink;
 use crate::delivery::{LocalTarget, SinkKind};
 use crate::event::{BeforeSend, Payload};
-use crate::hooks::{EventPropertiesFn, IntentFallbackFn};
+use crate::hooks::EventPropertiesFn;
 use crate::identity::CredentialSource;
 use crate::request::RequestView;
 use crate::virtual_tools::{Feedback, FeedbackHandlerFn};
@@ -187,108 +187,6 @@ impl SessionOptions {
     /// at once as an error of type `task_untracked` and forgotten.
     pub fn task_capacity(mut self, capacity: usize) -> Self {
         self.task_capacity = capacity;
-        self
-    }
-}
-
-/// The arguments the crate adds to every tool and takes out of each call, for
-/// [`Builder::arguments`](super::Builder::arguments): the agent's intent, its model and a conversation handle.
-///
-/// ```
-/// let options = posthog_mcp::ArgumentOptions::default()
-///     .intent(false)
-///     .llm_model(false);
-/// ```
-#[derive(Clone)]
-#[must_use]
-pub struct ArgumentOptions {
-    pub(crate) intent: bool,
-    pub(crate) intent_description: Option<Arc<str>>,
-    pub(crate) intent_fallback: Option<IntentFallbackFn>,
-    pub(crate) intent_fallback_timeout: Duration,
-    pub(crate) llm_model: bool,
-    pub(crate) llm_model_description: Option<Arc<str>>,
-    pub(crate) conversation_id: bool,
-}
-
-impl Default for ArgumentOptions {
-    fn default() -> Self {
-        Self {
-            intent: true,
-            intent_description: None,
-            intent_fallback: None,
-            intent_fallback_timeout: Duration::from_secs(2),
-            llm_model: true,
-            llm_model_description: None,
-            conversation_id: true,
-        }
-    }
-}
-
-impl std::fmt::Debug for ArgumentOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ArgumentOptions")
-            .field("intent", &self.intent)
-            .field("intent_description", &self.intent_description)
-            .field("intent_fallback", &self.intent_fallback.is_some())
-            .field("intent_fallback_timeout", &self.intent_fallback_timeout)
-            .field("llm_model", &self.llm_model)
-            .field("llm_model_description", &self.llm_model_description)
-            .field("conversation_id", &self.conversation_id)
-            .finish()
-    }
-}
-
-impl ArgumentOptions {
-    /// Whether tools get a required `context` argument whose text becomes `$mcp_intent` (default on).
-    pub fn intent(mut self, enabled: bool) -> Self {
-        self.intent = enabled;
-        self
-    }
-
-    /// Replaces the default description of the injected `context` argument. A tool's own
-    /// `#[posthog_tool(intent_description = "…")]` takes precedence over it.
-    pub fn intent_description(mut self, description: impl Into<String>) -> Self {
-        self.intent_description = Some(Arc::from(description.into()));
-        self
-    }
-
-    /// Infers an intent when a tool call carries no `context`. Runs before the handler, under
-    /// [`ArgumentOptions::intent_fallback_timeout`] (default 2 s); a panic, timeout or blank text records no
-    /// intent.
-    pub fn intent_fallback<F, Fut>(mut self, fallback: F) -> Self
-    where
-        F: Fn(RequestView) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Option<String>> + Send + 'static,
-    {
-        self.intent_fallback = Some(Arc::new(move |view| fallback(view).boxed()));
-        self
-    }
-
-    /// How long the intent fallback may take (default 2 s).
-    pub fn intent_fallback_timeout(mut self, timeout: Duration) -> Self {
-        self.intent_fallback_timeout = timeout;
-        self
-    }
-
-    /// Whether the model is captured as `$mcp_llm_model`: from client metadata, else an injected `llm_model`
-    /// argument (default on).
-    pub fn llm_model(mut self, enabled: bool) -> Self {
-        self.llm_model = enabled;
-        self
-    }
-
-    /// Replaces the description of the injected `llm_model` argument.
-    pub fn llm_model_description(mut self, description: impl Into<String>) -> Self {
-        self.llm_model_description = Some(Arc::from(description.into()));
-        self
-    }
-
-    /// Whether calls are anchored to a conversation handle the agent echoes in an optional `conversation_id`
-    /// argument (default on). A handle is minted and appended to a result only where nothing else groups the
-    /// client's calls: a stateless HTTP request without a session.
-    pub fn conversation_id(mut self, enabled: bool) -> Self {
-        self.conversation_id = enabled;
         self
     }
 }

@@ -2,6 +2,7 @@
 //! the option at fault) and resolving a [`Builder`] into what the instance keeps: the sink, the identify
 //! function and the agent-facing options.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +10,8 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::Builder;
-use super::options::{ArgumentOptions, VirtualToolOptions};
+use super::arguments::{ArgumentOptions, InputKeys};
+use super::options::VirtualToolOptions;
 use crate::delivery::{LocalTarget, SinkKind};
 use crate::hooks::IntentFallbackFn;
 use crate::identity::{IdentifyRegistration, SharedIdentify};
@@ -28,6 +30,9 @@ pub(crate) struct AgentOptions {
     pub llm_model: bool,
     pub llm_model_description: Option<Arc<str>>,
     pub conversation_id: bool,
+    pub input_keys: InputKeys,
+    /// Per tool name, the other names its arguments accept.
+    pub input_aliases: HashMap<String, InputAliases>,
     pub get_more_tools: Option<Arc<str>>,
     pub send_feedback: Option<Arc<str>>,
     pub feedback_description: Option<Arc<str>>,
@@ -50,6 +55,8 @@ impl AgentOptions {
             llm_model: arguments.llm_model,
             llm_model_description: arguments.llm_model_description,
             conversation_id: arguments.conversation_id,
+            input_keys: arguments.input_keys,
+            input_aliases: group_aliases(arguments.input_aliases),
             get_more_tools: tools.get_more_tools,
             send_feedback: tools.send_feedback,
             feedback_description: tools.feedback_description,
@@ -68,6 +75,32 @@ impl AgentOptions {
             || self.get_more_tools.is_some()
             || self.send_feedback.is_some()
     }
+}
+
+/// The other names one tool's arguments accept: per argument, its aliases in the order the server looks for them.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct InputAliases(pub(crate) Vec<(Arc<str>, Vec<Arc<str>>)>);
+
+/// The aliases given per (tool, argument), grouped by tool; repeated arguments add to their aliases.
+fn group_aliases(given: Vec<(String, String, Vec<String>)>) -> HashMap<String, InputAliases> {
+    let mut tools: HashMap<String, InputAliases> = HashMap::new();
+    for (tool, argument, aliases) in given {
+        let entries = &mut tools.entry(tool).or_default().0;
+        let at = match entries.iter().position(|(name, _)| **name == *argument) {
+            Some(at) => at,
+            None => {
+                entries.push((Arc::from(argument), Vec::new()));
+                entries.len() - 1
+            }
+        };
+        let known = &mut entries[at].1;
+        for alias in aliases {
+            if !known.iter().any(|a| **a == *alias) {
+                known.push(Arc::from(alias));
+            }
+        }
+    }
+    tools
 }
 
 /// A configuration value that cannot be used. Each variant names the option or variable at fault.
@@ -143,6 +176,16 @@ pub enum ConfigError {
         /// The option.
         option: &'static str,
     },
+    /// An argument name given to an option is empty or longer than 64 characters.
+    #[error("{option}: argument name `{name}` of tool `{tool}` must be 1 to 64 characters")]
+    InvalidArgumentName {
+        /// The option.
+        option: &'static str,
+        /// The tool the name was given for.
+        tool: String,
+        /// The name.
+        name: String,
+    },
 }
 
 /// Where events go when no sink was chosen explicitly.
@@ -204,6 +247,18 @@ pub(crate) fn check_agent(
             return Err(ConfigError::BlankName {
                 option: "send_feedback_name",
             });
+        }
+        for (tool, argument, aliases) in &arguments.input_aliases {
+            for name in std::iter::once(argument).chain(aliases) {
+                let length = name.chars().count();
+                if length == 0 || length > 64 || name.trim().is_empty() {
+                    return Err(ConfigError::InvalidArgumentName {
+                        option: "input_aliases",
+                        tool: tool.clone(),
+                        name: name.clone(),
+                    });
+                }
+            }
         }
         check_extras(
             &tools.feedback_extra_properties,

@@ -30,4 +30,4 @@ pub(crate) use job::PooledRecord;
 pub(crate) use properties::{
     attribution_properties, base_properties, is_modern_protocol, set_properties,
 };
-pub(crate) use record::{RequestRecord, boxed_map};
+pub(crate) use record::{InputKeyNames, RequestRecord, boxed_map};

@@ -152,6 +152,16 @@ pub(super) fn call_properties(props: &mut Map<String, Value>, record: &RequestRe
         props.insert("$mcp_llm_model_source".into(), Value::from(*source));
     }
     props.insert("$mcp_duration_ms".into(), Value::from(record.duration_ms));
+    if let Some(names) = record
+        .input_keys
+        .as_deref()
+        .filter(|_| record.event == names::TOOL_CALL)
+    {
+        props.insert("$mcp_input_keys".into(), json!(names.keys));
+        if !names.aliases_used.is_empty() {
+            props.insert("$mcp_input_aliases_used".into(), json!(names.aliases_used));
+        }
+    }
     if let Some(methods) = &record.input_request_methods {
         props.insert("$mcp_input_request_methods".into(), json!(methods));
     }

@@ -48,6 +48,17 @@ pub(crate) struct RequestRecord {
     pub task_id: Option<Box<str>>,
     /// `$mcp_input_request_methods`: what a round that asked for more input asked the client to do.
     pub input_request_methods: Option<Box<[String]>>,
+    /// `$mcp_input_keys` and `$mcp_input_aliases_used` of a `tools/call`.
+    pub input_keys: Option<Box<InputKeyNames>>,
+}
+
+/// The argument names a `tools/call` sent, as `capture/input_keys.rs` records them.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct InputKeyNames {
+    /// `$mcp_input_keys`: declared names sorted, then others sorted, then `"[redacted]"` for the rest.
+    pub keys: Vec<String>,
+    /// `$mcp_input_aliases_used`: `"<alias>:<argument>"`, sorted.
+    pub aliases_used: Vec<String>,
 }
 
 impl RequestRecord {
@@ -91,6 +102,7 @@ impl RequestRecord {
             capture_parameters: true,
             task_id: None,
             input_request_methods: None,
+            input_keys: None,
             trace: None,
         }
     }

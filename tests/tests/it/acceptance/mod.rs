@@ -3,6 +3,7 @@
 //! 2026-07-28 client that carries no session, and checks what reached the local ingestion server. Scenarios
 //! about a tool call run through both capture paths: `instrument` and the manual API.
 
+mod argument_names;
 mod calls;
 mod failures;
 mod harness;
