@@ -32,13 +32,14 @@ mod once;
 mod pipeline;
 mod recycle;
 mod server;
+mod task_store;
 mod tool_error;
 mod virtual_tools;
 
 // The public API, by what a user does with it (the crate documentation's "The public items" says why each is
 // there).
 
-// Setup: build an instance, choose where events go and how, and wrap a server.
+// Setup: build an instance, choose where events go and how, and wrap a server and its task store.
 pub use analytics::{Analytics, FlushGuard, InitError, global, guard, init, shutdown};
 pub use config::{
     ArgumentOptions, Builder, ConfigError, DEFAULT_HOST, Destination, EventOptions,
@@ -46,6 +47,7 @@ pub use config::{
 };
 pub use delivery::{DeliveryOptions, LocalTarget};
 pub use server::{Instrumented, instrument};
+pub use task_store::TaskStore;
 
 // The manual API: custom events, attributed to a caller or not, and properties set from inside a tool.
 pub use analytics::{CallerContext, CaptureError, CustomEvent, capture, capture_in};

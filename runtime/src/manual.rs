@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 use rmcp::ErrorData;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, Implementation,
+    CallToolRequestParams, CallToolResponse, CallToolResult, DetailedTask, Implementation,
     InitializeRequestParams, InitializeResult, ListToolsResult, PaginatedRequestParams,
     RequestMetaObject, Tool,
 };
@@ -291,8 +291,9 @@ impl ManualServer {
 
     /// Captures the host's whole answer to a prepared call, for a host that answers with more than a final
     /// result: a round that asks for more input (`$mcp_input_required`; the retry is prepared and finished as a
-    /// call of its own) or a task handle (reported when it ends, or as timed out). Returns the answer to send, with
-    /// any conversation handle delivered.
+    /// call of its own) or a task handle (reported when its task ends: spawned through a [`crate::TaskStore`], or
+    /// seen ending by [`ManualServer::observe_task`]; else as timed out). Returns the answer to send, with any
+    /// conversation handle delivered.
     pub fn finish_call_response(
         &self,
         prepared: Box<PreparedToolCall>,
@@ -329,6 +330,16 @@ impl ManualServer {
             CallAnnotations::default(),
             CallOutcome::Panic(payload),
         );
+    }
+
+    /// Reads the host's answer to a `tasks/get` the gateway forwarded: the first answer that shows a task
+    /// terminal reports the `tools/call` this server answered with that task (through
+    /// [`ManualServer::finish_call_response`]), once; later answers send nothing. A task spawned through a
+    /// [`crate::TaskStore`] is reported when it ends, without this.
+    pub fn observe_task(&self, task: &DetailedTask) {
+        if self.shared.analytics.is_enabled() {
+            self.shared.tasks().observe(task);
+        }
     }
 
     fn finish_with(

@@ -2,16 +2,17 @@
 //! instruments, the process-wide instance that zero-config use starts lazily, and custom events.
 //!
 //! This file holds the [`Analytics`] handle: starting it from a checked [`Builder`], handing records to the
-//! delivery worker, flushing and shutting down. `servers.rs` keeps each instrumented server's state,
-//! `custom.rs` the custom events and the caller they are attributed to, and `global.rs` the process-wide
-//! instance and the free functions over it.
+//! delivery worker, flushing and shutting down. `servers.rs` keeps each instrumented server's state, `tasks.rs`
+//! the task-augmented calls the instance awaits, `custom.rs` the custom events and the caller they are attributed
+//! to, and `global.rs` the process-wide instance and the free functions over it.
 
 mod custom;
 mod global;
 mod servers;
+mod tasks;
 
 use std::num::NonZeroUsize;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::clock::Clock;
@@ -23,7 +24,8 @@ use crate::pipeline::{PipelineSettings, PooledRecord};
 
 pub use custom::{CallerContext, CaptureError, CustomEvent};
 pub use global::{FlushGuard, InitError, capture, capture_in, global, guard, init, shutdown};
-pub(crate) use servers::{PendingTask, ServerState};
+pub(crate) use servers::ServerState;
+pub(crate) use tasks::{PendingTask, TaskEnd, TaskTable};
 use servers::ServerKey;
 
 /// One analytics instance: where events go and how they are built. Cheap to clone; clones share everything.
@@ -53,8 +55,10 @@ pub(crate) struct Inner {
     pub(crate) session_capacity: NonZeroUsize,
     /// How long a task is awaited before it is reported as timed out.
     pub(crate) task_timeout: Duration,
-    /// How many tasks each server awaits at once.
+    /// How many tasks the instance awaits at once (and how many early ends it keeps).
     pub(crate) task_capacity: NonZeroUsize,
+    /// The task-augmented calls awaited by every server of this instance, and ends reported before their call.
+    pub(crate) tasks: Mutex<TaskTable>,
 }
 
 impl std::fmt::Debug for Analytics {
@@ -169,6 +173,7 @@ fn start(
             task_timeout: builder.sessions.task_timeout.max(Duration::from_millis(1)),
             task_capacity: NonZeroUsize::new(builder.sessions.task_capacity)
                 .unwrap_or(NonZeroUsize::MIN),
+            tasks: Mutex::new(TaskTable::default()),
         }),
     }
 }

@@ -1,14 +1,12 @@
-//! The state the instance keeps for each server it instruments (identity cache, caller table, known tools,
-//! awaited tasks), shared by every `instrument` call for the same server.
+//! The state the instance keeps for each server it instruments (identity cache, caller table, known tools),
+//! shared by every `instrument` call for the same server.
 
 use std::any::TypeId;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use super::Analytics;
 use crate::identity::{CacheSettings, IdentityResolver};
-use crate::pipeline::PooledRecord;
 use crate::session::{Callers, SessionStats};
 use crate::tool::KnownTool;
 
@@ -29,16 +27,6 @@ pub(crate) struct ServerState {
     pub(crate) first_page: Mutex<Option<HashSet<String>>>,
     /// Skip warnings already logged, so a listing repeated per request warns once per tool and argument.
     pub(crate) warned: dashmap::DashMap<(String, &'static str), ()>,
-    /// Task-augmented calls awaiting their terminal state (`capture/tasks.rs`), by task id.
-    pub(crate) tasks: Mutex<HashMap<String, PendingTask>>,
-}
-
-/// A task-augmented `tools/call` whose event waits for the task to end.
-pub(crate) struct PendingTask {
-    /// The call's record, filled but for the outcome and the duration.
-    pub(crate) record: PooledRecord,
-    /// When the call began, on the instance's monotonic clock.
-    pub(crate) started: Duration,
 }
 
 impl Analytics {
@@ -59,7 +47,6 @@ impl Analytics {
                     tools: dashmap::DashMap::new(),
                     first_page: Mutex::new(None),
                     warned: dashmap::DashMap::new(),
-                    tasks: Mutex::new(HashMap::new()),
                 })
             })
             .clone()

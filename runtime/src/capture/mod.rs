@@ -37,6 +37,7 @@ use crate::request::{LazyParams, RequestView, ViewInner};
 use crate::session::{Connection, MintSlot, SessionSignals, SessionSnapshot, TransportSession};
 
 pub(crate) use attribution::first_header;
+pub(crate) use tasks::TaskBook;
 pub(crate) use tool_call::{BegunCall, CallOutcome, PreparedCall};
 
 use attribution::{ClientSources, arc_str, attribute, caller_key, header_pairs, is_stand_in};

@@ -1,18 +1,19 @@
 //! Task-augmented `tools/call` (SEP-2663): the call's event waits until its task ends. A call answered with a
-//! task is parked by task id; the first terminal state seen in a `tasks/get` answer reports it with the task's
-//! own duration and outcome, and a task not seen ending within the timeout (or pushed out of the bounded table)
-//! is reported as an error (`docs/tasks.md`).
+//! task is parked by task id in its analytics instance's table. Its end comes from a [`crate::TaskStore`], as the
+//! operation's outcome goes to the store (an end that came before the call was parked is kept until it is), or
+//! else from the first terminal state seen in a `tasks/get` answer of the same server. A task not seen ending
+//! within the timeout (or pushed out of the bounded table) is reported as an error (`docs/tasks.md`).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rmcp::ErrorData;
 use rmcp::model::{CallToolResult, DetailedTask, TaskPayload};
-use serde_json::Value;
+use rmcp::task_manager::TaskExit;
+use serde_json::{Map, Value};
 
 use super::{Scope, ServerShared, errors};
-use crate::analytics::{Analytics, PendingTask};
+use crate::analytics::{Analytics, PendingTask, ServerState, TaskEnd};
 use crate::event::ErrorInfo;
 use crate::pipeline::Encoded;
 
@@ -22,6 +23,9 @@ pub(crate) const TASK_TIMEOUT: &str = "task_timeout";
 pub(crate) const TASK_UNTRACKED: &str = "task_untracked";
 /// `$mcp_error_type` of a cancelled task.
 pub(crate) const TASK_CANCELLED: &str = "cancelled";
+/// `$mcp_error_type` of a task whose operation was stopped before it ended, with no terminal status recorded
+/// (the task store shut down, or the runtime did).
+pub(crate) const TASK_ABORTED: &str = "task_aborted";
 
 fn synthetic(type_name: &str, message: String) -> ErrorInfo {
     ErrorInfo {
@@ -34,24 +38,126 @@ fn synthetic(type_name: &str, message: String) -> ErrorInfo {
     }
 }
 
-/// The task-augmented calls of one server whose events wait for their tasks to end.
+impl TaskEnd {
+    /// A task that completed with `result`: the result is the call's, an `isError` result a failed call.
+    pub(crate) fn completed(result: &CallToolResult, at: Duration) -> Self {
+        Self {
+            at,
+            response: Some(Encoded::of(result)),
+            error: (result.is_error == Some(true)).then(|| errors::result_error(result)),
+        }
+    }
+
+    /// A task that failed with `error`, classified as a JSON-RPC error is.
+    pub(crate) fn failed(error: &ErrorData, at: Duration) -> Self {
+        Self {
+            at,
+            response: None,
+            error: Some(errors::protocol_error(error)),
+        }
+    }
+
+    /// A cancelled task: a failed call of type `cancelled`.
+    pub(crate) fn cancelled(at: Duration) -> Self {
+        Self {
+            at,
+            response: None,
+            error: Some(synthetic(
+                TASK_CANCELLED,
+                "the task was cancelled".to_owned(),
+            )),
+        }
+    }
+
+    /// A task whose operation was dropped before it ended, with no terminal status recorded.
+    pub(crate) fn aborted(at: Duration) -> Self {
+        Self {
+            at,
+            response: None,
+            error: Some(synthetic(
+                TASK_ABORTED,
+                "the task was stopped before it ended".to_owned(),
+            )),
+        }
+    }
+
+    /// A task whose operation panicked: a failed call of type `Panic`, as a panicking handler is.
+    pub(crate) fn panicked(payload: &(dyn std::any::Any + Send), at: Duration) -> Self {
+        Self {
+            at,
+            response: None,
+            error: Some(errors::panic_error(payload)),
+        }
+    }
+
+    /// What a task operation resolved to, as rmcp's task store records it.
+    pub(crate) fn of_outcome(outcome: &Result<CallToolResult, TaskExit>, at: Duration) -> Self {
+        match outcome {
+            Ok(result) => Self::completed(result, at),
+            Err(TaskExit::Cancelled) => Self::cancelled(at),
+            Err(TaskExit::Error(error)) => Self::failed(error, at),
+        }
+    }
+
+    /// A terminal payload as a `tasks/get` answer carries it; `None` for a task still running.
+    fn of_payload(payload: &TaskPayload, at: Duration) -> Option<Self> {
+        let object = |map: &Map<String, Value>| Value::Object(map.clone());
+        Some(match payload {
+            TaskPayload::Completed { result } => {
+                match serde_json::from_value::<CallToolResult>(object(result)) {
+                    Ok(result) => Self::completed(&result, at),
+                    Err(_) => Self {
+                        at,
+                        response: Some(Encoded::of(result)),
+                        error: None,
+                    },
+                }
+            }
+            TaskPayload::Failed { error } => {
+                match serde_json::from_value::<ErrorData>(object(error)) {
+                    Ok(error) => Self::failed(&error, at),
+                    Err(_) => Self {
+                        at,
+                        response: None,
+                        error: Some(synthetic("Error", "the task failed".to_owned())),
+                    },
+                }
+            }
+            TaskPayload::Cancelled => Self::cancelled(at),
+            _ => return None,
+        })
+    }
+}
+
+/// The task-augmented calls an analytics instance awaits, as one server or one task store reaches them.
 pub(crate) struct TaskBook<'a> {
-    tasks: &'a Mutex<HashMap<String, PendingTask>>,
     analytics: &'a Analytics,
+    /// The server asking: the calls it parks are its own, and its `tasks/get` answers are read only for them.
+    /// `None` for a task store, whose task ids are its own.
+    server: Option<&'a Arc<ServerState>>,
 }
 
 impl ServerShared {
-    /// The server's parked task calls.
+    /// The task calls of the server's analytics instance, as this server reaches them.
     pub(crate) fn tasks(&self) -> TaskBook<'_> {
         TaskBook {
-            tasks: &self.state.tasks,
             analytics: &self.analytics,
+            server: Some(&self.state),
         }
     }
 }
 
-impl TaskBook<'_> {
-    /// A `tools/call` answered with task `task_id`: its event waits for the task's end.
+impl<'a> TaskBook<'a> {
+    /// The task calls of `analytics`, as a task store reaches them.
+    pub(crate) fn of(analytics: &'a Analytics) -> Self {
+        Self {
+            analytics,
+            server: None,
+        }
+    }
+
+    /// A `tools/call` answered with task `task_id`: its event waits for the task's end, or is sent now when a
+    /// task store already reported that end.
     pub(super) fn park(&self, scope: Scope, task_id: String) {
         let Scope {
             mut record,
@@ -63,92 +169,127 @@ impl TaskBook<'_> {
         record.response = None;
         record.is_error = None;
         record.error = None;
+        let pending = PendingTask {
+            record,
+            started,
+            server: self.server.cloned(),
+        };
         self.sweep();
         let capacity = self.analytics.inner.task_capacity.get();
-        let evicted = {
-            let Ok(mut tasks) = self.tasks.lock() else {
+        let (ended, evicted) = {
+            let Ok(mut table) = self.analytics.inner.tasks.lock() else {
                 return;
             };
-            let mut evicted = None;
-            if tasks.len() >= capacity && !tasks.contains_key(&task_id) {
-                let oldest = tasks
-                    .iter()
-                    .min_by_key(|(_, pending)| pending.started)
-                    .map(|(id, _)| id.clone());
-                evicted = oldest.and_then(|id| tasks.remove(&id));
+            match table.ended.remove(&task_id) {
+                Some(end) => (Some((pending, end)), None),
+                None => {
+                    let mut evicted = None;
+                    if table.pending.len() >= capacity && !table.pending.contains_key(&task_id) {
+                        let oldest = table
+                            .pending
+                            .iter()
+                            .min_by_key(|(_, pending)| pending.started)
+                            .map(|(id, _)| id.clone());
+                        evicted = oldest.and_then(|id| table.pending.remove(&id));
+                    }
+                    table.pending.insert(task_id, pending);
+                    (None, evicted)
+                }
             }
-            tasks.insert(task_id, PendingTask { record, started });
-            evicted
         };
+        if let Some((pending, end)) = ended {
+            tracing::debug!("posthog-mcp: the task ended before its handle was returned");
+            self.report(pending, end);
+        }
         if let Some(pending) = evicted {
             tracing::debug!(
                 capacity,
                 "posthog-mcp: too many tasks awaited; the oldest is reported as untracked"
             );
             let message = format!("more than {capacity} tasks were awaited at once");
-            self.report(pending, None, Some(synthetic(TASK_UNTRACKED, message)));
+            let end = TaskEnd {
+                at: self.now(),
+                response: None,
+                error: Some(synthetic(TASK_UNTRACKED, message)),
+            };
+            self.report(pending, end);
         }
     }
 
-    /// A task's state as the server answered it (`tasks/get`): the first terminal state of a parked task
-    /// reports its call.
+    /// A task's state as the server answered it (`tasks/get`): the first terminal state of a task this server
+    /// parked reports its call.
     pub(crate) fn observe(&self, task: &DetailedTask) {
         self.sweep();
-        if !task.status().is_terminal() {
+        let Some(end) = TaskEnd::of_payload(&task.payload, self.now()) else {
             return;
-        }
-        let pending = match self.tasks.lock() {
-            Ok(mut tasks) => tasks.remove(&task.task.task_id),
+        };
+        let pending = match self.analytics.inner.tasks.lock() {
+            Ok(mut table) => match table.pending.get(&task.task.task_id) {
+                Some(pending) if self.owns(pending) => table.pending.remove(&task.task.task_id),
+                _ => None,
+            },
             Err(_) => None,
         };
-        let Some(mut pending) = pending else {
-            return;
-        };
-        let record = &mut pending.record;
-        let error = match &task.payload {
-            TaskPayload::Completed { result } => {
-                let value = Value::Object(result.clone());
-                match serde_json::from_value::<CallToolResult>(value) {
-                    Ok(result) => {
-                        record.response = Some(Encoded::of(&result));
-                        (result.is_error == Some(true)).then(|| errors::result_error(&result))
-                    }
-                    Err(_) => {
-                        record.response = Some(Encoded::of(result));
-                        None
-                    }
-                }
-            }
-            TaskPayload::Failed { error } => {
-                match serde_json::from_value::<ErrorData>(Value::Object(error.clone())) {
-                    Ok(error) => Some(errors::protocol_error(&error)),
-                    Err(_) => Some(synthetic("Error", "the task failed".to_owned())),
-                }
-            }
-            _ => Some(synthetic(
-                TASK_CANCELLED,
-                "the task was cancelled".to_owned(),
-            )),
-        };
-        let now = self.analytics.inner.clock.elapsed();
-        self.report(pending, Some(now), error);
+        if let Some(pending) = pending {
+            self.report(pending, end);
+        }
     }
 
-    /// Reports every parked task older than the timeout as timed out.
-    pub(crate) fn sweep(&self) {
-        let timeout = self.analytics.inner.task_timeout;
-        let now = self.analytics.inner.clock.elapsed();
-        let expired: Vec<PendingTask> = match self.tasks.lock() {
-            Ok(mut tasks) => {
-                if tasks.is_empty() {
+    /// Task `task_id` ended as a task store recorded it: its parked call is reported, or, when the call is not
+    /// parked yet, the end is kept (bounded by the capacity, for at most the timeout) until it is.
+    pub(crate) fn ended(&self, task_id: &str, end: TaskEnd) {
+        self.sweep();
+        let capacity = self.analytics.inner.task_capacity.get();
+        let pending = {
+            let Ok(mut table) = self.analytics.inner.tasks.lock() else {
+                return;
+            };
+            match table.pending.remove(task_id) {
+                Some(pending) => pending,
+                None => {
+                    if table.ended.len() >= capacity && !table.ended.contains_key(task_id) {
+                        let oldest = table
+                            .ended
+                            .iter()
+                            .min_by_key(|(_, end)| end.at)
+                            .map(|(id, _)| id.clone());
+                        if let Some(id) = oldest {
+                            table.ended.remove(&id);
+                            tracing::debug!(
+                                capacity,
+                                "posthog-mcp: too many task ends kept for calls not parked; the oldest is forgotten"
+                            );
+                        }
+                    }
+                    table.ended.insert(task_id.to_owned(), end);
                     return;
                 }
-                let ids: Vec<String> = tasks
+            }
+        };
+        self.report(pending, end);
+    }
+
+    /// Reports every parked task older than the timeout as timed out, and forgets task ends kept that long.
+    pub(crate) fn sweep(&self) {
+        let timeout = self.analytics.inner.task_timeout;
+        let now = self.now();
+        let expired: Vec<PendingTask> = match self.analytics.inner.tasks.lock() {
+            Ok(mut table) => {
+                table
+                    .ended
+                    .retain(|_, end| now.saturating_sub(end.at) < timeout);
+                if table.pending.is_empty() {
+                    return;
+                }
+                let ids: Vec<String> = table
+                    .pending
                     .iter()
                     .filter(|(_, pending)| now.saturating_sub(pending.started) >= timeout)
                     .map(|(id, _)| id.clone())
                     .collect();
-                ids.iter().filter_map(|id| tasks.remove(id)).collect()
+                ids.iter()
+                    .filter_map(|id| table.pending.remove(id))
+                    .collect()
             }
             Err(_) => return,
         };
@@ -159,24 +300,50 @@ impl TaskBook<'_> {
             );
         }
         for pending in expired {
-            let ended = pending.started.saturating_add(timeout);
             let message = format!(
                 "the task was not seen ending within {} ms",
                 timeout.as_millis()
             );
-            self.report(pending, Some(ended), Some(synthetic(TASK_TIMEOUT, message)));
+            let end = TaskEnd {
+                at: pending.started.saturating_add(timeout),
+                response: None,
+                error: Some(synthetic(TASK_TIMEOUT, message)),
+            };
+            self.report(pending, end);
         }
     }
 
-    /// Submits a parked call: `ended` on the monotonic clock (now when `None`), `error` when it failed.
-    fn report(&self, pending: PendingTask, ended: Option<Duration>, error: Option<ErrorInfo>) {
+    /// Whether `pending` is a call of the server asking (any call, for a task store).
+    fn owns(&self, pending: &PendingTask) -> bool {
+        match (self.server, &pending.server) {
+            (Some(asking), Some(parked)) => Arc::ptr_eq(asking, parked),
+            (None, _) => true,
+            (Some(_), None) => false,
+        }
+    }
+
+    fn now(&self) -> Duration {
+        self.analytics.inner.clock.elapsed()
+    }
+
+    /// Submits a parked call with its task's end: the duration from the call's start to the end, the task's
+    /// result when it completed, its failure when it did not.
+    fn report(&self, pending: PendingTask, end: TaskEnd) {
         let PendingTask {
             mut record,
             started,
+            server: _,
         } = pending;
-        let ended = ended.unwrap_or_else(|| self.analytics.inner.clock.elapsed());
-        let elapsed = ended.saturating_sub(started);
+        let TaskEnd {
+            at,
+            response,
+            error,
+        } = end;
+        let elapsed = at.saturating_sub(started);
         record.duration_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+        if response.is_some() {
+            record.response = response;
+        }
         record.is_error = Some(error.is_some());
         record.error = error.map(Box::new);
         self.analytics.submit(record);

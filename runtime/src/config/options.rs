@@ -146,8 +146,8 @@ impl IdentityOptions {
     }
 }
 
-/// Limits of what is remembered per server, for [`Builder::sessions`](super::Builder::sessions): the sessions of
-/// sessionless HTTP callers and the tasks awaited.
+/// Limits of what is remembered, for [`Builder::sessions`](super::Builder::sessions): the sessions of
+/// sessionless HTTP callers (per server) and the tasks awaited (per instance, over all its servers).
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct SessionOptions {
@@ -183,8 +183,9 @@ impl SessionOptions {
         self
     }
 
-    /// How many tasks are awaited at once (default 1,000; at least one). When full, the oldest is reported
-    /// at once as an error of type `task_untracked` and forgotten.
+    /// How many tasks are awaited at once, over all the instance's servers (default 1,000; at least one). When
+    /// full, the oldest is reported at once as an error of type `task_untracked` and forgotten. A
+    /// [`TaskStore`](crate::TaskStore) keeps as many task ends that came before their call's handle was returned.
     pub fn task_capacity(mut self, capacity: usize) -> Self {
         self.task_capacity = capacity;
         self

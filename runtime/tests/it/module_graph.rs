@@ -32,7 +32,7 @@ const LAYERS: &[&[&str]] = &[
     &["config", "pipeline"],
     &["analytics"],
     &["capture"],
-    &["server", "manual", "attribute", "http"],
+    &["server", "manual", "attribute", "http", "task_store"],
 ];
 
 fn layer_of(module: &str) -> usize {
