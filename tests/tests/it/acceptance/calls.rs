@@ -175,32 +175,42 @@ async fn a_task_handle_is_never_counted_as_a_successful_call() {
 }
 
 #[tokio::test]
-#[ignore = "the crate learns a task's end only from a tasks/get answer it forwards; it does not observe the server's task store, so no $mcp_tool_call follows the completion by itself"]
 async fn a_task_backed_call_is_counted_once_when_the_task_finishes() {
-    let world = World::start(
-        Path::Automatic,
-        Host::with(vec![tool("export_report", &[], Reply::Task)]),
-        |b| b,
-    )
-    .await;
-    let client = world.client().await;
-    let answer = call_raw(&client, "export_report", json!({}))
-        .await
-        .expect("the call answers");
-    let CallToolResponse::Task(created) = answer else {
-        panic!("a task handle: {answer:?}");
-    };
-    // The host's store holds the task as completed already; nobody asks for it with tasks/get.
-    let status = world.host.board.lock().unwrap().tasks[&created.task.task_id]
-        .task
-        .status;
-    assert_eq!(status, TaskStatus::Completed);
-    let events = world.flushed().await;
-    assert_eq!(named(&events, "$mcp_tool_call").len(), 1, "{events:#?}");
-    assert_eq!(
-        property(&events, "$mcp_tool_call", "$mcp_is_error"),
-        &json!(false)
-    );
+    for path in PATHS {
+        let world = World::start(
+            path,
+            Host::with(vec![tool("export_report", &[], Reply::Task)]),
+            |b| b,
+        )
+        .await;
+        let client = world.client().await;
+        let answer = call_raw(&client, "export_report", json!({}))
+            .await
+            .expect("the call answers");
+        let CallToolResponse::Task(created) = answer else {
+            panic!("{path:?}: a task handle: {answer:?}");
+        };
+        let events = world.flushed().await;
+        assert!(
+            named(&events, "$mcp_tool_call").is_empty(),
+            "{path:?}: nothing while the task runs: {events:#?}"
+        );
+        // The task finishes and the host's store records it completed; nobody asks for it with tasks/get.
+        world.host.release_tasks();
+        let task = world.host.ended(&created.task.task_id).await;
+        assert_eq!(task.status(), TaskStatus::Completed, "{path:?}");
+        let events = world.flushed().await;
+        assert_eq!(
+            named(&events, "$mcp_tool_call").len(),
+            1,
+            "{path:?}: {events:#?}"
+        );
+        assert_eq!(
+            property(&events, "$mcp_tool_call", "$mcp_is_error"),
+            &json!(false),
+            "{path:?}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -63,8 +63,9 @@ impl World {
     }
 }
 
-/// Serves `host` on a new loopback port through `path`; returns its URL.
+/// Serves `host` on a new loopback port through `path`, its tasks in a store `analytics` watches; returns its URL.
 pub async fn serve(path: Path, analytics: &Analytics, host: &Host) -> String {
+    host.watch_tasks(analytics);
     let host = host.clone();
     match path {
         Path::Automatic => {

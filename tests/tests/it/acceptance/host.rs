@@ -1,12 +1,13 @@
 //! The host MCP server the scenarios describe (tools given as data, an optional page size and resource), and
 //! a dispatcher of its own in front of it that reports through `posthog_mcp::manual`.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use posthog_mcp::manual::{ManualConnection, ManualRequest, ManualServer, Prepared};
+use posthog_mcp::{Analytics, TaskStore};
 use rmcp::model::*;
 use rmcp::service::RequestContext;
+use rmcp::task_manager::TaskOptions;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{Value, json};
 
@@ -23,7 +24,8 @@ pub enum Reply {
     Structured(Value),
     /// A text block followed by a PNG image block of `n` bytes (base64 in the result).
     TextAndImage(String, usize),
-    /// A task handle (`resultType: "task"`); the task completes on the board soon after.
+    /// A task handle (`resultType: "task"`) from the host's task store; its operation completes with one text
+    /// block once the host releases its tasks ([`Host::release_tasks`]).
     Task,
     /// The first round asks for input with one `elicitation/create` request; a retry that carries input
     /// responses completes with the text.
@@ -64,8 +66,6 @@ pub fn search_docs(text: &str) -> HostTool {
 pub struct Board {
     /// Each call's tool name and arguments, as the host's handler received them.
     pub received: Vec<(String, JsonObject)>,
-    /// Tasks by id, with their final payload once completed.
-    pub tasks: BTreeMap<String, DetailedTask>,
 }
 
 /// The host MCP server: tools, an optional page size for `tools/list`, and an optional text resource.
@@ -75,9 +75,11 @@ pub struct Host {
     pub page_size: Option<usize>,
     pub resource: Option<(&'static str, &'static str)>,
     pub board: Arc<Mutex<Board>>,
+    /// The host's task store, watched by the analytics instance it is served with.
+    pub tasks: Arc<OnceLock<TaskStore>>,
+    /// `true` once the host's task operations may complete.
+    pub released: Arc<tokio::sync::watch::Sender<bool>>,
 }
-
-const CREATED: &str = "2026-12-02T06:00:00Z";
 
 impl Host {
     pub fn with(tools: Vec<HostTool>) -> Self {
@@ -85,6 +87,36 @@ impl Host {
             tools: Arc::new(tools),
             ..Self::default()
         }
+    }
+
+    /// Keeps the host's tasks in a store `analytics` watches (the first instance it is served with).
+    pub fn watch_tasks(&self, analytics: &Analytics) {
+        let _ = self.tasks.set(TaskStore::new(analytics));
+    }
+
+    /// The host's task store.
+    pub fn store(&self) -> &TaskStore {
+        self.tasks
+            .get()
+            .expect("the host is served, so it has a task store")
+    }
+
+    /// Lets every task operation of the host complete, now and from now on.
+    pub fn release_tasks(&self) {
+        self.released.send_replace(true);
+    }
+
+    /// Task `id` once its store has recorded it terminal. Waits for the task's operation, which runs on its own
+    /// tokio task, by yielding to it; reads the store directly, so it is not a `tasks/get`.
+    pub async fn ended(&self, id: &str) -> DetailedTask {
+        for _ in 0..10_000 {
+            let task = self.store().get_task(id).expect("the store knows the task");
+            if task.status().is_terminal() {
+                return task;
+            }
+            tokio::task::yield_now().await;
+        }
+        panic!("task {id} never ended");
     }
 
     /// The arguments the handler received for each call of `name`, in order.
@@ -131,24 +163,15 @@ impl Host {
             ])
             .into(),
             Reply::Task => {
-                let id = format!("task-{}", uuid::Uuid::new_v4());
-                let task = Task::new(id.clone(), TaskStatus::Working, CREATED, CREATED);
-                let done = Task::new(id.clone(), TaskStatus::Completed, CREATED, CREATED);
-                let payload = TaskPayload::Completed {
-                    result: serde_json::to_value(CallToolResult::success(vec![
-                        ContentBlock::text("exported"),
-                    ]))
-                    .unwrap()
-                    .as_object()
-                    .unwrap()
-                    .clone(),
-                };
-                // The work finishes "later": the board already holds the completed task when a client asks.
-                self.board
-                    .lock()
-                    .unwrap()
-                    .tasks
-                    .insert(id, DetailedTask::new(done, payload));
+                let mut released = self.released.subscribe();
+                let task = self.store().spawn(TaskOptions::default(), |_context| {
+                    Box::pin(async move {
+                        let _ = released.wait_for(|released| *released).await;
+                        Ok(CallToolResult::success(vec![ContentBlock::text(
+                            "exported",
+                        )]))
+                    })
+                });
                 CallToolResponse::Task(CreateTaskResult::new(task))
             }
             Reply::InputThen(text) => {
@@ -245,10 +268,9 @@ impl ServerHandler for Host {
         request: GetTaskParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<GetTaskResult, ErrorData> {
-        match self.board.lock().unwrap().tasks.get(&request.task_id) {
-            Some(task) => Ok(GetTaskResult::new(task.clone())),
-            None => Err(ErrorData::invalid_params("no such task", None)),
-        }
+        self.store()
+            .get_task(&request.task_id)
+            .map(GetTaskResult::new)
     }
 
     async fn list_resources(
@@ -358,7 +380,12 @@ impl ServerHandler for ManualHost {
         request: GetTaskParams,
         context: RequestContext<RoleServer>,
     ) -> Result<GetTaskResult, ErrorData> {
-        self.host.get_task(request, context).await
+        let answer = self.host.get_task(request, context).await;
+        // A gateway forwarding `tasks/get` hands each answer over (the store has reported the end already).
+        if let Ok(answer) = &answer {
+            self.manual.observe_task(&answer.task);
+        }
+        answer
     }
 
     async fn read_resource(

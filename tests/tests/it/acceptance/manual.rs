@@ -240,7 +240,6 @@ fn the_crate_declares_all_six_capability_tags() {
 }
 
 #[test]
-#[ignore = "the task-store capability is declared but its scenario is ignored: rmcp 3.11 has no task store to observe"]
 fn every_declared_capability_has_its_scenarios_running() {
     for (tag, scenarios) in TAGGED {
         for scenario in *scenarios {
