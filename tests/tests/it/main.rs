@@ -23,4 +23,5 @@ mod modern_protocol;
 mod privacy_end_to_end;
 mod quiet_logs;
 mod stdio_child;
+mod task_store;
 mod wrapper_capture;
