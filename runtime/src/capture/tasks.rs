@@ -349,3 +349,7 @@ impl<'a> TaskBook<'a> {
         self.analytics.submit(record);
     }
 }
+
+#[cfg(test)]
+#[path = "tasks_tests.rs"]
+mod tests;
