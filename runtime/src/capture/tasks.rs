@@ -99,10 +99,10 @@ impl TaskEnd {
         }
     }
 
-    /// A terminal payload as a `tasks/get` answer carries it; `None` for a task still running.
-    fn of_payload(payload: &TaskPayload, at: Duration) -> Option<Self> {
+    /// The payload of a task whose `tasks/get` answer shows it terminal.
+    fn of_payload(payload: &TaskPayload, at: Duration) -> Self {
         let object = |map: &Map<String, Value>| Value::Object(map.clone());
-        Some(match payload {
+        match payload {
             TaskPayload::Completed { result } => {
                 match serde_json::from_value::<CallToolResult>(object(result)) {
                     Ok(result) => Self::completed(&result, at),
@@ -123,9 +123,8 @@ impl TaskEnd {
                     },
                 }
             }
-            TaskPayload::Cancelled => Self::cancelled(at),
-            _ => return None,
-        })
+            _ => Self::cancelled(at),
+        }
     }
 }
 
@@ -220,9 +219,9 @@ impl<'a> TaskBook<'a> {
     /// parked reports its call.
     pub(crate) fn observe(&self, task: &DetailedTask) {
         self.sweep();
-        let Some(end) = TaskEnd::of_payload(&task.payload, self.now()) else {
+        if !task.status().is_terminal() {
             return;
-        };
+        }
         let pending = match self.analytics.inner.tasks.lock() {
             Ok(mut table) => match table.pending.get(&task.task.task_id) {
                 Some(pending) if self.owns(pending) => table.pending.remove(&task.task.task_id),
@@ -231,6 +230,7 @@ impl<'a> TaskBook<'a> {
             Err(_) => None,
         };
         if let Some(pending) = pending {
+            let end = TaskEnd::of_payload(&task.payload, self.now());
             self.report(pending, end);
         }
     }
