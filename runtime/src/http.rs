@@ -222,12 +222,24 @@ where
         let wait = self.wait;
         Box::pin(async move {
             let mut response = response.await?;
-            if let Some(receiver) = minted
+            if let Some(mut receiver) = minted
                 && !response.headers().contains_key(SESSION_HEADER)
-                && let Ok(Ok(token)) = tokio::time::timeout(wait, receiver).await
-                && let Ok(value) = http::HeaderValue::from_str(&token)
             {
-                response.headers_mut().insert(SESSION_HEADER, value);
+                // Almost every request has settled its slot by the time its response is ready (nothing minted:
+                // the slot is gone); only a token still on its way needs a timer.
+                let token = match receiver.try_recv() {
+                    Ok(token) => Some(token),
+                    Err(tokio::sync::oneshot::error::TryRecvError::Closed) => None,
+                    Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {
+                        tokio::time::timeout(wait, receiver)
+                            .await
+                            .ok()
+                            .and_then(Result::ok)
+                    }
+                };
+                if let Some(value) = token.and_then(|t| http::HeaderValue::from_str(&t).ok()) {
+                    response.headers_mut().insert(SESSION_HEADER, value);
+                }
             }
             Ok(response)
         })

@@ -11,9 +11,11 @@ use super::queue::{Entry, Item, Shared, warn_queue_full};
 use super::size::held_size;
 
 /// How long the intake stays awake after it ran out of work before it parks. While it lingers, newly admitted
-/// jobs wake nobody: under a steady stream of requests the request path pays no cross-thread wake-up per call,
-/// and the intake takes the jobs in runs. Real time: it only paces the worker's own wake-ups.
-pub(super) const INTAKE_LINGER: Duration = Duration::from_millis(2);
+/// jobs wake nobody (until a quarter of the queue waits): under a steady stream of requests the request path pays
+/// no cross-thread wake-up per call, and the intake wakes once per linger and takes the jobs in one run, whose
+/// code and data then stay in cache from one job to the next. It is also how long a payload may wait before it is
+/// built. Real time: it only paces the worker's own wake-ups.
+pub(super) const INTAKE_LINGER: Duration = Duration::from_millis(20);
 
 pub(super) async fn intake(shared: Arc<Shared>) {
     let mut stop = shared.stop.subscribe();

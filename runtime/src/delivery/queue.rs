@@ -214,7 +214,10 @@ impl Shared {
         state.jobs_pending += 1;
         state.jobs_bytes += bytes;
         state.note_held();
-        let wake = std::mem::replace(&mut state.intake_idle, false);
+        // A parked intake is woken by the first job; a lingering one only when a quarter of the queue waits for it,
+        // so a burst never fills the queue while the intake sleeps out its linger.
+        let wake = std::mem::replace(&mut state.intake_idle, false)
+            || state.jobs_pending == (self.options.capacity / 4).max(1);
         drop(state);
         if wake {
             self.intake_wake.notify_one();

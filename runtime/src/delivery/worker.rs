@@ -48,14 +48,29 @@ fn build_runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("posthog-mcp-delivery-jobs")
-        .on_thread_start(|| ON_WORKER.with(|flag| flag.set(true)))
+        .on_thread_start(|| {
+            ON_WORKER.with(|flag| flag.set(true));
+            yield_to_the_host();
+        })
         .enable_all()
         .build()
+}
+
+/// Gives the calling delivery thread the lowest normal scheduling priority (the highest niceness), so that on a
+/// core it shares with the host a request that becomes ready runs at once instead of waiting for the worker's
+/// time slice; the worker still gets the time the host leaves idle, and a share under full load. Where the system
+/// refuses, the thread keeps its priority.
+fn yield_to_the_host() {
+    if let Err(error) = thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min)
+    {
+        tracing::debug!(?error, "posthog-mcp: the delivery thread keeps its scheduling priority");
+    }
 }
 
 /// Body of the worker thread.
 pub(crate) fn run(shared: Arc<Shared>, kind: SinkKind) {
     ON_WORKER.with(|flag| flag.set(true));
+    yield_to_the_host();
     struct ExitGuard(Arc<Shared>);
     impl Drop for ExitGuard {
         fn drop(&mut self) {

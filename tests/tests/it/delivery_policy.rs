@@ -247,3 +247,33 @@ fn a_clean_shutdown_logs_its_summary_at_info() {
         "{line}"
     );
 }
+
+/// On a core shared with the host, a request that becomes ready must not wait for the worker's time slice: the
+/// delivery threads run at the lowest normal priority (niceness 19).
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_delivery_threads_run_at_the_lowest_normal_priority() {
+    let server = IngestServer::start();
+    let clock = ManualClock::default();
+    let delivery = posthog_delivery(&server, test_options(), &clock);
+    delivery.enqueue(job(payload(0)));
+    assert!(delivery.flush(Duration::from_secs(10)).await);
+    let niceness: Vec<i64> = std::fs::read_dir("/proc/self/task")
+        .expect("the process's threads")
+        .filter_map(|task| {
+            let path = task.ok()?.path();
+            let name = std::fs::read_to_string(path.join("comm")).ok()?;
+            if !name.starts_with("posthog-mcp-del") {
+                return None;
+            }
+            let stat = std::fs::read_to_string(path.join("stat")).ok()?;
+            // Fields after the parenthesised name: state is field 3, niceness field 19.
+            let after_name = &stat[stat.rfind(')')? + 2..];
+            after_name.split(' ').nth(16)?.parse().ok()
+        })
+        .collect();
+    assert!(
+        niceness.contains(&19),
+        "delivery threads and their niceness: {niceness:?}"
+    );
+}
