@@ -9,7 +9,8 @@
 //!    Then the request's `tracing` span (`mcp.server.request`): the discard variant with no subscriber, with a
 //!    subscriber that is not interested in it, and with one that records it (formatted into nothing), each
 //!    against bare in the same round; and the cost of the span's macro alone when nothing is interested.
-//! 2. Sizes: the same for arguments and replies of 1 KB to 1 MB (bare, posthog-mcp discard, posthog-rs).
+//! 2. Sizes: the same for arguments and replies of 1 KB to 2 MB, 32,768 bytes (the property limit) among them
+//!    (bare, posthog-mcp discard, posthog-rs).
 //! 3. Delivery: custom events through posthog-mcp's worker to the discard sink (the baseline) and over HTTP with
 //!    gzip to the loopback sink, payloads per second, and what was lost.
 //!
@@ -387,7 +388,8 @@ fn main() {
             "| {label} | calls × rounds | bare wall/call | posthog-mcp added wall | request-thread CPU | process CPU | posthog-rs added wall | request-thread CPU | process CPU |"
         );
         println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
-        for size in [1_000usize, 10_000, 100_000, 1_000_000] {
+        // 32,768: a reply or argument at the property limit; 2,000,000: far past it (it should cost no more).
+        for size in [1_000usize, 10_000, 32_768, 100_000, 1_000_000, 2_000_000] {
             let n = ((calls / 4) as usize).min((20_000_000 / size).max(20)) as u32;
             let request = make(size);
             let samples = rounds(round_count.min(5), sized.len(), |i| {
@@ -396,8 +398,8 @@ fn main() {
             let ours = summarize(&samples[1], &samples[0]);
             let theirs = summarize(&samples[2], &samples[0]);
             println!(
-                "| {} KB | {n} × {} | {:.1} µs | {:+.1} µs | {:+.1} µs | {:+.1} µs | {:+.1} µs | {:+.1} µs | {:+.1} µs |",
-                size / 1000,
+                "| {} | {n} × {} | {:.1} µs | {:+.1} µs | {:+.1} µs | {:+.1} µs | {:+.1} µs | {:+.1} µs | {:+.1} µs |",
+                if size % 1000 == 0 { format!("{} KB", size / 1000) } else { format!("{size} B") },
                 round_count.min(5),
                 median(samples[0].iter().map(|s| s.wall).collect()),
                 ours.wall_added,

@@ -52,8 +52,10 @@ async fn ingestion_down_for_five_virtual_seconds_then_up_delivers_every_payload_
         clock.advance(Duration::from_millis(100));
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    // The worker runs at the lowest priority: on a busy machine its attempts may trail the clock in real time.
+    let retried = eventually(REAL, || delivery.stats().retried > 0).await;
     assert!(
-        delivery.stats().sent == 0 && delivery.stats().retried > 0,
+        retried && delivery.stats().sent == 0,
         "{:?}",
         delivery.stats()
     );
