@@ -151,15 +151,17 @@ impl Formatter for CutLongStrings {
             return Ok(());
         }
         let room = KEPT_STRING_CHARS - self.chars;
-        let kept = match fragment.char_indices().nth(room) {
-            Some((end, _)) => {
+        let kept = match char_boundary_after(fragment, room) {
+            Some(end) => {
                 self.cut = true;
                 &fragment[..end]
             }
             None => fragment,
         };
         self.chars += kept.chars().count();
-        self.base64_shaped = self.base64_shaped && kept.chars().all(base64_or_data_url);
+        // Every character of base64 and data URLs is ASCII, so bytes decide it (and prose stops at its first).
+        self.base64_shaped =
+            self.base64_shaped && kept.bytes().all(|b| base64_or_data_url(char::from(b)));
         writer.write_all(kept.as_bytes())
     }
 
@@ -202,13 +204,23 @@ impl Formatter for CutLongStrings {
 /// all of `text`: one character past what it keeps, so that it still cuts and marks. The formatter counts
 /// source characters (an escape is one), so the output is the same byte for byte.
 fn shortened(text: &str) -> &str {
-    if text.len() <= KEPT_STRING_CHARS {
-        return text;
-    }
-    match text.char_indices().nth(KEPT_STRING_CHARS + 1) {
-        Some((end, _)) => &text[..end],
+    match char_boundary_after(text, KEPT_STRING_CHARS + 1) {
+        Some(end) => &text[..end],
         None => text,
     }
+}
+
+/// The byte offset of character `count` of `text` (where its first `count` characters end), or `None` when
+/// `text` has no more than `count` characters. Text whose first `count` bytes are ASCII (most text) is answered
+/// from the bytes at once, without decoding a character.
+pub(crate) fn char_boundary_after(text: &str, count: usize) -> Option<usize> {
+    if text.len() <= count {
+        return None;
+    }
+    if text.as_bytes()[..count].is_ascii() {
+        return Some(count);
+    }
+    text.char_indices().nth(count).map(|(end, _)| end)
 }
 
 /// `value` serialized through [`Shorten`].

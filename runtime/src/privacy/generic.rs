@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use super::json_members::redact_json_members;
 use super::keys::{REDACTED, is_credential_key};
 use super::secrets::{chain, redact_credentials};
+use crate::encode::char_boundary_after;
 use super::truncate::{MARKER, MAX_STRING_CHARS, TEXT_BLOCK_CAP, drop_deep, truncate};
 
 /// What a string that looks like binary data becomes.
@@ -111,12 +112,9 @@ pub(crate) fn limited<'a>(
         return Cow::Owned(BINARY_STUB.to_owned());
     }
     let kept = limit.saturating_add(MARGIN_CHARS);
-    let (first, cut) = match input.len() > kept {
-        true => match input.char_indices().nth(kept) {
-            Some((at, _)) => (&input[..at], true),
-            None => (input, false),
-        },
-        false => (input, false),
+    let (first, cut) = match char_boundary_after(input, kept) {
+        Some(at) => (&input[..at], true),
+        None => (input, false),
     };
     let passed = passes(first);
     let target = if cut {

@@ -5,6 +5,7 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
+use crate::encode::char_boundary_after;
 use crate::event::{Payload, needs_escape};
 
 /// The marker appended to a truncated string.
@@ -54,15 +55,13 @@ pub(crate) fn truncate(input: &str, max: usize) -> Cow<'_, str> {
     if input.len() <= max {
         return Cow::Borrowed(input);
     }
-    // Byte offsets of the characters past `max`: none means the string is kept whole.
-    let mut starts = input.char_indices().map(|(at, _)| at);
     // A limit shorter than the marker keeps the first `max` characters and no marker.
     let kept = max.checked_sub(MARKER.len()).unwrap_or(max);
-    let Some(cut) = starts.nth(kept) else {
+    let Some(cut) = char_boundary_after(input, kept) else {
         return Cow::Borrowed(input);
     };
-    // `starts` now yields character `kept + 1` on; character `max` exists only in a string that is too long.
-    if max > kept && starts.nth(max - kept - 1).is_none() {
+    // The string is too long only if more than `max - kept` characters follow the kept start.
+    if max > kept && char_boundary_after(&input[cut..], max - kept).is_none() {
         return Cow::Borrowed(input);
     }
     if kept == max {
