@@ -89,7 +89,13 @@ fn strings_inside_structs_options_and_tuples_are_shortened_too() {
 
 #[test]
 fn the_boundary_after_a_count_of_characters_is_the_same_for_ascii_and_for_any_text() {
-    for text in ["abcdef", "héllo wörld", "日本語テキスト", "ab日本", "a\u{1F600}bc"] {
+    for text in [
+        "abcdef",
+        "héllo wörld",
+        "日本語テキスト",
+        "ab日本",
+        "a\u{1F600}bc",
+    ] {
         let chars: Vec<usize> = text.char_indices().map(|(at, _)| at).collect();
         for count in 0..=chars.len() + 2 {
             assert_eq!(

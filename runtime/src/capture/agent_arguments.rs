@@ -52,10 +52,16 @@ impl AgentSteps<'_> {
             model: self.model(incoming, request, taken.llm_model.as_ref()),
             // A handle the agent echoes always anchors the call; a new one is minted only where nothing else
             // groups the client's requests, never on a transport session.
-            conversation: owned
-                .conversation_id
-                .then(|| intent::conversation_handle(taken.conversation_id.as_ref()))
-                .filter(|(_, minted)| !minted || !has_transport_session(incoming)),
+            conversation: if owned.conversation_id {
+                match intent::echoed_handle(taken.conversation_id.as_ref()) {
+                    Some(handle) => Some((handle, false)),
+                    // Minted only where it will be used: never on a transport session.
+                    None if has_transport_session(incoming) => None,
+                    None => Some(intent::conversation_handle(None)),
+                }
+            } else {
+                None
+            },
             context: taken.context,
         }
     }
