@@ -550,3 +550,14 @@ pub mod identity_cache {
         }
     }
 }
+
+/// The median of `values` (the mean of the middle two for an even count), sorting them in place.
+pub fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}

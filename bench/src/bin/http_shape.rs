@@ -28,7 +28,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::serve::{Listener, ListenerExt};
-use posthog_mcp_bench::{Attributed, LoopbackSink, Plain, process_cpu, request, request_for_reply};
+use posthog_mcp_bench::{
+    Attributed, LoopbackSink, Plain, median, process_cpu, request, request_for_reply,
+};
 use rmcp::transport::streamable_http_server::{
     StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
 };
@@ -485,16 +487,6 @@ fn batch(server: &mut Server, body: &[u8], calls: usize) -> Batch {
         p99: percentile(0.99),
         cpu: (cpu_after - cpu_before) as f64 / calls as f64,
         cpu_stat: (stat_after - stat_before) as f64 / calls as f64,
-    }
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
     }
 }
 

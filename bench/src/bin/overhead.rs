@@ -54,13 +54,7 @@ struct Sample {
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
-    }
+    posthog_mcp_bench::median(&mut values)
 }
 
 fn micros(d: Duration) -> f64 {
@@ -410,7 +404,11 @@ fn main() {
             let theirs = summarize(&samples[2], &samples[0]);
             println!(
                 "| {} | {n} × {} | {:.1} µs | {:+.1} µs | {:+.1} µs | {:+.1} µs | {:+.1} µs | {:+.1} µs | {:+.1} µs |",
-                if size % 1000 == 0 { format!("{} KB", size / 1000) } else { format!("{size} B") },
+                if size % 1000 == 0 {
+                    format!("{} KB", size / 1000)
+                } else {
+                    format!("{size} B")
+                },
                 round_count.min(5),
                 median(samples[0].iter().map(|s| s.wall).collect()),
                 ours.wall_added,
