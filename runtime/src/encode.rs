@@ -14,10 +14,12 @@ use serde_json::ser::Formatter;
 
 use crate::recycle::Pool;
 
-/// The characters of a string value kept by [`encode_bounded`]: twice the longest string the worker keeps whole
-/// (`MAX_STRING_CHARS`), so the worker's privacy passes see well past what survives its own cut, and a string
-/// the passes do not shorten is still over that cap and cut and marked there exactly as before.
-pub(crate) const KEPT_STRING_CHARS: usize = 65_536;
+/// The characters of a string value kept by [`encode_bounded`]: the longest string the worker keeps whole
+/// (`MAX_STRING_CHARS`, 32,768) and 2,048 more. The worker's privacy passes read a string's first 1,024
+/// characters past that limit, so they see the same text as in the whole value, and a string the passes do not
+/// shorten is still over the limit and cut and marked there exactly as before. Kept this close to the limit, a
+/// cut value's text fits a 64 KiB buffer, which the pool takes back.
+pub(crate) const KEPT_STRING_CHARS: usize = 32_768 + 2_048;
 /// The marker appended to a truncated string, as `privacy::truncate` writes it.
 pub(crate) const TRUNCATION_MARKER: &str = "...";
 
@@ -59,16 +61,16 @@ pub(crate) fn buffer() -> Vec<u8> {
     take_buffer()
 }
 
-/// At most this many spare buffers wait in the pool.
-pub(crate) const POOLED_BUFFERS: usize = 64;
-/// A buffer with more capacity than this is freed rather than pooled, so the pool holds at most
-/// `POOLED_BUFFERS × POOLED_CAPACITY` bytes (1 MiB).
-pub(crate) const POOLED_CAPACITY: usize = 16 * 1024;
+/// The spare buffers in the pool hold at most this many bytes together (their capacity and their slot).
+pub(crate) const POOLED_BYTES: usize = 1024 * 1024;
+/// A buffer with more capacity than this is freed rather than pooled, so one large reply does not fill the pool
+/// (a value with a string cut at [`KEPT_STRING_CHARS`] fits).
+pub(crate) const POOLED_CAPACITY: usize = 64 * 1024;
 /// The capacity a fresh buffer starts with: room for a typical call's params or reply.
 const FRESH_CAPACITY: usize = 256;
 
 /// Spare text buffers (see `recycle`): allocated once and handed back and forth between the threads.
-static POOL: Pool<Vec<u8>> = Pool::new(POOLED_BUFFERS);
+static POOL: Pool<Vec<u8>> = Pool::new(POOLED_BYTES, Vec::capacity);
 
 /// An empty buffer: a pooled one when the pool has one and is not busy, else a fresh one.
 fn take_buffer() -> Vec<u8> {

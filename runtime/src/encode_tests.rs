@@ -4,9 +4,9 @@ use super::*;
 use serde_json::{Value, json};
 
 #[test]
-fn the_buffer_pool_recycles_text_buffers_and_stays_bounded_in_count_and_bytes() {
+fn the_buffer_pool_recycles_text_buffers_and_stays_bounded_in_bytes() {
     // Other tests of this binary share the pool; every assertion here holds whatever they do.
-    let texts: Vec<Vec<u8>> = (0..POOLED_BUFFERS * 2)
+    let texts: Vec<Vec<u8>> = (0..200)
         .map(|n| encode_bounded(&json!({"n": n, "text": "x".repeat(n * 300)})).unwrap())
         .collect();
     let largest = texts.iter().map(Vec::capacity).max().unwrap();
@@ -15,11 +15,8 @@ fn the_buffer_pool_recycles_text_buffers_and_stays_bounded_in_count_and_bytes() 
         give_back(text);
     }
     let (count, bytes) = pooled();
-    assert!(count <= POOLED_BUFFERS, "{count} buffers pooled");
-    assert!(
-        bytes <= POOLED_BUFFERS * POOLED_CAPACITY,
-        "{bytes} bytes pooled"
-    );
+    assert!(count > 0, "returned buffers are kept");
+    assert!(bytes <= POOLED_BYTES, "{bytes} bytes pooled");
 
     // A returned buffer comes back empty and is written afresh.
     let text = encode_bounded(&json!({"a": 1})).unwrap();

@@ -163,18 +163,25 @@ pub(crate) fn advertises_instructions(schema: &Map<String, Value>) -> bool {
     declared || inject_instructions(&mut schema.clone())
 }
 
-/// Which of the three arguments the crate owns on one tool.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Owned {
-    pub context: bool,
-    pub llm_model: bool,
-    pub conversation_id: bool,
+pub(crate) use crate::tool::Owned;
+
+/// Which of the three arguments a tool with this input schema leaves to the crate ([`can_own`] for each).
+pub(crate) fn ownable(schema: &Map<String, Value>) -> Owned {
+    Owned {
+        context: can_own(schema, CONTEXT),
+        llm_model: can_own(schema, LLM_MODEL),
+        conversation_id: can_own(schema, CONVERSATION_ID),
+    }
 }
 
-impl Owned {
-    pub(crate) fn any(self) -> bool {
-        self.context || self.llm_model || self.conversation_id
-    }
+/// Whether a tool with this output schema can carry `_mcp_instructions`: it declares the property, or the
+/// crate's injection would add it.
+pub(crate) fn carries_instructions(output: &Map<String, Value>) -> bool {
+    let declared = output
+        .get("properties")
+        .and_then(Value::as_object)
+        .is_some_and(|p| p.contains_key(INSTRUCTIONS));
+    declared || advertises_instructions(output)
 }
 
 /// The owned values one call carried, removed from its arguments.

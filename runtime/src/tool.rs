@@ -120,16 +120,41 @@ pub(crate) fn current_call() -> Option<ToolCallSlot> {
 #[derive(Debug, Clone, Copy)]
 pub struct CaptureOff;
 
+/// Which of the three arguments the crate owns on one tool.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Owned {
+    pub context: bool,
+    pub llm_model: bool,
+    pub conversation_id: bool,
+}
+
+impl Owned {
+    pub(crate) fn any(self) -> bool {
+        self.context || self.llm_model || self.conversation_id
+    }
+}
+
 /// What the crate knows about one of the host's tools, read once from its `get_tool` or its listing.
 pub(crate) struct KnownTool {
     pub description: Option<Arc<str>>,
     pub category: Option<Arc<str>>,
     pub input: Arc<Map<String, Value>>,
-    pub output: Option<Arc<Map<String, Value>>>,
+    /// Which of the crate's arguments the input schema leaves free, read once (the options decide which are
+    /// taken).
+    pub ownable: Owned,
+    /// Whether the output schema can carry `_mcp_instructions`, read once.
+    pub instructions: bool,
 }
 
 impl KnownTool {
-    pub(crate) fn from_tool(tool: &Tool) -> Self {
+    /// `schema_facts` reads the input and output schemas once: which arguments the crate may own, and whether
+    /// the output can carry instructions.
+    pub(crate) fn from_tool(
+        tool: &Tool,
+        schema_facts: impl FnOnce(&Map<String, Value>, Option<&Map<String, Value>>) -> (Owned, bool),
+    ) -> Self {
+        let (ownable, instructions) =
+            schema_facts(&tool.input_schema, tool.output_schema.as_deref());
         let text = |value: &str| (!value.is_empty()).then(|| Arc::from(value));
         Self {
             description: tool.description.as_deref().and_then(text),
@@ -140,7 +165,8 @@ impl KnownTool {
                 .and_then(Value::as_str)
                 .and_then(text),
             input: tool.input_schema.clone(),
-            output: tool.output_schema.clone(),
+            ownable,
+            instructions,
         }
     }
 }

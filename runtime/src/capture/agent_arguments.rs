@@ -88,18 +88,17 @@ impl AgentSteps<'_> {
         if !(agent.intent || agent.llm_model || agent.conversation_id) {
             return Owned::default();
         }
-        let empty = serde_json::Map::new();
-        let schema = match known {
-            Some(known) => &*known.input,
-            None if registered_tool(name).is_some() => &empty,
+        let ownable = match known {
+            Some(known) => known.ownable,
+            // The attribute's tool without a schema: an empty schema leaves all three free.
+            None if registered_tool(name).is_some() => intent::ownable(&serde_json::Map::new()),
             // A tool the crate cannot see: it cannot prove the arguments are its own, so it takes none.
             None => return Owned::default(),
         };
         Owned {
-            context: agent.intent && intent::can_own(schema, intent::CONTEXT),
-            llm_model: agent.llm_model && intent::can_own(schema, intent::LLM_MODEL),
-            conversation_id: agent.conversation_id
-                && intent::can_own(schema, intent::CONVERSATION_ID),
+            context: agent.intent && ownable.context,
+            llm_model: agent.llm_model && ownable.llm_model,
+            conversation_id: agent.conversation_id && ownable.conversation_id,
         }
     }
 

@@ -97,7 +97,7 @@ impl ToolCatalog<'_> {
         if let Some(known) = self.state.tools.get(name) {
             return Some(known.clone());
         }
-        let known = Arc::new(KnownTool::from_tool(&lookup(name)?));
+        let known = known(&lookup(name)?);
         self.state.tools.insert(name.to_owned(), known.clone());
         Some(known)
     }
@@ -149,9 +149,7 @@ impl ToolCatalog<'_> {
     fn learn(&self, listing: &ListToolsResult, first_page: bool) {
         for tool in &listing.tools {
             if !self.state.tools.contains_key(&*tool.name) {
-                self.state
-                    .tools
-                    .insert(tool.name.to_string(), Arc::new(KnownTool::from_tool(tool)));
+                self.state.tools.insert(tool.name.to_string(), known(tool));
             }
         }
         if first_page {
@@ -268,4 +266,14 @@ impl ToolCatalog<'_> {
             }
         }
     }
+}
+
+/// What the crate keeps of `tool`, its schemas read once.
+fn known(tool: &Tool) -> Arc<KnownTool> {
+    Arc::new(KnownTool::from_tool(tool, |input, output| {
+        (
+            intent::ownable(input),
+            output.is_some_and(intent::carries_instructions),
+        )
+    }))
 }

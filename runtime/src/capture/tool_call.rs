@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use rmcp::model::{CallToolRequestParams, CallToolResponse, CallToolResult, Tool};
-use serde_json::Value;
 
 use super::agent_arguments::{AgentArguments, AgentSteps, deliver_handle, note_agent};
 use super::input_keys::input_key_names;
@@ -209,17 +208,8 @@ impl ToolCalls<'_> {
         }
         let meta = (!incoming.meta.is_empty()).then_some(&incoming.meta.0.0);
         let explicit = intent::stated_intent(meta, arguments.context.as_ref());
-        let instructions = arguments.conversation.is_some()
-            && known
-                .as_ref()
-                .and_then(|k| k.output.as_deref())
-                .is_some_and(|output| {
-                    let declared = output
-                        .get("properties")
-                        .and_then(Value::as_object)
-                        .is_some_and(|p| p.contains_key(intent::INSTRUCTIONS));
-                    declared || intent::advertises_instructions(output)
-                });
+        let instructions =
+            arguments.conversation.is_some() && known.as_ref().is_some_and(|k| k.instructions);
         let options = self.call_options(explicit.is_some(), &arguments);
         let want_view = options.want_view;
         let (mut scope, keys) = self.server.begin_now(

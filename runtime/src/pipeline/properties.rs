@@ -370,6 +370,25 @@ mod encode_tests {
     }
 
     #[test]
+    fn the_kept_text_holds_everything_the_worker_reads_of_a_long_string() {
+        // The worker keeps 32,768 characters of a string and runs its passes on 1,024 more: a credential just
+        // inside that window is redacted from the request path's cut text as from the whole value.
+        let text = format!(
+            "{}{}{}",
+            "word ".repeat((32_768 - 100) / 5),
+            r#" {"password":"hunter2","api_key":"sk-live-abcdef0123456789"} "#,
+            "more ".repeat(40_000)
+        );
+        let value = json!({ "content": [{ "type": "text", "text": text }] });
+        let parsed: Value = serde_json::from_slice(&encode_bounded(&value).unwrap()).unwrap();
+        let seen = worker_view(&parsed);
+        assert_eq!(seen, worker_view(&value));
+        let kept = seen["content"][0]["text"].as_str().unwrap();
+        assert!(!kept.contains("hunter2"), "the member's value is redacted");
+        assert!(kept.ends_with(TRUNCATION_MARKER) && kept.chars().count() <= 32_768);
+    }
+
+    #[test]
     fn a_cut_base64_string_keeps_its_shape_for_the_binary_gate() {
         let value = json!({ "blob": "QUJD".repeat(100_000) });
         let parsed: Value = serde_json::from_slice(&encode_bounded(&value).unwrap()).unwrap();
