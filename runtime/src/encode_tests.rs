@@ -57,6 +57,40 @@ fn shortening_first_writes_the_same_bytes_at_every_length_around_the_cut() {
 }
 
 #[test]
+fn a_long_string_written_whole_is_the_formatter_s_token_byte_for_byte() {
+    // Every byte serde_json escapes, the ones it leaves (DEL, `/`, non-ASCII), base64 and prose, at lengths on
+    // both sides of the threshold for writing a string whole and of the cut.
+    let controls: String = (0u8..0x20).map(char::from).collect();
+    let pieces = [
+        controls.as_str(),
+        "\"\\/\u{7f}",
+        "é🦀 ",
+        "QUJD+/=",
+        "line\r\n",
+        "plain words ",
+    ];
+    for piece in pieces {
+        for length in [
+            WRITTEN_WHOLE_FROM - 1,
+            WRITTEN_WHOLE_FROM,
+            5_000,
+            KEPT_STRING_CHARS - 1,
+            KEPT_STRING_CHARS,
+            KEPT_STRING_CHARS + 1,
+            KEPT_STRING_CHARS + 40,
+        ] {
+            let text: String = piece.chars().cycle().take(length).collect();
+            let value = json!({ "text": text, "list": [text, { "deep": text }] });
+            assert_eq!(
+                encode_bounded(&value).unwrap(),
+                formatter_only(&value),
+                "piece {piece:?}, {length} characters"
+            );
+        }
+    }
+}
+
+#[test]
 fn a_string_of_many_escapes_is_cut_where_the_formatter_cut_it() {
     let text = "\n\"é".repeat(KEPT_STRING_CHARS);
     let value = json!({ "text": text, "b64": "QUJD".repeat(KEPT_STRING_CHARS) });

@@ -10,6 +10,8 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use crate::json_string::{self, needs_escape};
+
 /// One PostHog event, as delivered: `event`, `distinct_id`, `properties`, `timestamp`, `uuid`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Payload {
@@ -108,14 +110,6 @@ impl Payload {
 /// A host hook that sees every payload before it is labelled and queued; `None` drops that payload.
 pub type BeforeSend = Arc<dyn Fn(Payload) -> Option<Payload> + Send + Sync>;
 
-/// Whether `bytes` hold a character JSON escapes: a quote, a backslash or a control character. One branch-free
-/// pass the compiler vectorizes.
-pub(crate) fn needs_escape(bytes: &[u8]) -> bool {
-    bytes
-        .iter()
-        .fold(false, |seen, &b| seen | (b < 0x20) | (b == b'"') | (b == b'\\'))
-}
-
 /// `bytes` between quotes; only for bytes that need no escape.
 fn write_plain(out: &mut Vec<u8>, bytes: &[u8]) {
     out.reserve(bytes.len() + 2);
@@ -127,8 +121,9 @@ fn write_plain(out: &mut Vec<u8>, bytes: &[u8]) {
 /// A JSON string literal, as serde_json writes it.
 fn write_str(out: &mut Vec<u8>, text: &str) {
     if needs_escape(text.as_bytes()) {
-        // Writing into a `Vec` cannot fail.
-        let _ = serde_json::to_writer(&mut *out, text);
+        out.push(b'"');
+        json_string::escape_into(out, text);
+        out.push(b'"');
     } else {
         write_plain(out, text.as_bytes());
     }

@@ -27,6 +27,7 @@ mod hooks;
 #[cfg(feature = "http")]
 pub mod http;
 mod intent;
+mod json_string;
 pub mod manual;
 mod once;
 mod pipeline;

@@ -28,6 +28,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::serve::{Listener, ListenerExt};
+use posthog_mcp_bench::MMAP_THRESHOLD;
 use posthog_mcp_bench::{
     Attributed, LoopbackSink, Plain, median, process_cpu, request, request_for_reply,
 };
@@ -47,11 +48,6 @@ const SIZES: [(&str, Option<usize>); 4] = [
 
 /// A 2 MB reply runs this many times fewer calls per batch than the others (its calls take milliseconds).
 const LARGE_DIVISOR: usize = 20;
-
-/// glibc's mmap threshold, fixed for every server: left dynamic, it moves when a 2 MB block is freed, and the
-/// same server then alternates between mapping each reply afresh and serving it from the heap (2.3 to 6 ms per
-/// call for the bare server). Fixed above the largest reply, every variant serves it from the heap.
-const MMAP_THRESHOLD: &str = "glibc.malloc.mmap_threshold=16777216";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -15,7 +15,7 @@
 //!    gzip to the loopback sink, payloads per second, and what was lost.
 //!
 //! `cargo run --release --bin overhead -- [CALLS] [ROUNDS]` (defaults 2000 and 9). Prints Markdown.
-//! `overhead profile VARIANT CALLS` runs one variant alone, for a profiler. `--features mimalloc` or
+//! `overhead profile VARIANT CALLS [REPLY_BYTES]` runs one variant alone (small calls, or replies of that size), for a profiler. `--features mimalloc` or
 //! `--features jemalloc` runs it all under that global allocator.
 
 use std::time::{Duration, Instant};
@@ -40,8 +40,8 @@ const ALLOCATOR_NAME: &str = if cfg!(feature = "mimalloc") {
 
 use posthog_mcp::Analytics;
 use posthog_mcp_bench::{
-    Client, LoopbackSink, Setup, Variant, call, call_with, init_global_disabled, process_cpu,
-    request_for_reply, request_with_argument, thread_cpu,
+    Client, LoopbackSink, MMAP_THRESHOLD, Setup, Variant, call, call_with, init_global_disabled,
+    process_cpu, request_for_reply, request_with_argument, thread_cpu,
 };
 use rmcp::model::CallToolRequestParams;
 
@@ -220,9 +220,9 @@ fn summarize(own: &[Sample], bare: &[Sample]) -> Summary {
     }
 }
 
-/// `overhead profile VARIANT CALLS`: only that variant's calls, one after another, for a profiler to record
+/// `overhead profile VARIANT CALLS [REPLY_BYTES]`: only that variant's calls, one after another, for a profiler to record
 /// (`perf record -g -- target/release/overhead profile posthog_mcp_discard 200000`). Prints the wall time.
-fn profile(variant: &str, calls: u32) {
+fn profile(variant: &str, calls: u32, reply: Option<usize>) {
     let variant = Variant::ALL
         .into_iter()
         .find(|v| v.name() == variant)
@@ -237,10 +237,14 @@ fn profile(variant: &str, calls: u32) {
         .build()
         .expect("a runtime");
     let setup = rt.block_on(Setup::new(variant, &sink.url));
+    let request = reply.map(request_for_reply);
     let started = Instant::now();
     rt.block_on(async {
         for _ in 0..calls {
-            call(&setup.client).await;
+            match &request {
+                Some(request) => call_with(&setup.client, request.clone()).await,
+                None => call(&setup.client).await,
+            }
         }
         setup.settle().await;
     });
@@ -253,13 +257,33 @@ fn profile(variant: &str, calls: u32) {
     );
 }
 
+/// Runs this command again with glibc's mmap threshold fixed ([`MMAP_THRESHOLD`]), unless it already is: the
+/// 2 MB rows then compare the variants on the same allocator behaviour. Returns only when it is fixed (or the
+/// restart failed, which is printed).
+fn fix_mmap_threshold() {
+    use std::os::unix::process::CommandExt as _;
+    if std::env::var("GLIBC_TUNABLES").is_ok_and(|t| t.contains("mmap_threshold")) {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let error = std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .env("GLIBC_TUNABLES", MMAP_THRESHOLD)
+        .exec();
+    eprintln!("could not restart with {MMAP_THRESHOLD}: {error}; the 2 MB rows may swing");
+}
+
 fn main() {
+    fix_mmap_threshold();
     let mut args = std::env::args().skip(1).peekable();
     if args.peek().map(String::as_str) == Some("profile") {
         args.next();
-        let variant = args.next().expect("profile VARIANT CALLS");
+        let variant = args.next().expect("profile VARIANT [CALLS [REPLY_BYTES]]");
         let calls = args.next().map_or(200_000, |a| a.parse().expect("CALLS"));
-        return profile(&variant, calls);
+        let reply = args.next().map(|a| a.parse().expect("REPLY_BYTES"));
+        return profile(&variant, calls, reply);
     }
     let calls: u32 = args.next().map_or(2000, |a| a.parse().expect("CALLS"));
     let round_count: usize = args.next().map_or(9, |a| a.parse().expect("ROUNDS"));
@@ -279,7 +303,7 @@ fn main() {
     println!(
         "## 1. One `tools/call`, {calls} calls × {round_count} rounds, variants interleaved\n"
     );
-    println!("Global allocator: {ALLOCATOR_NAME}.\n");
+    println!("Global allocator: {ALLOCATOR_NAME}; GLIBC_TUNABLES={MMAP_THRESHOLD}.\n");
     println!(
         "Medians over rounds of each round's ratio to that round's bare figure. Wall and request-thread CPU: the \
          calls only; process CPU: all threads until delivery settled, loopback sink excluded.\n"
@@ -395,7 +419,9 @@ fn main() {
         println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         // 32,768: a reply or argument at the property limit; 2,000,000: far past it (it should cost no more).
         for size in [1_000usize, 10_000, 32_768, 100_000, 1_000_000, 2_000_000] {
-            let n = ((calls / 4) as usize).min((20_000_000 / size).max(20)) as u32;
+            // At least 100 calls per round: with fewer, a 2 MB row's round-to-round swing hides a difference of
+            // tens of microseconds.
+            let n = ((calls / 4) as usize).min((20_000_000 / size).max(100)) as u32;
             let request = make(size);
             let samples = rounds(round_count.min(5), sized.len(), |i| {
                 measure(&rt, sized[i], &sink, n, Some(&request))

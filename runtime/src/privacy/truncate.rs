@@ -6,7 +6,8 @@ use std::borrow::Cow;
 use serde_json::{Map, Value};
 
 use crate::encode::char_boundary_after;
-use crate::event::{Payload, needs_escape};
+use crate::event::Payload;
+use crate::json_string::needs_escape;
 
 /// The marker appended to a truncated string.
 pub(crate) const MARKER: &str = "...";

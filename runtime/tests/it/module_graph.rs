@@ -17,6 +17,7 @@ const LAYERS: &[&[&str]] = &[
     &[
         "clock",
         "encode",
+        "json_string",
         "recycle",
         "event",
         "request",
