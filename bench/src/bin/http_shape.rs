@@ -31,6 +31,7 @@ use axum::serve::{Listener, ListenerExt};
 use posthog_mcp_bench::MMAP_THRESHOLD;
 use posthog_mcp_bench::{
     Attributed, LoopbackSink, Plain, median, process_cpu, request, request_for_reply,
+    request_with_argument,
 };
 use rmcp::transport::streamable_http_server::{
     StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
@@ -38,12 +39,35 @@ use rmcp::transport::streamable_http_server::{
 
 const VARIANTS: [&str; 3] = ["bare", "http", "discard"];
 
-/// The payload series: the small `add` call, and `blob` replies of 1 KB and 100 KB.
-const SIZES: [(&str, Option<usize>); 4] = [
-    ("small (add)", None),
-    ("1 KB reply", Some(1024)),
-    ("100 KB reply", Some(100 * 1024)),
-    ("2 MB reply", Some(2_000_000)),
+/// One payload of the series.
+#[derive(Clone, Copy)]
+enum Payload {
+    /// `add(1, 2)`.
+    Small,
+    /// `blob`: a reply of this many bytes.
+    Reply(usize),
+    /// `add(1, 2)` with a `pad` argument of this many bytes.
+    Argument(usize),
+}
+
+impl Payload {
+    fn bytes(self) -> usize {
+        match self {
+            Payload::Small => 0,
+            Payload::Reply(bytes) | Payload::Argument(bytes) => bytes,
+        }
+    }
+}
+
+/// The payload series: the small `add` call, and replies and arguments of 1 KB, 100 KB and 2 MB.
+const SIZES: [(&str, Payload); 7] = [
+    ("small (add)", Payload::Small),
+    ("1 KB reply", Payload::Reply(1024)),
+    ("100 KB reply", Payload::Reply(100 * 1024)),
+    ("2 MB reply", Payload::Reply(2_000_000)),
+    ("1 KB argument", Payload::Argument(1024)),
+    ("100 KB argument", Payload::Argument(100 * 1024)),
+    ("2 MB argument", Payload::Argument(2_000_000)),
 ];
 
 /// A 2 MB reply runs this many times fewer calls per batch than the others (its calls take milliseconds).
@@ -402,10 +426,11 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// The JSON-RPC body of one call of the size series, id 1.
-fn body_for(size: Option<usize>) -> Vec<u8> {
-    let params = match size {
-        None => request(),
-        Some(size) => request_for_reply(size),
+fn body_for(payload: Payload) -> Vec<u8> {
+    let params = match payload {
+        Payload::Small => request(),
+        Payload::Reply(size) => request_for_reply(size),
+        Payload::Argument(size) => request_with_argument(size),
     };
     serde_json::to_vec(&serde_json::json!({
         "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params,
@@ -414,7 +439,7 @@ fn body_for(size: Option<usize>) -> Vec<u8> {
 }
 
 /// Checks one answer fully: a JSON (not SSE) 200 whose result is the expected text.
-fn check_fully(answer: &Answer, size: Option<usize>) -> Result<(), String> {
+fn check_fully(answer: &Answer, payload: Payload) -> Result<(), String> {
     if answer.status != 200 {
         return Err(format!(
             "status {}: {}",
@@ -430,9 +455,9 @@ fn check_fully(answer: &Answer, size: Option<usize>) -> Result<(), String> {
     let text = value["result"]["content"][0]["text"]
         .as_str()
         .ok_or_else(|| format!("no text result: {value}"))?;
-    let ok = match size {
-        None => text == "3",
-        Some(size) => text.len() == size,
+    let ok = match payload {
+        Payload::Small | Payload::Argument(_) => text == "3",
+        Payload::Reply(size) => text.len() == size,
     };
     if !ok || value["result"]["isError"] == serde_json::Value::Bool(true) {
         return Err(format!(
@@ -519,19 +544,22 @@ fn drive(calls: usize, rounds: usize, warmup: usize) {
             println!("variant {variant} FAILED TO START: {why}");
         }
     }
-    let bodies: Vec<Vec<u8>> = SIZES.iter().map(|(_, size)| body_for(*size)).collect();
+    let bodies: Vec<Vec<u8>> = SIZES
+        .iter()
+        .map(|(_, payload)| body_for(*payload))
+        .collect();
 
     // Warm-up, each answer checked in full.
     for (variant, server) in &mut servers {
         let Ok(running) = server else { continue };
         let mut failure = None;
-        'sizes: for ((_, size), body) in SIZES.iter().zip(&bodies) {
-            let warmup = match size {
-                Some(size) if *size >= 1_000_000 => (warmup / LARGE_DIVISOR).max(1),
+        'sizes: for ((_, payload), body) in SIZES.iter().zip(&bodies) {
+            let warmup = match payload.bytes() {
+                size if size >= 1_000_000 => (warmup / LARGE_DIVISOR).max(1),
                 _ => warmup,
             };
             for _ in 0..warmup.max(1) {
-                if let Err(why) = check_fully(&running.connection.post(body), *size) {
+                if let Err(why) = check_fully(&running.connection.post(body), *payload) {
                     failure = Some(why);
                     break 'sizes;
                 }
@@ -548,8 +576,8 @@ fn drive(calls: usize, rounds: usize, warmup: usize) {
     let started = Instant::now();
     for round in 0..rounds {
         for (s, body) in bodies.iter().enumerate() {
-            let calls = match SIZES[s].1 {
-                Some(size) if size >= 1_000_000 => (calls / LARGE_DIVISOR).max(10),
+            let calls = match SIZES[s].1.bytes() {
+                size if size >= 1_000_000 => (calls / LARGE_DIVISOR).max(10),
                 _ => calls,
             };
             for (v, (_, server)) in servers.iter_mut().enumerate() {

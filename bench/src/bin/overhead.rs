@@ -423,7 +423,7 @@ fn main() {
             // tens of microseconds.
             let n = ((calls / 4) as usize).min((20_000_000 / size).max(100)) as u32;
             let request = make(size);
-            let samples = rounds(round_count.min(5), sized.len(), |i| {
+            let samples = rounds(round_count, sized.len(), |i| {
                 measure(&rt, sized[i], &sink, n, Some(&request))
             });
             let ours = summarize(&samples[1], &samples[0]);
@@ -435,7 +435,7 @@ fn main() {
                 } else {
                     format!("{size} B")
                 },
-                round_count.min(5),
+                round_count,
                 median(samples[0].iter().map(|s| s.wall).collect()),
                 ours.wall_added,
                 ours.thread_added,
