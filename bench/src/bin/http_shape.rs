@@ -39,6 +39,14 @@ use rmcp::transport::streamable_http_server::{
 
 const VARIANTS: [&str; 3] = ["bare", "http", "discard"];
 
+/// With `--python PYTHON`: PostHog's Python SDK and its own bare server (`python/server.py`), each measured
+/// against `python bare`.
+const PYTHON_VARIANTS: [&str; 2] = ["python bare", "python posthog"];
+
+/// The Python servers run this many times fewer calls per batch (a call costs them about a millisecond, a 2 MB
+/// reply more than a second).
+const PYTHON_DIVISOR: usize = 10;
+
 /// One payload of the series.
 #[derive(Clone, Copy)]
 enum Payload {
@@ -95,7 +103,7 @@ fn main() {
     let calls = number("--calls", 2000);
     let rounds = number("--rounds", 4);
     let warmup = number("--warmup", 200);
-    drive(calls, rounds, warmup);
+    drive(calls, rounds, warmup, flag("--python").as_deref());
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -228,10 +236,21 @@ struct Server {
 }
 
 impl Server {
-    fn start(variant: &str, sink: &str, pin: bool) -> Result<Server, String> {
-        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-        let mut command = Command::new(exe);
-        command.args(["--serve", variant, "--sink", sink]);
+    fn start(variant: &str, sink: &str, pin: bool, python: Option<&str>) -> Result<Server, String> {
+        let mut command = match (variant.strip_prefix("python "), python) {
+            (Some(sdk), Some(python)) => {
+                let mut command = Command::new(python);
+                command.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/python/server.py"));
+                command.args(["--variant", sdk, "--sink", sink]);
+                command
+            }
+            _ => {
+                let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+                let mut command = Command::new(exe);
+                command.args(["--serve", variant, "--sink", sink]);
+                command
+            }
+        };
         command.env("GLIBC_TUNABLES", MMAP_THRESHOLD);
         if pin {
             command.args(["--cpu", "0"]);
@@ -523,7 +542,35 @@ fn delta(values: &[f64], bare: &[f64]) -> String {
     format!("{m:+.1} ({:+.1}–{:+.1})", d[0], d[d.len() - 1])
 }
 
-fn drive(calls: usize, rounds: usize, warmup: usize) {
+/// The variant whose figures `variant`'s Δ columns are measured against: its own SDK's bare server.
+fn baseline(variants: &[&str], variant: &str) -> usize {
+    let bare = if variant.starts_with("python ") {
+        "python bare"
+    } else {
+        "bare"
+    };
+    variants.iter().position(|&v| v == bare).unwrap_or(0)
+}
+
+/// Calls per batch for `variant` and `payload`.
+fn calls_for(variant: &str, payload: Payload, calls: usize) -> usize {
+    let calls = if payload.bytes() >= 1_000_000 {
+        calls / LARGE_DIVISOR
+    } else {
+        calls
+    };
+    if variant.starts_with("python ") {
+        (calls / PYTHON_DIVISOR).max(3)
+    } else {
+        calls.max(10)
+    }
+}
+
+fn drive(calls: usize, rounds: usize, warmup: usize, python: Option<&str>) {
+    let mut variants: Vec<&str> = VARIANTS.to_vec();
+    if python.is_some() {
+        variants.extend(PYTHON_VARIANTS);
+    }
     let allowed = allowed_cpus();
     let pin = allowed.contains(&0) && allowed.contains(&1);
     if pin {
@@ -535,9 +582,9 @@ fn drive(calls: usize, rounds: usize, warmup: usize) {
         );
     }
     let sink = LoopbackSink::start();
-    let mut servers: Vec<(&str, Result<Server, String>)> = VARIANTS
+    let mut servers: Vec<(&str, Result<Server, String>)> = variants
         .iter()
-        .map(|&v| (v, Server::start(v, &sink.url, pin)))
+        .map(|&v| (v, Server::start(v, &sink.url, pin, python)))
         .collect();
     for (variant, server) in &servers {
         if let Err(why) = server {
@@ -554,11 +601,8 @@ fn drive(calls: usize, rounds: usize, warmup: usize) {
         let Ok(running) = server else { continue };
         let mut failure = None;
         'sizes: for ((_, payload), body) in SIZES.iter().zip(&bodies) {
-            let warmup = match payload.bytes() {
-                size if size >= 1_000_000 => (warmup / LARGE_DIVISOR).max(1),
-                _ => warmup,
-            };
-            for _ in 0..warmup.max(1) {
+            let warmup = calls_for(variant, *payload, warmup);
+            for _ in 0..warmup {
                 if let Err(why) = check_fully(&running.connection.post(body), *payload) {
                     failure = Some(why);
                     break 'sizes;
@@ -572,16 +616,13 @@ fn drive(calls: usize, rounds: usize, warmup: usize) {
     }
 
     // results[size][variant][round]
-    let mut results = vec![vec![Vec::<Batch>::with_capacity(rounds); VARIANTS.len()]; SIZES.len()];
+    let mut results = vec![vec![Vec::<Batch>::with_capacity(rounds); variants.len()]; SIZES.len()];
     let started = Instant::now();
     for round in 0..rounds {
         for (s, body) in bodies.iter().enumerate() {
-            let calls = match SIZES[s].1.bytes() {
-                size if size >= 1_000_000 => (calls / LARGE_DIVISOR).max(10),
-                _ => calls,
-            };
-            for (v, (_, server)) in servers.iter_mut().enumerate() {
+            for (v, (variant, server)) in servers.iter_mut().enumerate() {
                 if let Ok(running) = server {
+                    let calls = calls_for(variant, SIZES[s].1, calls);
                     results[s][v].push(batch(running, body, calls));
                 }
             }
@@ -595,9 +636,10 @@ fn drive(calls: usize, rounds: usize, warmup: usize) {
 
     println!();
     println!(
-        "{calls} calls per variant and size in each of {rounds} rounds (2 MB: {LARGE_DIVISOR}× fewer), after \
-         {warmup} warm-up calls each; servers run with GLIBC_TUNABLES={MMAP_THRESHOLD}; \
-         each cell: median over rounds (min–max); Δ: the difference to bare in the same round, median (min–max)"
+        "{calls} calls per variant and size in each of {rounds} rounds (2 MB: {LARGE_DIVISOR}× fewer; Python \
+         servers: {PYTHON_DIVISOR}× fewer), after {warmup} warm-up calls each (as many fewer); servers run with \
+         GLIBC_TUNABLES={MMAP_THRESHOLD}; each cell: median over rounds (min–max); Δ: the difference to its own \
+         SDK's bare server in the same round, median (min–max)"
     );
     println!();
     println!(
@@ -607,17 +649,17 @@ fn drive(calls: usize, rounds: usize, warmup: usize) {
     for (s, (size_name, _)) in SIZES.iter().enumerate() {
         let column =
             |v: usize, f: fn(&Batch) -> f64| results[s][v].iter().map(f).collect::<Vec<f64>>();
-        let bare_ok = !results[s][0].is_empty();
         for (v, (variant, server)) in servers.iter().enumerate() {
             if let Err(why) = server {
                 println!("| {size_name} | {variant} | failed: {why} | | | | | | |");
                 continue;
             }
+            let base = baseline(&variants, variant);
             let d = |f: fn(&Batch) -> f64| {
-                if v == 0 || !bare_ok {
+                if v == base || results[s][base].is_empty() {
                     "".to_owned()
                 } else {
-                    delta(&column(v, f), &column(0, f))
+                    delta(&column(v, f), &column(base, f))
                 }
             };
             println!(
@@ -632,10 +674,68 @@ fn drive(calls: usize, rounds: usize, warmup: usize) {
             );
         }
     }
+    if python.is_some() {
+        compare_with_python(&variants, &results);
+    }
     println!();
     println!(
         "loopback sink: {} requests, {} body bytes (the http variant's deliveries)",
         sink.requests.load(std::sync::atomic::Ordering::Relaxed),
         sink.bytes.load(std::sync::atomic::Ordering::Relaxed)
     );
+}
+
+/// The median over rounds of `variant`'s added figure against its own bare server, for size `s`.
+fn added(
+    variants: &[&str],
+    results: &[Vec<Vec<Batch>>],
+    s: usize,
+    variant: &str,
+    f: fn(&Batch) -> f64,
+) -> Option<f64> {
+    let v = variants.iter().position(|&x| x == variant)?;
+    let base = baseline(variants, variant);
+    let (own, bare) = (&results[s][v], &results[s][base]);
+    if own.is_empty() || own.len() != bare.len() {
+        return None;
+    }
+    let mut d: Vec<f64> = own.iter().zip(bare).map(|(o, b)| f(o) - f(b)).collect();
+    Some(median(&mut d))
+}
+
+/// What PostHog's Python SDK adds beside what posthog-mcp adds, per small call and per MB of reply.
+fn compare_with_python(variants: &[&str], results: &[Vec<Vec<Batch>>]) {
+    let row = |name: &str| SIZES.iter().position(|(n, _)| *n == name);
+    println!();
+    println!(
+        "| added, each SDK against its own bare server | posthog.mcp (Python) | posthog-mcp (http) | ratio |"
+    );
+    println!("| --- | ---: | ---: | ---: |");
+    let lines: [(&str, Option<usize>, fn(&Batch) -> f64, f64); 4] = [
+        ("small call, p50 µs", row("small (add)"), |b| b.p50, 1.0),
+        (
+            "small call, server CPU µs",
+            row("small (add)"),
+            |b| b.cpu,
+            1.0,
+        ),
+        ("per MB of reply, p50 µs", row("2 MB reply"), |b| b.p50, 2.0),
+        (
+            "per MB of reply, server CPU µs",
+            row("2 MB reply"),
+            |b| b.cpu,
+            2.0,
+        ),
+    ];
+    for (label, s, f, per) in lines {
+        let Some(s) = s else { continue };
+        let theirs = added(variants, results, s, "python posthog", f).map(|a| a / per);
+        let ours = added(variants, results, s, "http", f).map(|a| a / per);
+        let show = |x: Option<f64>| x.map_or("—".to_owned(), |x| format!("{x:+.1}"));
+        let ratio = match (theirs, ours) {
+            (Some(t), Some(o)) if o > 0.0 => format!("{:.1}×", t / o),
+            _ => "—".to_owned(),
+        };
+        println!("| {label} | {} | {} | {ratio} |", show(theirs), show(ours));
+    }
 }
