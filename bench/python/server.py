@@ -76,7 +76,8 @@ def main():
     host, port = listener.getsockname()
     threading.Thread(target=control, args=(client,), daemon=True).start()
     print(f"listening {host}:{port}", flush=True)
-    config = uvicorn.Config(app, log_level="warning", access_log=False)
+    # The driver keeps one connection per server for the whole run, idle while it measures the others.
+    config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_keep_alive=3600)
     uvicorn.Server(config).run(sockets=[listener])
 
 
