@@ -2,8 +2,12 @@
 //! CPU 0, driven from this process pinned to CPU 1 over one keep-alive HTTP/1.1 connection.
 //!
 //! ```sh
-//! cd bench && cargo run --release --bin http_shape -- [--calls N] [--rounds R] [--warmup W]
+//! cd bench && cargo run --release --bin http_shape -- [--calls N] [--rounds R] [--warmup W] [--python PYTHON]
+//! cd bench && cargo run --release --bin http_shape -- --sessions N [--argument-bytes B] [--seconds S] [--rounds R]
 //! ```
+//!
+//! `--python` adds PostHog's Python SDK and its own bare server (`python/server.py`, see `python/README.md`);
+//! `--sessions` measures calls per second with N connections sending large arguments at once.
 //!
 //! The servers are built as `examples/src/http.rs` builds a stateless one: rmcp's `StreamableHttpService` with
 //! `legacy_session_mode: false` (rmcp 3.11's name for stateless) and JSON responses, axum on 127.0.0.1 with
@@ -103,6 +107,15 @@ fn main() {
     let calls = number("--calls", 2000);
     let rounds = number("--rounds", 4);
     let warmup = number("--warmup", 200);
+    if let Some(sessions) = flag("--sessions") {
+        let sessions = sessions
+            .parse()
+            .unwrap_or_else(|_| panic!("--sessions takes a number, not {sessions:?}"));
+        let bytes = number("--argument-bytes", 3_800_000);
+        let seconds = number("--seconds", 3);
+        concurrent(sessions, bytes, seconds, rounds);
+        return;
+    }
     drive(calls, rounds, warmup, flag("--python").as_deref());
 }
 
@@ -737,5 +750,81 @@ fn compare_with_python(variants: &[&str], results: &[Vec<Vec<Batch>>]) {
             _ => "—".to_owned(),
         };
         println!("| {label} | {} | {} | {ratio} |", show(theirs), show(ours));
+    }
+}
+
+/// `--sessions N`: N connections at once, each sending `add` calls with an argument of `bytes` as fast as the
+/// server answers, for `seconds` per variant and round (variants interleaved): calls per second with analytics on
+/// against bare.
+fn concurrent(sessions: usize, bytes: usize, seconds: usize, rounds: usize) {
+    let allowed = allowed_cpus();
+    let pin = allowed.contains(&0) && allowed.contains(&1);
+    if pin {
+        assert!(pin_to(1), "could not pin the driver to CPU 1");
+    }
+    let sink = LoopbackSink::start();
+    let mut servers: Vec<(&str, Server)> = VARIANTS
+        .iter()
+        .map(|&v| {
+            let server = Server::start(v, &sink.url, pin, None)
+                .unwrap_or_else(|why| panic!("variant {v} did not start: {why}"));
+            (v, server)
+        })
+        .collect();
+    let body = body_for(Payload::Argument(bytes));
+    for (variant, server) in &mut servers {
+        if let Err(why) = check_fully(&server.connection.post(&body), Payload::Argument(bytes)) {
+            panic!("variant {variant} failed its warm-up: {why}");
+        }
+    }
+    // per_second[variant][round]
+    let mut per_second = vec![Vec::with_capacity(rounds); servers.len()];
+    for _ in 0..rounds {
+        for (v, (_, server)) in servers.iter_mut().enumerate() {
+            let address = server.connection.host.clone();
+            let deadline = Instant::now() + Duration::from_secs(seconds as u64);
+            let started = Instant::now();
+            let done: usize = std::thread::scope(|scope| {
+                let workers: Vec<_> = (0..sessions)
+                    .map(|_| {
+                        let (address, body) = (&address, &body);
+                        scope.spawn(move || {
+                            let mut connection = Connection::open(address).expect("a connection");
+                            let mut calls = 0;
+                            while Instant::now() < deadline {
+                                check_quickly(&connection.post(body));
+                                calls += 1;
+                            }
+                            calls
+                        })
+                    })
+                    .collect();
+                workers
+                    .into_iter()
+                    .map(|w| w.join().expect("a session"))
+                    .sum()
+            });
+            server.cpu();
+            per_second[v].push(done as f64 / started.elapsed().as_secs_f64());
+        }
+    }
+    println!(
+        "{sessions} sessions at once, each sending `add` with a {bytes}-byte argument as fast as answered, {seconds} s \
+         per variant in each of {rounds} rounds; median over rounds (min–max)"
+    );
+    println!();
+    println!("| variant | calls per second | × bare (median of per-round ratios) |");
+    println!("| --- | --- | ---: |");
+    for (v, (variant, _)) in servers.iter().enumerate() {
+        let mut ratios: Vec<f64> = per_second[v]
+            .iter()
+            .zip(&per_second[0])
+            .map(|(own, bare)| own / bare)
+            .collect();
+        println!(
+            "| {variant} | {} | {:.3} |",
+            spread(&per_second[v]),
+            median(&mut ratios)
+        );
     }
 }
