@@ -174,16 +174,6 @@ pub(crate) fn ownable(schema: &Map<String, Value>) -> Owned {
     }
 }
 
-/// Whether a tool with this output schema can carry `_mcp_instructions`: it declares the property, or the
-/// crate's injection would add it.
-pub(crate) fn carries_instructions(output: &Map<String, Value>) -> bool {
-    let declared = output
-        .get("properties")
-        .and_then(Value::as_object)
-        .is_some_and(|p| p.contains_key(INSTRUCTIONS));
-    declared || advertises_instructions(output)
-}
-
 /// The owned values one call carried, removed from its arguments.
 #[derive(Debug, Default)]
 pub(crate) struct Taken {

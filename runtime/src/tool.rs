@@ -147,14 +147,8 @@ pub(crate) struct KnownTool {
 }
 
 impl KnownTool {
-    /// `schema_facts` reads the input and output schemas once: which arguments the crate may own, and whether
-    /// the output can carry instructions.
-    pub(crate) fn from_tool(
-        tool: &Tool,
-        schema_facts: impl FnOnce(&Map<String, Value>, Option<&Map<String, Value>>) -> (Owned, bool),
-    ) -> Self {
-        let (ownable, instructions) =
-            schema_facts(&tool.input_schema, tool.output_schema.as_deref());
+    /// `ownable` and `instructions`: what the caller read from the tool's input and output schemas.
+    pub(crate) fn from_tool(tool: &Tool, ownable: Owned, instructions: bool) -> Self {
         let text = |value: &str| (!value.is_empty()).then(|| Arc::from(value));
         Self {
             description: tool.description.as_deref().and_then(text),

@@ -270,10 +270,13 @@ impl ToolCatalog<'_> {
 
 /// What the crate keeps of `tool`, its schemas read once.
 fn known(tool: &Tool) -> Arc<KnownTool> {
-    Arc::new(KnownTool::from_tool(tool, |input, output| {
-        (
-            intent::ownable(input),
-            output.is_some_and(intent::carries_instructions),
-        )
-    }))
+    let instructions = tool
+        .output_schema
+        .as_deref()
+        .is_some_and(intent::advertises_instructions);
+    Arc::new(KnownTool::from_tool(
+        tool,
+        intent::ownable(&tool.input_schema),
+        instructions,
+    ))
 }
