@@ -1,13 +1,20 @@
-//! Unit tests of `encode`, in a file of their own so that the module's file holds its code.
+//! Unit tests of `encode`: the pool's bound, and the bounded encoding written byte for byte as the formatter alone
+//! writes it.
 
+use super::formatter::WRITTEN_WHOLE_FROM;
 use super::*;
+use serde::Serializer;
+use serde::ser::SerializeStruct;
 use serde_json::{Value, json};
 
 #[test]
 fn the_buffer_pool_recycles_text_buffers_and_stays_bounded_in_bytes() {
     // Other tests of this binary share the pool; every assertion here holds whatever they do.
     let texts: Vec<Vec<u8>> = (0..200)
-        .map(|n| encode_bounded(&json!({"n": n, "text": "x".repeat(n * 300)})).unwrap())
+        .map(|n| {
+            let text = "x".repeat(n * 300);
+            encode_bounded(&json!({"n": n, "text": text, "again": text})).unwrap()
+        })
         .collect();
     let largest = texts.iter().map(Vec::capacity).max().unwrap();
     assert!(largest > POOLED_CAPACITY, "some buffers are oversized");
@@ -28,8 +35,9 @@ fn the_buffer_pool_recycles_text_buffers_and_stays_bounded_in_bytes() {
 /// What the formatter alone writes for `value` (the encoding before strings were shortened first).
 fn formatter_only(value: &Value) -> Vec<u8> {
     let mut out = Vec::new();
+    let opened = Cell::new(false);
     let mut serializer =
-        serde_json::Serializer::with_formatter(&mut out, CutLongStrings::default());
+        serde_json::Serializer::with_formatter(&mut out, CutLongStrings::new(&opened));
     value.serialize(&mut serializer).unwrap();
     out
 }
@@ -116,6 +124,39 @@ fn strings_inside_structs_options_and_tuples_are_shortened_too() {
     let value = json!({"text": text, "more": [[1, text]]});
     assert_eq!(encoded, formatter_only(&value));
     assert!(encoded.len() < 3 * KEPT_STRING_CHARS);
+}
+
+#[test]
+fn a_long_string_is_written_in_place_after_what_the_buffer_already_holds() {
+    let text = "z\"".repeat(WRITTEN_WHOLE_FROM);
+    let mut out = b"prefix".to_vec();
+    encode_bounded_into(&mut out, &text).unwrap();
+    encode_bounded_into(&mut out, &Some(text.as_str())).unwrap();
+    let mut expected = b"prefix".to_vec();
+    expected.extend(formatter_only(&json!(text)));
+    expected.extend(formatter_only(&json!(text)));
+    assert_eq!(out, expected);
+}
+
+/// A struct whose second field cannot be written as JSON (a map with a key that is not a string).
+struct FailsAfterText(String);
+
+impl Serialize for FailsAfterText {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut value = serializer.serialize_struct("FailsAfterText", 2)?;
+        value.serialize_field("text", &self.0)?;
+        let bad: std::collections::BTreeMap<(u8, u8), u8> = [((1, 2), 3)].into();
+        value.serialize_field("bad", &bad)?;
+        value.end()
+    }
+}
+
+#[test]
+fn a_value_that_fails_to_encode_leaves_the_buffer_as_it_was() {
+    let mut out = b"kept".to_vec();
+    let failed = encode_bounded_into(&mut out, &FailsAfterText("w".repeat(5_000)));
+    assert!(failed.is_err());
+    assert_eq!(out, b"kept");
 }
 
 #[test]
