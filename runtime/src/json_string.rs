@@ -4,16 +4,25 @@
 
 /// Appends `text`'s characters to `out`, escaped as serde_json escapes the inside of a string (no quotes).
 pub(crate) fn escape_into(out: &mut Vec<u8>, text: &str) {
-    let bytes = text.as_bytes();
-    out.reserve(bytes.len());
+    out.reserve(text.len());
+    // Writing to a vector cannot fail.
+    let _ = escape_to(out, text.as_bytes());
+}
+
+/// Writes the bytes of a UTF-8 text to `out`, escaped as serde_json escapes the inside of a string (no quotes):
+/// only bytes below 0x80 are ever escaped, so a multi-byte character passes whole.
+pub(crate) fn escape_to<W: std::io::Write + ?Sized>(
+    out: &mut W,
+    bytes: &[u8],
+) -> std::io::Result<()> {
     let mut run = 0;
     while let Some(offset) = first_escape(&bytes[run..]) {
         let i = run + offset;
-        out.extend_from_slice(&bytes[run..i]);
-        push_escape(out, bytes[i]);
+        out.write_all(&bytes[run..i])?;
+        out.write_all(escape(bytes[i], &mut [0; 6]))?;
         run = i + 1;
     }
-    out.extend_from_slice(&bytes[run..]);
+    out.write_all(&bytes[run..])
 }
 
 /// Whether `bytes` hold a character JSON escapes: a quote, a backslash or a control character. One branch-free
@@ -39,10 +48,10 @@ fn first_escape(bytes: &[u8]) -> Option<usize> {
     None
 }
 
-/// The escape serde_json's compact formatter writes for `byte`.
-fn push_escape(out: &mut Vec<u8>, byte: u8) {
+/// The escape serde_json's compact formatter writes for `byte`; a `\u00XX` escape is written into `spare`.
+fn escape(byte: u8, spare: &mut [u8; 6]) -> &[u8] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let escape: &[u8] = match byte {
+    match byte {
         b'"' => b"\\\"",
         b'\\' => b"\\\\",
         b'\n' => b"\\n",
@@ -51,13 +60,17 @@ fn push_escape(out: &mut Vec<u8>, byte: u8) {
         0x08 => b"\\b",
         0x0c => b"\\f",
         _ => {
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX[usize::from(byte >> 4)]);
-            out.push(HEX[usize::from(byte & 0xf)]);
-            return;
+            *spare = [
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(byte >> 4)],
+                HEX[usize::from(byte & 0xf)],
+            ];
+            spare
         }
-    };
-    out.extend_from_slice(escape);
+    }
 }
 
 #[cfg(test)]

@@ -22,19 +22,18 @@ pub(super) struct CutLongStrings<'o> {
     chars: usize,
     cut: bool,
     base64_shaped: bool,
-    /// Set by [`Shorten`] when it has written a string's opening quote, characters and marker itself and asks
-    /// serde_json to write an empty string: only the closing quote is then left to write.
-    opened: &'o Cell<bool>,
+    /// Whether the next byte array is a long string's kept characters (`shorten::NextBytes`).
+    next_bytes: &'o Cell<Option<bool>>,
 }
 
 impl<'o> CutLongStrings<'o> {
-    pub(super) fn new(opened: &'o Cell<bool>) -> Self {
+    pub(super) fn new(next_bytes: &'o Cell<Option<bool>>) -> Self {
         Self {
             in_key: false,
             chars: 0,
             cut: false,
             base64_shaped: true,
-            opened,
+            next_bytes,
         }
     }
 
@@ -64,9 +63,6 @@ impl Formatter for CutLongStrings<'_> {
         self.chars = 0;
         self.cut = false;
         self.base64_shaped = true;
-        if self.opened.replace(false) {
-            return Ok(());
-        }
         writer.write_all(b"\"")
     }
 
@@ -102,6 +98,24 @@ impl Formatter for CutLongStrings<'_> {
         self.base64_shaped =
             self.base64_shaped && kept.bytes().all(|b| base64_or_data_url(char::from(b)));
         writer.write_all(kept.as_bytes())
+    }
+
+    /// A long string's kept characters (as [`kept_whole`] chose them), written as a JSON string in one pass;
+    /// any other byte array as serde_json writes it.
+    fn write_byte_array<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        value: &[u8],
+    ) -> std::io::Result<()> {
+        let Some(marked) = self.next_bytes.take() else {
+            return serde_json::ser::CompactFormatter.write_byte_array(writer, value);
+        };
+        writer.write_all(b"\"")?;
+        json_string::escape_to(writer, value)?;
+        if marked {
+            writer.write_all(TRUNCATION_MARKER.as_bytes())?;
+        }
+        writer.write_all(b"\"")
     }
 
     fn write_char_escape<W: ?Sized + std::io::Write>(
@@ -162,24 +176,23 @@ pub(crate) fn char_boundary_after(text: &str, count: usize) -> Option<usize> {
     text.char_indices().nth(count).map(|(end, _)| end)
 }
 
-/// A string this long or longer is written by [`open_string`] instead of through serde_json's
-/// character-by-character escaping, which costs several times more per byte.
+/// A string this long or longer reaches the formatter as the bytes of what it keeps ([`kept_whole`]), written in
+/// one pass instead of through serde_json's character-by-character escaping, which costs several times more per
+/// byte.
 pub(super) const WRITTEN_WHOLE_FROM: usize = 512;
 
-/// Writes into `out` what [`CutLongStrings`] would write for `text`, byte for byte, except the closing quote: the
-/// opening quote, the first [`KEPT_STRING_CHARS`] characters escaped as serde_json escapes them (runs that need no
-/// escape copied whole), and the truncation marker when it was cut, unless every kept character is of base64 or a
-/// data URL's.
-pub(super) fn open_string(out: &mut Vec<u8>, text: &str) {
-    let (kept, cut) = match char_boundary_after(text, KEPT_STRING_CHARS) {
-        Some(end) => (&text[..end], true),
+/// What [`CutLongStrings`] keeps of `text`: its first [`KEPT_STRING_CHARS`] characters, and whether the truncation
+/// marker follows them (it was cut, and not every kept character is of base64 or a data URL's). The formatter
+/// writes them escaped as serde_json escapes them, byte for byte what it writes for the whole `text`.
+pub(super) fn kept_whole(text: &str) -> (&str, bool) {
+    match char_boundary_after(text, KEPT_STRING_CHARS) {
+        Some(end) => {
+            let kept = &text[..end];
+            (
+                kept,
+                !kept.bytes().all(|b| base64_or_data_url(char::from(b))),
+            )
+        }
         None => (text, false),
-    };
-    // Room for the quotes, the marker and what usually follows the string, so closing it does not reallocate.
-    out.reserve(kept.len() + 2 + TRUNCATION_MARKER.len() + 64);
-    out.push(b'"');
-    json_string::escape_into(out, kept);
-    if cut && !kept.bytes().all(|b| base64_or_data_url(char::from(b))) {
-        out.extend_from_slice(TRUNCATION_MARKER.as_bytes());
     }
 }

@@ -1,17 +1,17 @@
 //! Request values as JSON text, bounded by the event budget: what the request path hands to the worker for
 //! params and replies. A string longer than the worker could ever keep is shortened before it is scanned for
-//! escapes, and a long one is escaped by the crate straight into the text, so a 1 MB reply costs the request thread
-//! no more than one at the budget.
+//! escapes, and a long one is escaped by the crate, so a 1 MB reply costs the request thread no more than one at
+//! the budget.
 //!
-//! `formatter.rs` cuts strings as serde_json writes them; `shorten.rs` wraps the serializer so that each string
-//! value reaches it shortened, or is written in place. The texts are written into buffers from a small shared pool
+//! `formatter.rs` cuts strings as serde_json writes them, and writes a long one whole; `shorten.rs` wraps the
+//! serializer so that each string value reaches it shortened, and a long one by that whole-string route. The texts are written into buffers from a small shared pool
 //! (`recycle::Pool`; [`give_back`] returns them once the worker has read them), so the common path frees no memory
 //! on a thread other than the one that allocated it.
 
 mod formatter;
 mod shorten;
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 
 use serde::Serialize;
 
@@ -19,7 +19,7 @@ use self::formatter::CutLongStrings;
 pub(crate) use self::formatter::char_boundary_after;
 #[cfg(test)]
 pub(crate) use self::formatter::{KEPT_STRING_CHARS, TRUNCATION_MARKER};
-use self::shorten::{Out, Shared, Shortened};
+use self::shorten::Shortened;
 use crate::recycle::Pool;
 
 /// `value` as JSON text, each string value longer than [`KEPT_STRING_CHARS`] cut there, so the cost of a huge
@@ -46,16 +46,10 @@ pub(crate) fn encode_bounded_into<T: Serialize + ?Sized>(
     value: &T,
 ) -> serde_json::Result<()> {
     let start = out.len();
-    let shared = Shared {
-        out: RefCell::new(std::mem::take(out)),
-        opened: Cell::new(false),
-    };
-    let written = {
-        let formatter = CutLongStrings::new(&shared.opened);
-        let mut serializer = serde_json::Serializer::with_formatter(Out(&shared.out), formatter);
-        Shortened(value, &shared).serialize(&mut serializer)
-    };
-    *out = shared.out.into_inner();
+    let next_bytes = Cell::new(None);
+    let mut serializer =
+        serde_json::Serializer::with_formatter(&mut *out, CutLongStrings::new(&next_bytes));
+    let written = Shortened(value, &next_bytes).serialize(&mut serializer);
     if written.is_err() {
         out.truncate(start);
     }

@@ -1,7 +1,7 @@
 //! The serializer wrapper of the bounded encoding: every string value reaches serde_json shortened to what the
-//! worker could keep, or, when it is long, is written by the crate straight into the text being built.
+//! worker could keep, and a long one reaches the formatter whole, as bytes it writes as a string.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 
 use serde::Serialize;
 use serde::ser::{
@@ -9,37 +9,15 @@ use serde::ser::{
     SerializeTupleStruct, SerializeTupleVariant, Serializer,
 };
 
-use super::formatter::{WRITTEN_WHOLE_FROM, open_string, shortened};
+use super::formatter::{WRITTEN_WHOLE_FROM, kept_whole, shortened};
 
-/// What [`encode_bounded_into`]'s serializer and [`Shorten`] share: the text being written (serde_json's writer
-/// appends to it, and [`Shorten`] writes a long string's token straight into it, with no copy in between), and
-/// whether [`Shorten`] has just opened a string there itself (so the formatter does not open it again).
-pub(super) struct Shared {
-    pub(super) out: RefCell<Vec<u8>>,
-    pub(super) opened: Cell<bool>,
-}
+/// What [`Shorten`] tells the formatter about the next byte array it writes: `Some(marked)` when it is a string's
+/// kept characters (to be written as a JSON string, with the truncation marker when `marked`), `None` for real
+/// bytes.
+pub(super) type NextBytes = Cell<Option<bool>>;
 
-/// serde_json's writer over [`Shared::out`].
-pub(super) struct Out<'o>(pub(super) &'o RefCell<Vec<u8>>);
-
-impl std::io::Write for Out<'_> {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.0.borrow_mut().extend_from_slice(bytes);
-        Ok(())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// `value` serialized through [`Shorten`], writing into the text of `Shared`.
-pub(super) struct Shortened<'a, 'o, T: ?Sized>(pub(super) &'a T, pub(super) &'o Shared);
+/// `value` serialized through [`Shorten`].
+pub(super) struct Shortened<'a, 'o, T: ?Sized>(pub(super) &'a T, pub(super) &'o NextBytes);
 
 impl<T: Serialize + ?Sized> Serialize for Shortened<'_, '_, T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -48,9 +26,10 @@ impl<T: Serialize + ?Sized> Serialize for Shortened<'_, '_, T> {
 }
 
 /// A serializer that hands every string value to the one it wraps [`shortened`] (or, from
-/// [`WRITTEN_WHOLE_FROM`] bytes, writes it into the shared text itself and has the serializer close it), and
-/// everything else as is. Map keys and field names pass whole (keys are never cut).
-struct Shorten<'o, S>(S, &'o Shared);
+/// [`WRITTEN_WHOLE_FROM`] bytes, as the bytes of its kept characters, which the formatter writes as a string in
+/// one pass instead of serde_json's byte-by-byte escaping), and everything else as is. Map keys and field names pass
+/// whole (keys are never cut).
+struct Shorten<'o, S>(S, &'o NextBytes);
 
 macro_rules! forward {
     ($($method:ident($ty:ty)),* $(,)?) => {
@@ -86,20 +65,22 @@ impl<'o, S: Serializer> Serializer for Shorten<'o, S> {
         serialize_f32(f32),
         serialize_f64(f64),
         serialize_char(char),
-        serialize_bytes(&[u8]),
         serialize_unit_struct(&'static str),
     );
 
     fn serialize_str(self, value: &str) -> Result<Self::Ok, Self::Error> {
         if value.len() >= WRITTEN_WHOLE_FROM {
-            // Everything before this value is already in the text (serde_json writes as it goes), so the string is
-            // written in place; the serializer then writes an empty string whose opening quote the formatter
-            // skips, which closes it.
-            open_string(&mut self.1.out.borrow_mut(), value);
-            self.1.opened.set(true);
-            return self.0.serialize_str("");
+            let (kept, marked) = kept_whole(value);
+            self.1.set(Some(marked));
+            return self.0.serialize_bytes(kept.as_bytes());
         }
         self.0.serialize_str(shortened(value))
+    }
+
+    fn serialize_bytes(self, value: &[u8]) -> Result<Self::Ok, Self::Error> {
+        // Real bytes: written as serde_json writes them (an array of numbers).
+        self.1.set(None);
+        self.0.serialize_bytes(value)
     }
 
     fn serialize_none(self) -> Result<Self::Ok, Self::Error> {

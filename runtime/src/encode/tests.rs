@@ -35,9 +35,9 @@ fn the_buffer_pool_recycles_text_buffers_and_stays_bounded_in_bytes() {
 /// What the formatter alone writes for `value` (the encoding before strings were shortened first).
 fn formatter_only(value: &Value) -> Vec<u8> {
     let mut out = Vec::new();
-    let opened = Cell::new(false);
+    let next_bytes = Cell::new(None);
     let mut serializer =
-        serde_json::Serializer::with_formatter(&mut out, CutLongStrings::new(&opened));
+        serde_json::Serializer::with_formatter(&mut out, CutLongStrings::new(&next_bytes));
     value.serialize(&mut serializer).unwrap();
     out
 }
@@ -136,6 +136,35 @@ fn a_long_string_is_written_in_place_after_what_the_buffer_already_holds() {
     expected.extend(formatter_only(&json!(text)));
     expected.extend(formatter_only(&json!(text)));
     assert_eq!(out, expected);
+}
+
+/// A struct with a long string and real bytes, as a type that serializes a byte buffer hands them over.
+struct TextAndBytes(String, Vec<u8>);
+
+impl Serialize for TextAndBytes {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut value = serializer.serialize_struct("TextAndBytes", 3)?;
+        value.serialize_field("bytes", &Bytes(&self.1))?;
+        value.serialize_field("text", &self.0)?;
+        value.serialize_field("after", &Bytes(&self.1))?;
+        value.end()
+    }
+}
+
+struct Bytes<'a>(&'a [u8]);
+
+impl Serialize for Bytes<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(self.0)
+    }
+}
+
+#[test]
+fn real_bytes_beside_a_long_string_stay_an_array_of_numbers() {
+    let text = "q".repeat(KEPT_STRING_CHARS + 10);
+    let encoded = encode_bounded(&TextAndBytes(text.clone(), vec![0, 7, 255])).unwrap();
+    let expected = json!({"bytes": [0, 7, 255], "text": text, "after": [0, 7, 255]});
+    assert_eq!(encoded, formatter_only(&expected));
 }
 
 /// A struct whose second field cannot be written as JSON (a map with a key that is not a string).
