@@ -7,16 +7,16 @@ use serde_json::ser::Formatter;
 
 use crate::json_string;
 
-/// The characters of a string value kept by [`encode_bounded`]: the longest string the worker keeps whole
+/// The characters of a string value kept by the bounded encoding: the longest string the worker keeps whole
 /// (`MAX_STRING_CHARS`, 32,768) and 2,048 more. The worker's privacy passes read a string's first 1,024
 /// characters past that limit, so they see the same text as in the whole value, and a string the passes do not
 /// shorten is still over the limit and cut and marked there exactly as before. Kept this close to the limit, a
-/// cut value's text fits a 64 KiB buffer, which the pool takes back.
+/// cut value's text fits a buffer the pool takes back (`POOLED_CAPACITY`).
 pub(crate) const KEPT_STRING_CHARS: usize = 32_768 + 2_048;
 /// The marker appended to a truncated string, as `privacy::truncate` writes it.
 pub(crate) const TRUNCATION_MARKER: &str = "...";
 
-/// The formatter of [`encode_bounded`]: compact JSON, long string values cut.
+/// The formatter of the bounded encoding: compact JSON, long string values cut.
 pub(super) struct CutLongStrings<'o> {
     in_key: bool,
     chars: usize,

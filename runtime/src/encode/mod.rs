@@ -63,9 +63,11 @@ pub(crate) fn buffer() -> Vec<u8> {
 
 /// The spare buffers in the pool hold at most this many bytes together (their capacity and their slot).
 pub(crate) const POOLED_BYTES: usize = 1024 * 1024;
-/// A buffer with more capacity than this is freed rather than pooled, so one large reply does not fill the pool
-/// (a value with a string cut at [`KEPT_STRING_CHARS`] fits).
-pub(crate) const POOLED_CAPACITY: usize = 64 * 1024;
+/// A buffer with more capacity than this is freed rather than pooled, so one large reply does not fill the pool.
+/// A value with one string cut at [`KEPT_STRING_CHARS`] fits with room to spare: its text is about 35 KB, and a
+/// vector grown to hold it can double once more for the bytes after the string (to about 70 KB). At 64 KiB such a
+/// buffer was freed on the worker every call and the next long reply grew a fresh one.
+pub(crate) const POOLED_CAPACITY: usize = 128 * 1024;
 /// The capacity a fresh buffer starts with: room for a typical call's params or reply.
 const FRESH_CAPACITY: usize = 256;
 

@@ -13,7 +13,8 @@ fn the_buffer_pool_recycles_text_buffers_and_stays_bounded_in_bytes() {
     let texts: Vec<Vec<u8>> = (0..200)
         .map(|n| {
             let text = "x".repeat(n * 300);
-            encode_bounded(&json!({"n": n, "text": text, "again": text})).unwrap()
+            encode_bounded(&json!({"n": n, "text": text, "again": text, "more": [text, text]}))
+                .unwrap()
         })
         .collect();
     let largest = texts.iter().map(Vec::capacity).max().unwrap();

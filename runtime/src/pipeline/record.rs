@@ -21,8 +21,11 @@ pub(crate) struct RequestRecord {
     pub attribution: Attribution,
     pub method: &'static str,
     pub request_id: Option<Value>,
-    pub params: Option<CapturedValue>,
+    /// Declared before `params` so that it is dropped first: the worker hands the response's buffer back to the
+    /// text pool first and the params' buffer last, so the next call takes the small params buffer for its params
+    /// and the large one for its response (the other way round, a long reply's text regrew its buffer every call).
     pub response: Option<CapturedValue>,
+    pub params: Option<CapturedValue>,
     pub resource_name: Option<String>,
     pub tool: Option<ToolFacts>,
     pub is_error: Option<bool>,
@@ -86,8 +89,8 @@ impl RequestRecord {
             attribution: Attribution::default(),
             method,
             request_id: None,
-            params: None,
             response: None,
+            params: None,
             resource_name: None,
             tool: None,
             is_error: None,
