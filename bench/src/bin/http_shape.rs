@@ -2,12 +2,13 @@
 //! CPU 0, driven from this process pinned to CPU 1 over one keep-alive HTTP/1.1 connection.
 //!
 //! ```sh
-//! cd bench && cargo run --release --bin http_shape -- [--calls N] [--rounds R] [--warmup W] [--python PYTHON]
+//! cd bench && cargo run --release --bin http_shape -- [--calls N] [--rounds R] [--warmup W] [--python PYTHON] [--only LABEL]
 //! cd bench && cargo run --release --bin http_shape -- --sessions N [--argument-bytes B] [--seconds S] [--rounds R]
 //! ```
 //!
 //! `--python` adds PostHog's Python SDK and its own bare server (`python/server.py`, see `python/README.md`);
-//! `--sessions` measures calls per second with N connections sending large arguments at once.
+//! `--sessions` measures calls per second with N connections sending large arguments at once; `--only LABEL` runs the
+//! payloads whose label starts with LABEL (`small`, `1 KB reply`, ...), for profiling one.
 //!
 //! The servers are built as `examples/src/http.rs` builds a stateless one: rmcp's `StreamableHttpService` with
 //! `legacy_session_mode: false` (rmcp 3.11's name for stateless) and JSON responses, axum on 127.0.0.1 with
@@ -116,7 +117,13 @@ fn main() {
         concurrent(sessions, bytes, seconds, rounds);
         return;
     }
-    drive(calls, rounds, warmup, flag("--python").as_deref());
+    drive(
+        calls,
+        rounds,
+        warmup,
+        flag("--python").as_deref(),
+        flag("--only").as_deref(),
+    );
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -579,7 +586,13 @@ fn calls_for(variant: &str, payload: Payload, calls: usize) -> usize {
     }
 }
 
-fn drive(calls: usize, rounds: usize, warmup: usize, python: Option<&str>) {
+fn drive(calls: usize, rounds: usize, warmup: usize, python: Option<&str>, only: Option<&str>) {
+    // `--only LABEL`: the payloads whose label starts with LABEL (for profiling one of them).
+    let sizes: Vec<(&str, Payload)> = SIZES
+        .iter()
+        .copied()
+        .filter(|(name, _)| only.is_none_or(|only| name.starts_with(only)))
+        .collect();
     let mut variants: Vec<&str> = VARIANTS.to_vec();
     if python.is_some() {
         variants.extend(PYTHON_VARIANTS);
@@ -604,7 +617,7 @@ fn drive(calls: usize, rounds: usize, warmup: usize, python: Option<&str>) {
             println!("variant {variant} FAILED TO START: {why}");
         }
     }
-    let bodies: Vec<Vec<u8>> = SIZES
+    let bodies: Vec<Vec<u8>> = sizes
         .iter()
         .map(|(_, payload)| body_for(*payload))
         .collect();
@@ -613,7 +626,7 @@ fn drive(calls: usize, rounds: usize, warmup: usize, python: Option<&str>) {
     for (variant, server) in &mut servers {
         let Ok(running) = server else { continue };
         let mut failure = None;
-        'sizes: for ((_, payload), body) in SIZES.iter().zip(&bodies) {
+        'sizes: for ((_, payload), body) in sizes.iter().zip(&bodies) {
             let warmup = calls_for(variant, *payload, warmup);
             for _ in 0..warmup {
                 if let Err(why) = check_fully(&running.connection.post(body), *payload) {
@@ -629,13 +642,13 @@ fn drive(calls: usize, rounds: usize, warmup: usize, python: Option<&str>) {
     }
 
     // results[size][variant][round]
-    let mut results = vec![vec![Vec::<Batch>::with_capacity(rounds); variants.len()]; SIZES.len()];
+    let mut results = vec![vec![Vec::<Batch>::with_capacity(rounds); variants.len()]; sizes.len()];
     let started = Instant::now();
     for round in 0..rounds {
         for (s, body) in bodies.iter().enumerate() {
             for (v, (variant, server)) in servers.iter_mut().enumerate() {
                 if let Ok(running) = server {
-                    let calls = calls_for(variant, SIZES[s].1, calls);
+                    let calls = calls_for(variant, sizes[s].1, calls);
                     results[s][v].push(batch(running, body, calls));
                 }
             }
@@ -659,7 +672,7 @@ fn drive(calls: usize, rounds: usize, warmup: usize, python: Option<&str>) {
         "| payload | variant | p50 µs | Δ p50 | p99 µs | Δ p99 | server CPU µs/call | Δ CPU | CPU from /proc stat |"
     );
     println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
-    for (s, (size_name, _)) in SIZES.iter().enumerate() {
+    for (s, (size_name, _)) in sizes.iter().enumerate() {
         let column =
             |v: usize, f: fn(&Batch) -> f64| results[s][v].iter().map(f).collect::<Vec<f64>>();
         for (v, (variant, server)) in servers.iter().enumerate() {
@@ -688,7 +701,7 @@ fn drive(calls: usize, rounds: usize, warmup: usize, python: Option<&str>) {
         }
     }
     if python.is_some() {
-        compare_with_python(&variants, &results);
+        compare_with_python(&variants, &sizes, &results);
     }
     println!();
     println!(
@@ -717,8 +730,8 @@ fn added(
 }
 
 /// What PostHog's Python SDK adds beside what posthog-mcp adds, per small call and per MB of reply.
-fn compare_with_python(variants: &[&str], results: &[Vec<Vec<Batch>>]) {
-    let row = |name: &str| SIZES.iter().position(|(n, _)| *n == name);
+fn compare_with_python(variants: &[&str], sizes: &[(&str, Payload)], results: &[Vec<Vec<Batch>>]) {
+    let row = |name: &str| sizes.iter().position(|(n, _)| *n == name);
     println!();
     println!(
         "| added, each SDK against its own bare server | posthog.mcp (Python) | posthog-mcp (http) | ratio |"
