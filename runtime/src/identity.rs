@@ -282,8 +282,12 @@ impl IdentityResolver {
     }
 
     /// Whether the credential is read by a host function (which needs a request view) rather than a header.
-    pub(crate) fn credential_needs_view(&self) -> bool {
-        matches!(self.credential, CredentialSource::Function(_))
+    /// The header the credential is read from; `None` when a host function extracts it from the request view.
+    pub(crate) fn credential_header(&self) -> Option<&str> {
+        match &self.credential {
+            CredentialSource::Header(name) => Some(name),
+            CredentialSource::Function(_) => None,
+        }
     }
 
     /// The keyed fingerprint of the request's credential.

@@ -16,7 +16,9 @@ use tracing::Instrument as _;
 
 use crate::analytics::Analytics;
 use crate::capture::trace;
-use crate::capture::{BeginOptions, BegunCall, CallOutcome, Incoming, Scope, ServerShared};
+use crate::capture::{
+    BeginOptions, BegunCall, CallOutcome, Incoming, Scope, ServerShared, request_reads,
+};
 use crate::event::names;
 use crate::pipeline::{CapturedValue, Encoded};
 use crate::session::Connection;
@@ -114,7 +116,7 @@ impl<S: ServerHandler> Instrumented<S> {
         if !self.enabled() {
             return call(request, context).await;
         }
-        let incoming = Incoming::from_context(&context);
+        let incoming = Incoming::from_context(&context, request_reads(&self.server));
         let target = resource.as_deref().filter(|_| method == "prompts/get");
         let span = trace::request_span(
             method,
@@ -168,7 +170,7 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
             if !self.enabled() {
                 return self.inner.initialize(request, context).await;
             }
-            let incoming = Incoming::from_context(&context);
+            let incoming = Incoming::from_context(&context, request_reads(&self.server));
             let handshake = self
                 .server
                 .handshakes()
@@ -211,7 +213,7 @@ impl<S: ServerHandler> ServerHandler for Instrumented<S> {
                 context.extensions.insert(CaptureOff);
                 return self.inner.call_tool(request, context).await;
             }
-            let incoming = Incoming::from_context(&context);
+            let incoming = Incoming::from_context(&context, request_reads(&self.server));
             let span = trace::request_span(
                 "tools/call",
                 Some(&request.name),

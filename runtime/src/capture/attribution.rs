@@ -21,10 +21,14 @@ fn first_non_empty(candidates: impl IntoIterator<Item = Option<Arc<str>>>) -> Op
 }
 
 /// Every header of an HTTP request as (lowercase name, value) pairs, in order.
-pub(crate) fn header_pairs(parts: &http::request::Parts) -> Vec<(String, String)> {
+pub(crate) fn header_pairs(
+    parts: &http::request::Parts,
+    reads: RequestReads<'_>,
+) -> Vec<(String, String)> {
     parts
         .headers
         .iter()
+        .filter(|(name, _)| reads.whole || reads.reads(name.as_str()))
         .map(|(name, value)| {
             (
                 name.as_str().to_owned(),
@@ -32,6 +36,38 @@ pub(crate) fn header_pairs(parts: &http::request::Parts) -> Vec<(String, String)
             )
         })
         .collect()
+}
+
+/// The headers the request layer reads itself (names as `http` keeps them, lowercase); the credential header is
+/// configured and checked beside them.
+const READ_HEADERS: [&str; 8] = [
+    "mcp-protocol-version",
+    "mcp-session-id",
+    "user-agent",
+    "x-anthropic-client",
+    "x-forwarded-for",
+    "x-real-ip",
+    "traceparent",
+    "tracestate",
+];
+
+/// Which parts of an HTTP request the request layer copies (`ServerShared::request_reads`).
+#[derive(Clone, Copy)]
+pub(crate) struct RequestReads<'a> {
+    /// Every header and the extensions: a host hook or identify function may see the request.
+    pub(crate) whole: bool,
+    /// The header the credential is read from, when it is one.
+    pub(crate) credential_header: Option<&'a str>,
+}
+
+impl RequestReads<'_> {
+    /// Whether the header `name` (lowercase) is one the request layer reads.
+    fn reads(&self, name: &str) -> bool {
+        READ_HEADERS.contains(&name)
+            || self
+                .credential_header
+                .is_some_and(|credential| credential.eq_ignore_ascii_case(name))
+    }
 }
 
 /// A header's first value, trimmed; a blank one is absent.

@@ -40,6 +40,7 @@ pub(crate) use attribution::first_header;
 pub(crate) use tasks::TaskBook;
 pub(crate) use tool_call::{BegunCall, CallOutcome, PreparedCall};
 
+pub(crate) use attribution::RequestReads;
 use attribution::{ClientSources, arc_str, attribute, caller_key, header_pairs, is_stand_in};
 
 /// What one instrumented server shares across its connections: the analytics instance, the server's own state
@@ -69,14 +70,20 @@ pub(crate) struct Incoming {
 }
 
 impl Incoming {
-    /// What rmcp's request context says about the request.
-    pub(crate) fn from_context(context: &RequestContext<RoleServer>) -> Self {
+    /// What rmcp's request context says about the request. `reads`: which of its HTTP headers and extensions the
+    /// request layer copies ([`request_reads`]).
+    pub(crate) fn from_context(
+        context: &RequestContext<RoleServer>,
+        reads: RequestReads<'_>,
+    ) -> Self {
         let parts = context.extensions.get::<http::request::Parts>();
         Self {
             id: Some(request_id(&context.id)),
             meta: context.meta.clone(),
-            headers: parts.map(header_pairs),
-            extensions: parts.map(|parts| parts.extensions.clone()),
+            headers: parts.map(|parts| header_pairs(parts, reads)),
+            extensions: parts
+                .filter(|_| reads.whole)
+                .map(|parts| parts.extensions.clone()),
             peer: context.peer.peer_info().filter(|peer| !is_stand_in(peer)),
             transport_session: context
                 .extensions
@@ -84,6 +91,19 @@ impl Incoming {
                 .map(|session| session.0.clone()),
             mint: parts.and_then(|parts| parts.extensions.get::<MintSlot>().cloned()),
         }
+    }
+}
+
+/// What the request layer copies from an HTTP request for `server`: everything when a host hook or identify
+/// function may see the request (its view holds every header and the extensions), else only the headers the crate
+/// reads itself, so a request behind a proxy that adds a dozen headers costs no more than one without.
+pub(crate) fn request_reads(server: &ServerShared) -> RequestReads<'_> {
+    let identity = &server.state.identity;
+    let credential_header = identity.credential_header();
+    RequestReads {
+        whole: server.needs_hooks(server.agent.intent_fallback.is_some())
+            || credential_header.is_none(),
+        credential_header,
     }
 }
 
@@ -356,7 +376,7 @@ impl ServerShared {
         params: &P,
     ) -> Fingerprint {
         let identity = &self.state.identity;
-        if !identity.credential_needs_view() {
+        if identity.credential_header().is_some() {
             return identity.header_fingerprint(incoming.headers.as_deref());
         }
         identity.fingerprint(&hooks_view(

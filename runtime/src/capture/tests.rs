@@ -155,3 +155,53 @@ fn the_request_scope_holds_its_record_by_pointer() {
     assert!(scope <= 128, "Scope is {scope} bytes");
     assert!(prepared <= 256, "PreparedCall is {prepared} bytes");
 }
+
+/// An HTTP request's parts with these headers.
+fn parts_with(headers: &[(&str, &str)]) -> http::request::Parts {
+    let mut request = http::Request::builder();
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.body(()).unwrap().into_parts().0
+}
+
+#[test]
+fn without_a_hook_only_the_headers_the_crate_reads_are_copied() {
+    let parts = parts_with(&[
+        ("user-agent", "agent/1"),
+        ("X-Api-Key", "k1"),
+        ("cookie", "session=secret"),
+        ("x-custom", "kept only for hooks"),
+        ("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+    ]);
+    let narrow = RequestReads {
+        whole: false,
+        credential_header: Some("x-api-key"),
+    };
+    let names: Vec<String> = attribution::header_pairs(&parts, narrow)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(names, ["user-agent", "x-api-key", "traceparent"]);
+
+    let whole = RequestReads {
+        whole: true,
+        credential_header: None,
+    };
+    assert_eq!(attribution::header_pairs(&parts, whole).len(), 5);
+}
+
+#[test]
+fn a_server_with_an_identify_function_copies_every_header_for_its_view() {
+    let shared = server(Arc::new(AtomicUsize::new(0)));
+    assert!(request_reads(&shared).whole);
+    let plain = crate::Analytics::builder()
+        .destination(crate::Destination::Memory(MemorySink::new()))
+        .identity(crate::IdentityOptions::default().without_registered_identify())
+        .build()
+        .unwrap();
+    let plain = ServerShared::new(&plain, TypeId::of::<()>(), &Implementation::new("srv", "1"));
+    let reads = request_reads(&plain);
+    assert!(!reads.whole);
+    assert_eq!(reads.credential_header, Some("authorization"));
+}
