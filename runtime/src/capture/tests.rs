@@ -172,7 +172,10 @@ fn without_a_hook_only_the_headers_the_crate_reads_are_copied() {
         ("X-Api-Key", "k1"),
         ("cookie", "session=secret"),
         ("x-custom", "kept only for hooks"),
-        ("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+        (
+            "traceparent",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        ),
     ]);
     let narrow = RequestReads {
         whole: false,
