@@ -51,7 +51,7 @@ const READ_HEADERS: [&str; 8] = [
     "tracestate",
 ];
 
-/// Which parts of an HTTP request the request layer copies (`ServerShared::request_reads`).
+/// Which parts of an HTTP request the request layer copies (`capture::request_reads`).
 #[derive(Clone, Copy)]
 pub(crate) struct RequestReads<'a> {
     /// Every header and the extensions: a host hook or identify function may see the request.
