@@ -7,7 +7,7 @@ use std::hash::{BuildHasher, Hasher, RandomState};
 use std::num::NonZeroUsize;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::{cell::LazyCell, sync::{Arc, Mutex, OnceLock}};
 use std::time::{Duration, SystemTime};
 
 use lru::LruCache;
@@ -328,11 +328,12 @@ impl IdentityResolver {
         }
     }
 
-    /// Resolves the identity of one request; `fingerprint` is the request's, when already computed. Its identity
-    /// is cached under its session, or under `caller` for a request whose fresh session nothing else shares.
+    /// The identity of a request on `session_id`, cached under it or under `caller`; `fingerprint` when known. The
+    /// view is built only if read (a credential function, identify on a miss): a cached caller's request builds none.
     pub(crate) async fn resolve(
         &self,
-        view: &RequestView,
+        session_id: &str,
+        view: LazyCell<RequestView, impl FnOnce() -> RequestView>,
         fingerprint: Option<Fingerprint>,
         caller: Option<Arc<str>>,
     ) -> Resolution {
@@ -340,8 +341,8 @@ impl IdentityResolver {
             return Resolution::default();
         };
         let key: (Arc<str>, Fingerprint) = (
-            caller.unwrap_or_else(|| Arc::from(view.session_id())),
-            fingerprint.unwrap_or_else(|| self.credential.fingerprint(view)),
+            caller.unwrap_or_else(|| Arc::from(session_id)),
+            fingerprint.unwrap_or_else(|| self.credential.fingerprint(&view)),
         );
         {
             let mut state = self.lock();
@@ -359,9 +360,10 @@ impl IdentityResolver {
                 state.failures.pop(&key);
             }
         }
-        match self.call(identify, view).await {
+        let view = LazyCell::force(&view).clone();
+        match self.call(identify, &view).await {
             Ok(next) => self.record(key, next),
-            Err(outcome) => self.no_identity(view, key, outcome),
+            Err(outcome) => self.no_identity(&view, key, outcome),
         }
     }
 

@@ -59,8 +59,26 @@ fn user(token: Option<&str>) -> Option<Identity> {
 
 impl IdentityResolver {
     async fn resolve_view(&self, view: &RequestView) -> Resolution {
-        self.resolve(view, None, None).await
+        self.resolve(view.session_id(), LazyCell::new(|| view.clone()), None, None)
+            .await
     }
+}
+
+#[tokio::test]
+async fn only_a_cache_miss_builds_the_request_view() {
+    let h = harness(1000, user);
+    let built = std::cell::Cell::new(0);
+    for _ in 0..3 {
+        let view = LazyCell::new(|| {
+            built.set(built.get() + 1);
+            view("s1", Some("a"))
+        });
+        let fingerprint = Some(Fingerprint::NoCredential);
+        let resolution = h.resolver.resolve("s1", view, fingerprint, None).await;
+        assert!(resolution.identity.is_some());
+    }
+    // Only the first request, a cache miss, ran identify and needed the view.
+    assert_eq!(built.get(), 1);
 }
 
 #[tokio::test]

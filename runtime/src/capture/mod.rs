@@ -19,6 +19,7 @@ mod tool_call;
 pub mod trace;
 mod virtual_call;
 
+use std::cell::LazyCell;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -289,24 +290,32 @@ impl ServerShared {
         want_view: bool,
     ) {
         let record = &mut scope.record;
-        // Only the hooks' view needs its own copy of the params (serialized if a hook asks for them).
-        let hooks_view = hooks_view(
-            method,
-            incoming,
-            params,
-            record.session_id.clone(),
-            &record.attribution,
-        );
-        record.resolution = self
-            .state
-            .identity
-            .resolve(&hooks_view, keys.fingerprint, keys.identity_key)
+        let session_id = record.session_id.clone();
+        let attribution = record.attribution.clone();
+        // Only the hooks' view needs its own copy of the params (serialized if a hook asks for them), and
+        // identify reads it only on a cache miss: with no other hook, a known caller's request builds none.
+        let build_view = || hooks_view(method, incoming, params, session_id.clone(), &attribution);
+        // A credential read from a header is absent from a request without headers (stdio, in memory), so the
+        // view is not needed to know it.
+        let identity = &self.state.identity;
+        let fingerprint = keys.fingerprint.or_else(|| {
+            (incoming.headers.is_none() && identity.credential_header().is_some())
+                .then_some(Fingerprint::NoCredential)
+        });
+        if !want_view && self.analytics.inner.event_properties.is_none() {
+            let view = LazyCell::new(build_view);
+            record.resolution = identity
+                .resolve(&session_id, view, fingerprint, keys.identity_key)
+                .await;
+            return;
+        }
+        let view = build_view();
+        let shared = LazyCell::new(|| view.clone());
+        record.resolution = identity
+            .resolve(&session_id, shared, fingerprint, keys.identity_key)
             .await;
-        record.event_properties = self
-            .event_properties(hooks_view.clone())
-            .await
-            .map(Box::new);
-        scope.view = want_view.then_some(hooks_view);
+        record.event_properties = self.event_properties(view.clone()).await.map(Box::new);
+        scope.view = want_view.then_some(view);
     }
 
     /// The session of one request (`docs/sessions.md`): a conversation handle, a token, the transport's session,
