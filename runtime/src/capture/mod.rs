@@ -289,12 +289,18 @@ impl ServerShared {
         keys: CallerKeys,
         want_view: bool,
     ) {
-        let record = &mut scope.record;
-        let session_id = record.session_id.clone();
-        let attribution = record.attribution.clone();
+        let record = &scope.record;
         // Only the hooks' view needs its own copy of the params (serialized if a hook asks for them), and
         // identify reads it only on a cache miss: with no other hook, a known caller's request builds none.
-        let build_view = || hooks_view(method, incoming, params, session_id.clone(), &attribution);
+        let build_view = || {
+            hooks_view(
+                method,
+                incoming,
+                params,
+                record.session_id.clone(),
+                &record.attribution,
+            )
+        };
         // A credential read from a header is absent from a request without headers (stdio, in memory), so the
         // view is not needed to know it.
         let identity = &self.state.identity;
@@ -304,17 +310,19 @@ impl ServerShared {
         });
         if !want_view && self.analytics.inner.event_properties.is_none() {
             let view = LazyCell::new(build_view);
-            record.resolution = identity
-                .resolve(&session_id, view, fingerprint, keys.identity_key)
+            let resolution = identity
+                .resolve(&record.session_id, view, fingerprint, keys.identity_key)
                 .await;
+            scope.record.resolution = resolution;
             return;
         }
         let view = build_view();
         let shared = LazyCell::new(|| view.clone());
-        record.resolution = identity
-            .resolve(&session_id, shared, fingerprint, keys.identity_key)
+        let resolution = identity
+            .resolve(&record.session_id, shared, fingerprint, keys.identity_key)
             .await;
-        record.event_properties = self.event_properties(view.clone()).await.map(Box::new);
+        scope.record.resolution = resolution;
+        scope.record.event_properties = self.event_properties(view.clone()).await.map(Box::new);
         scope.view = want_view.then_some(view);
     }
 
