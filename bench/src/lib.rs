@@ -343,6 +343,32 @@ pub fn thread_cpu() -> Duration {
     rusage(libc::RUSAGE_THREAD)
 }
 
+/// CPU time of the delivery worker's threads (`posthog-mcp-delivery` and `posthog-mcp-delivery-jobs`, whose names
+/// the kernel keeps as `posthog-mcp-del`), from each thread's `/proc/self/task/<tid>/schedstat`. Zero where `/proc`
+/// is not readable.
+pub fn delivery_threads_cpu() -> Duration {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Duration::ZERO;
+    };
+    let mut nanos = 0u64;
+    for task in tasks.flatten() {
+        let path = task.path();
+        let named = std::fs::read_to_string(path.join("comm"))
+            .is_ok_and(|comm| comm.starts_with("posthog-mcp-del"));
+        if !named {
+            continue;
+        }
+        if let Ok(stat) = std::fs::read_to_string(path.join("schedstat")) {
+            nanos += stat
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    Duration::from_nanos(nanos)
+}
+
 #[allow(unsafe_code)]
 fn rusage(who: libc::c_int) -> Duration {
     // SAFETY: `getrusage` only writes the struct we hand it.

@@ -46,7 +46,7 @@ fn a_full_queue_costs_at_most_twice_the_bytes_it_counts() {
         event = event.property("nested", serde_json::json!({"a": [1, 2, 3], "b": {"c": n}}));
         event.capture().unwrap();
         n += 1;
-        if n % 1000 == 0 {
+        if n.is_multiple_of(1000) {
             // Let the worker build what was handed over, so the payloads (not the jobs) fill the budget.
             std::thread::sleep(Duration::from_millis(1));
         }

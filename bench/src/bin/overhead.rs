@@ -1,4 +1,4 @@
-//! The one overhead command (issue 13 item 3): every figure as a median of per-round ratios, the variants
+//! The one overhead command: every figure as a median of per-round ratios, the variants
 //! interleaved inside each round so that the machine's drift cancels.
 //!
 //! 1. Per call: bare rmcp, posthog-mcp's variants and posthog-rs's `mcp`, one `tools/call` at a time over rmcp's
@@ -12,7 +12,9 @@
 //! 2. Sizes: the same for arguments and replies of 1 KB to 2 MB, 32,768 bytes (the property limit) among them
 //!    (bare, posthog-mcp discard, posthog-rs).
 //! 3. Delivery: custom events through posthog-mcp's worker to the discard sink (the baseline) and over HTTP with
-//!    gzip to the loopback sink, payloads per second, and what was lost.
+//!    gzip to the loopback sink, payloads per second, and what was lost; then the `add` call's tool-call events
+//!    through the manual API at throughput, and the delivery threads' CPU per event, set against the worker's
+//!    share per event at one call at a time (section 1).
 //!
 //! `cargo run --release --bin overhead -- [CALLS] [ROUNDS]` (defaults 2000 and 9). Prints Markdown.
 //! `overhead profile VARIANT CALLS [REPLY_BYTES]` runs one variant alone (small calls, or replies of that size), for a profiler. `--features mimalloc` or
@@ -40,8 +42,8 @@ const ALLOCATOR_NAME: &str = if cfg!(feature = "mimalloc") {
 
 use posthog_mcp::Analytics;
 use posthog_mcp_bench::{
-    Client, LoopbackSink, Setup, Variant, call, call_with, init_global_disabled, process_cpu,
-    request_for_reply, request_with_argument, thread_cpu,
+    Client, LoopbackSink, Setup, Variant, call, call_with, delivery_threads_cpu, identity_cache,
+    init_global_disabled, process_cpu, request_for_reply, request_with_argument, thread_cpu,
 };
 use rmcp::model::CallToolRequestParams;
 
@@ -285,6 +287,11 @@ fn main() {
         let calls = args.next().map_or(200_000, |a| a.parse().expect("CALLS"));
         let reply = args.next().map(|a| a.parse().expect("REPLY_BYTES"));
         return profile(&variant, calls, reply);
+    }
+    if args.peek().map(String::as_str) == Some("throughput") {
+        let per_event = tool_calls_at_throughput(50_000, 3).per_event;
+        println!("delivery threads' CPU per tool-call event at throughput: {per_event:.2?} µs");
+        return;
     }
     let calls: u32 = args.next().map_or(2000, |a| a.parse().expect("CALLS"));
     let round_count: usize = args.next().map_or(9, |a| a.parse().expect("ROUNDS"));
@@ -532,15 +539,89 @@ fn main() {
         sink.requests.load(std::sync::atomic::Ordering::Relaxed),
         sink.bytes.load(std::sync::atomic::Ordering::Relaxed),
     );
+    let tool_calls = tool_calls_at_throughput(events, 3);
+    println!(
+        "\nTool-call events at throughput, discard sink: {events} `add` calls per round through the manual API from \
+         one thread, 3 rounds; the delivery threads' CPU (schedstat) per event: {:.2} µs (rounds: {}); the queue \
+         held {:.0} jobs on average when sampled, so the worker never waited for work.",
+        median(tool_calls.per_event.clone()),
+        tool_calls
+            .per_event
+            .iter()
+            .map(|v| format!("{v:.2}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        tool_calls.mean_backlog,
+    );
     if let Some(share) = worker_share {
-        // At throughput the worker's one thread is the bottleneck, so its CPU per payload is its wall time per
-        // payload. A custom event is smaller than a tool call's, so the ratio leans against the paced figure.
-        let at_throughput = 1e6 / median(rates[0].clone());
+        // At throughput the worker never parks, so its threads' CPU per event is the cost of building and
+        // delivering one event; the paced figure adds the hand-offs and wake-ups of one call at a time.
+        let per_tool_call = median(tool_calls.per_event);
+        let per_custom = 1e6 / median(rates[0].clone());
         println!(
             "\nThe worker's share, posthog_mcp_discard at one call at a time (section 1: process CPU − request-thread \
-             CPU, above bare's): {share:.2} µs per event; at throughput (discard, above): {at_throughput:.2} µs per \
-             payload; paced ÷ throughput: {:.2}×",
-            share / at_throughput
+             CPU, above bare's): {share:.2} µs per event. At throughput, the same tool-call event: {per_tool_call:.2} \
+             µs (paced ÷ throughput: {:.2}×); a custom event (discard, above): {per_custom:.2} µs per payload.",
+            share / per_tool_call
         );
+    }
+}
+
+/// The delivery worker's cost per tool-call event when it never waits for work.
+struct ToolCallThroughput {
+    /// Per round: the delivery threads' CPU over the events delivered, µs.
+    per_event: Vec<f64>,
+    /// The queue's mean depth, sampled every 50 calls.
+    mean_backlog: f64,
+}
+
+/// Drives `events` tool calls per round through the manual API from one producer thread (the same `add` call as
+/// section 1), keeping at most about 6,000 jobs queued so nothing overflows (the mean depth shows the worker never ran dry),
+/// and reads the delivery threads' CPU around each round.
+fn tool_calls_at_throughput(events: u64, rounds: usize) -> ToolCallThroughput {
+    let analytics = Analytics::builder()
+        .identity(posthog_mcp::IdentityOptions::default().without_registered_identify())
+        .destination(posthog_mcp::Destination::Discard)
+        .build()
+        .expect("a valid configuration");
+    let server = analytics.manual(rmcp::model::Implementation::new("bench", "1.0.0"));
+    let connection = server.connection();
+    let request = posthog_mcp::manual::ManualRequest::new().id(1);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let depth = |s: posthog_mcp::DeliveryStats| s.queued + s.jobs_pending;
+    let (mut samples, mut backlog) = (0u64, 0u64);
+    let mut per_event = Vec::new();
+    for _ in 0..rounds {
+        let before_stats = analytics.stats();
+        let before = delivery_threads_cpu();
+        // One producer (this thread): the worker keeps the other core to itself.
+        for i in 0..events {
+            if i % 50 == 0 {
+                samples += 1;
+                backlog += depth(analytics.stats());
+                while depth(analytics.stats()) > 6_000 {
+                    std::thread::sleep(Duration::from_micros(50));
+                }
+            }
+            rt.block_on(identity_cache::one_call(&server, &connection, &request));
+        }
+        assert!(
+            rt.block_on(analytics.flush(Duration::from_secs(60))),
+            "drained"
+        );
+        let spent = delivery_threads_cpu() - before;
+        assert_eq!(
+            analytics.stats().dropped(),
+            before_stats.dropped(),
+            "lost payloads"
+        );
+        per_event.push(spent.as_secs_f64() * 1e6 / events as f64);
+    }
+    ToolCallThroughput {
+        per_event,
+        mean_backlog: backlog as f64 / samples.max(1) as f64,
     }
 }

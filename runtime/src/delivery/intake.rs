@@ -25,7 +25,7 @@ pub(super) async fn intake(shared: Arc<Shared>) {
         if *stop.borrow_and_update() {
             return;
         }
-        let item = {
+        let (item, spent) = {
             let mut state = shared.lock();
             let item = state.items.pop_front();
             // Parking after a linger that brought nothing: the next admitted job wakes the intake. Notify keeps a
@@ -33,8 +33,12 @@ pub(super) async fn intake(shared: Arc<Shared>) {
             if item.is_none() && lingered {
                 state.intake_idle = true;
             }
-            item
+            let spent = std::mem::take(&mut state.spent);
+            state.spent_bytes = 0;
+            (item, spent)
         };
+        // Freed here, on the thread that built them, outside the lock.
+        drop(spent);
         match item {
             None if !lingered => {
                 lingered = true;
@@ -47,11 +51,13 @@ pub(super) async fn intake(shared: Arc<Shared>) {
                 continue;
             }
             None => {
-                lingered = false;
                 tokio::select! {
                     _ = shared.intake_wake.notified() => {}
                     _ = stop.changed() => {}
                 }
+                // Woken only to free spent batches, the intake parks again at once; woken for a job, it lingers
+                // after the run.
+                lingered = shared.lock().items.is_empty();
                 continue;
             }
             Some(Item::Job(job, bytes)) => run_job(&shared, job, bytes),
@@ -131,6 +137,7 @@ fn run_job(shared: &Shared, job: super::Work, job_bytes: usize) {
                 || state
                     .buffer_bytes
                     .saturating_add(state.in_flight_bytes)
+                    .saturating_add(state.spent_bytes)
                     .saturating_add(bytes)
                     > shared.options.max_bytes
             {

@@ -60,6 +60,7 @@
 //! job refused at the door (queue full, or after shutdown) counts as one payload, since its payloads are never
 //! built.
 
+mod batch;
 mod intake;
 #[cfg(feature = "test-util")]
 mod memory;

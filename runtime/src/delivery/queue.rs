@@ -54,6 +54,12 @@ pub(crate) struct State {
     /// Estimated bytes of the payloads in flight (part of the byte bound, so memory stays bounded however many
     /// batches are in flight).
     pub(crate) in_flight_bytes: usize,
+    /// Batches the sender is done with, waiting for the intake to free them: payloads are freed on the thread
+    /// that built them, where the allocator takes its fast path (freed by the sender, each of a payload's many
+    /// small blocks went back through the builder's arena lock, which the two threads then fought over).
+    pub(crate) spent: Vec<Vec<Entry>>,
+    /// Estimated bytes of the spent batches (part of the byte bound until they are freed).
+    pub(crate) spent_bytes: usize,
     /// Flush markers ask the worker to send without waiting until every payload below this is resolved.
     pub(crate) flush_target: u64,
     pub(crate) counters: DeliveryStats,
@@ -120,6 +126,15 @@ impl State {
         self.counters.peak_held = self.counters.peak_held.max(held);
     }
 
+    /// Estimated bytes held by jobs, buffered and in-flight payloads and spent batches (the byte bound's
+    /// measure).
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.jobs_bytes
+            .saturating_add(self.buffer_bytes)
+            .saturating_add(self.in_flight_bytes)
+            .saturating_add(self.spent_bytes)
+    }
+
     /// Every payload below this sequence number is sent or dropped.
     pub(crate) fn watermark(&self) -> u64 {
         self.in_flight_batches
@@ -135,7 +150,7 @@ impl State {
             queued: self.buffer.len() as u64,
             in_flight: self.in_flight as u64,
             jobs_pending: self.jobs_pending as u64,
-            held_bytes: (self.jobs_bytes + self.buffer_bytes + self.in_flight_bytes) as u64,
+            held_bytes: self.held_bytes() as u64,
             ..self.counters
         }
     }
@@ -195,10 +210,7 @@ impl Shared {
             state.counters.dropped_closed += 1;
             return Admission::Closed(job);
         }
-        let held_bytes = state
-            .jobs_bytes
-            .saturating_add(state.buffer_bytes)
-            .saturating_add(state.in_flight_bytes);
+        let held_bytes = state.held_bytes();
         if state.jobs_pending + state.buffer.len() >= self.options.capacity.max(1)
             || held_bytes.saturating_add(bytes) > self.options.max_bytes
         {

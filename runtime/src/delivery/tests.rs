@@ -105,6 +105,33 @@ fn a_partial_batch_waits_for_the_interval_on_the_injected_clock() {
 }
 
 #[test]
+fn a_delivered_batch_is_freed_by_the_parked_intake_it_wakes() {
+    let memory = MemorySink::new();
+    let clock = ManualClock::default();
+    let delivery = Delivery::start(
+        options(),
+        SinkKind::Memory(memory.clone()),
+        Arc::new(clock.clone()),
+    );
+    for n in 0..3 {
+        delivery.enqueue(job(n));
+    }
+    wait_until("the sender sleeps on the clock", || clock.sleepers() > 0);
+    wait_until("the intake has parked", || {
+        delivery.inner.shared.lock().intake_idle
+    });
+    let queued_bytes = delivery.stats().held_bytes;
+    assert!(queued_bytes > 0, "the built payloads count until they are freed");
+    clock.advance(Duration::from_secs(1));
+    wait_until("the batch leaves", || memory.len() == 3);
+    // The sent batch goes back to the thread that built it; no new job arrives, so only the sender's wake-up
+    // lets the intake free it.
+    wait_until("the batch is freed", || delivery.stats().held_bytes == 0);
+    let state = delivery.inner.shared.lock();
+    assert!(state.spent.is_empty() && state.spent_bytes == 0);
+}
+
+#[test]
 fn a_full_batch_leaves_without_waiting_for_the_interval() {
     let memory = MemorySink::new();
     let delivery = Delivery::start(

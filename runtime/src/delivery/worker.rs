@@ -26,6 +26,7 @@ use std::time::Duration;
 use tracing::{debug, error, info, warn};
 
 use super::{DeliveryStats, SinkKind};
+use super::batch::{Progress, close_batch};
 use super::intake::intake;
 use super::queue::{Entry, SenderParked, Shared};
 use super::retry::{Backoff, Outcome, PauseCause};
@@ -274,6 +275,8 @@ async fn deliver(
     let batch_bytes: usize = batch.iter().map(|e| e.bytes).sum();
     let mut progress = Progress::default();
     let mut parts = vec![batch];
+    // Settled parts, handed to the intake to free (see `State::spent`).
+    let mut done = Vec::with_capacity(1);
     while let Some(mut part) = parts.pop() {
         let mut retries = 0u32;
         loop {
@@ -284,7 +287,10 @@ async fn deliver(
             };
             let (wait, counts_as_retry) =
                 match settle(shared, health, &mut backoff, &mut progress, &part, outcome) {
-                    AfterAnswer::Settled => break,
+                    AfterAnswer::Settled => {
+                        done.push(std::mem::take(&mut part));
+                        break;
+                    }
                     AfterAnswer::Split => {
                         let second = part.split_off(part.len() / 2);
                         parts.push(second);
@@ -310,6 +316,7 @@ async fn deliver(
                 leave_flight(shared, part.len(), |counters| {
                     &mut counters.dropped_retries_exhausted
                 });
+                done.push(std::mem::take(&mut part));
                 break;
             }
             shared.lock().counters.retried += part.len() as u64;
@@ -322,44 +329,8 @@ async fn deliver(
     if progress.clean {
         health.borrow_mut().proven = true;
     }
-    let mut state = shared.lock();
-    if let Some(first) = first_seq
-        && let Some(at) = state.in_flight_batches.iter().position(|seq| *seq == first)
-    {
-        state.in_flight_batches.swap_remove(at);
-    }
-    state.in_flight_bytes = state.in_flight_bytes.saturating_sub(batch_bytes);
-    adapt_batch_limit(
-        &mut state,
-        options.batch_size,
-        batch_len,
-        progress.split,
-        progress.isolated,
-        progress.largest_delivered,
-    );
-    shared.publish_progress(&state);
+    close_batch(shared, first_seq, batch_len, batch_bytes, &progress, done);
     true
-}
-
-/// What one batch's delivery learned: whether it had to be split, how many payloads were isolated and dropped,
-/// and the largest part that went through (a split that isolated nobody means the server refused the batch for
-/// its size); `clean` while every answer was a success.
-struct Progress {
-    split: bool,
-    isolated: usize,
-    largest_delivered: usize,
-    clean: bool,
-}
-
-impl Default for Progress {
-    fn default() -> Self {
-        Progress {
-            split: false,
-            isolated: 0,
-            largest_delivered: 0,
-            clean: true,
-        }
-    }
 }
 
 /// What [`deliver`] does with a part after an answer.
@@ -458,38 +429,3 @@ fn leave_flight(shared: &Shared, n: usize, outcome: impl FnOnce(&mut DeliverySta
     *outcome(&mut state.counters) += n as u64;
     state.in_flight = state.in_flight.saturating_sub(n);
 }
-
-/// After a batch was refused for its size (split, nobody isolated), later batches use the largest size that went
-/// through; after [`RELAX_AFTER`] full batches at that size it doubles again, back up to `batch_size`.
-fn adapt_batch_limit(
-    state: &mut super::queue::State,
-    batch_size: usize,
-    batch_len: usize,
-    split: bool,
-    isolated: usize,
-    largest_delivered: usize,
-) {
-    if split && isolated == 0 && largest_delivered > 0 {
-        if state.batch_limit != Some(largest_delivered) {
-            debug!(
-                limit = largest_delivered,
-                "posthog-mcp: batches were too large; sending smaller ones"
-            );
-        }
-        state.batch_limit = Some(largest_delivered);
-        state.batches_at_limit = 0;
-    } else if let Some(limit) = state.batch_limit
-        && !split
-        && batch_len >= limit
-    {
-        state.batches_at_limit += 1;
-        if state.batches_at_limit >= RELAX_AFTER {
-            let relaxed = limit.saturating_mul(2);
-            state.batch_limit = (relaxed < batch_size).then_some(relaxed);
-            state.batches_at_limit = 0;
-        }
-    }
-}
-
-/// Full batches at a lowered batch size before trying a larger one.
-const RELAX_AFTER: u32 = 50;
