@@ -121,8 +121,9 @@ pub struct DeliveryStats {
     /// The most queue slots ever held at once (queued payloads plus unbuilt jobs, the in-flight batch aside):
     /// how close the queue came to [`DeliveryOptions::capacity`].
     pub peak_held: u64,
-    /// The bytes counted against [`DeliveryOptions::max_bytes`] right now: unbuilt jobs, queued payloads and the
-    /// batches in flight.
+    /// The bytes counted against [`DeliveryOptions::max_bytes`] right now: unbuilt jobs, queued payloads, the
+    /// batches in flight, and delivered batches not yet freed (the worker frees them on the thread that built
+    /// them, within moments).
     pub held_bytes: u64,
 }
 
