@@ -1,6 +1,7 @@
 //! The worker's intake: the task that runs the jobs handed over by the request path (catching panics), measures
 //! each payload and moves it into the bounded buffer, registers flush markers and wakes the sender when there is
-//! work for it; and the two measures of a payload the queue's bounds count.
+//! work for it, and frees the batches the sender has delivered (on the thread that built them); and the two
+//! measures of a payload the queue's bounds count.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -82,8 +82,9 @@ fn a_flush_delivers_everything_to_the_memory_sink_in_batches() {
     assert!(stats.is_balanced());
 }
 
-#[test]
-fn a_partial_batch_waits_for_the_interval_on_the_injected_clock() {
+/// A memory-sink worker on a manual clock with three payloads handed over, its sender waiting for the batch
+/// interval.
+fn three_waiting_for_the_interval() -> (Delivery, MemorySink, ManualClock) {
     let memory = MemorySink::new();
     let clock = ManualClock::default();
     let delivery = Delivery::start(
@@ -96,6 +97,12 @@ fn a_partial_batch_waits_for_the_interval_on_the_injected_clock() {
     }
     wait_until("three payloads queued", || delivery.stats().queued == 3);
     wait_until("the sender sleeps on the clock", || clock.sleepers() > 0);
+    (delivery, memory, clock)
+}
+
+#[test]
+fn a_partial_batch_waits_for_the_interval_on_the_injected_clock() {
+    let (_delivery, memory, clock) = three_waiting_for_the_interval();
     assert!(memory.is_empty());
     clock.advance(Duration::from_millis(999));
     std::thread::sleep(Duration::from_millis(20));
@@ -106,17 +113,7 @@ fn a_partial_batch_waits_for_the_interval_on_the_injected_clock() {
 
 #[test]
 fn a_delivered_batch_is_freed_by_the_parked_intake_it_wakes() {
-    let memory = MemorySink::new();
-    let clock = ManualClock::default();
-    let delivery = Delivery::start(
-        options(),
-        SinkKind::Memory(memory.clone()),
-        Arc::new(clock.clone()),
-    );
-    for n in 0..3 {
-        delivery.enqueue(job(n));
-    }
-    wait_until("the sender sleeps on the clock", || clock.sleepers() > 0);
+    let (delivery, memory, clock) = three_waiting_for_the_interval();
     wait_until("the intake has parked", || {
         delivery.inner.shared.lock().intake_idle
     });
