@@ -357,6 +357,7 @@ fn shutdown_drains_then_refuses_new_jobs() {
     assert_eq!(memory.len(), 5000);
     assert!(!delivery.enqueue(job(0)));
     let stats = delivery.stats();
+    assert_eq!(stats.held_bytes, 0, "a stopped worker holds nothing: {stats:?}");
     assert_eq!(stats.dropped_closed, 1);
     assert!(stats.is_balanced());
     assert!(futures::executor::block_on(

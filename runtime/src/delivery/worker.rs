@@ -117,6 +117,13 @@ pub(crate) fn run_with_sink(runtime: &tokio::runtime::Runtime, shared: &Arc<Shar
         sender(shared, sink).await;
         intake.abort();
         let _ = intake.await;
+        // The intake is gone: free the batches it would have freed, so nothing delivered stays counted.
+        let spent = {
+            let mut state = shared.lock();
+            state.spent_bytes = 0;
+            std::mem::take(&mut state.spent)
+        };
+        drop(spent);
     });
 }
 
