@@ -7,7 +7,8 @@ use std::hash::{BuildHasher, Hasher, RandomState};
 use std::num::NonZeroUsize;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
-use std::{cell::LazyCell, sync::{Arc, Mutex, OnceLock}};
+use std::cell::LazyCell;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use lru::LruCache;
@@ -281,7 +282,6 @@ impl IdentityResolver {
         self.identify.is_some()
     }
 
-    /// Whether the credential is read by a host function (which needs a request view) rather than a header.
     /// The header the credential is read from; `None` when a host function extracts it from the request view.
     pub(crate) fn credential_header(&self) -> Option<&str> {
         match &self.credential {

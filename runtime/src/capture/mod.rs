@@ -322,8 +322,16 @@ impl ServerShared {
             .resolve(&record.session_id, shared, fingerprint, keys.identity_key)
             .await;
         scope.record.resolution = resolution;
-        scope.record.event_properties = self.event_properties(view.clone()).await.map(Box::new);
-        scope.view = want_view.then_some(view);
+        // The hook takes the view; it is copied only when a later hook keeps it too.
+        let (for_hook, kept) = match (self.analytics.inner.event_properties.is_some(), want_view) {
+            (true, true) => (Some(view.clone()), Some(view)),
+            (true, false) => (Some(view), None),
+            (false, _) => (None, want_view.then_some(view)),
+        };
+        if let Some(view) = for_hook {
+            scope.record.event_properties = self.event_properties(view).await.map(Box::new);
+        }
+        scope.view = kept;
     }
 
     /// The session of one request (`docs/sessions.md`): a conversation handle, a token, the transport's session,
