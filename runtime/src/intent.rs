@@ -272,7 +272,11 @@ fn is_uuid_v7(text: &str) -> bool {
 pub(crate) fn conversation_handle(value: Option<&Value>) -> (Arc<str>, bool) {
     match echoed_handle(value) {
         Some(handle) => (handle, false),
-        None => (Arc::from(uuid::Uuid::now_v7().to_string()), true),
+        None => {
+            let mut buffer = uuid::Uuid::encode_buffer();
+            let handle = uuid::Uuid::now_v7().hyphenated().encode_lower(&mut buffer);
+            (Arc::from(&*handle), true)
+        }
     }
 }
 
@@ -284,7 +288,15 @@ pub(crate) fn echoed_handle(value: Option<&Value>) -> Option<Arc<str>> {
 
 /// The text block that hands a freshly minted handle to the agent: compact JSON data, not an instruction.
 pub(crate) fn handle_block(handle: &str) -> rmcp::model::ContentBlock {
-    rmcp::model::ContentBlock::text(json!({ CONVERSATION_ID: handle }).to_string())
+    // Written directly rather than through a `Value`: this runs on every call that mints a handle.
+    let handle = serde_json::to_string(handle).unwrap_or_default();
+    let mut text = String::with_capacity(CONVERSATION_ID.len() + handle.len() + 5);
+    text.push_str("{\"");
+    text.push_str(CONVERSATION_ID);
+    text.push_str("\":");
+    text.push_str(&handle);
+    text.push('}');
+    rmcp::model::ContentBlock::text(text)
 }
 
 /// Runs the intent fallback; a panic, timeout or blank answer is no intent.
@@ -304,6 +316,18 @@ pub(crate) async fn run_fallback(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_minted_handle_reaches_the_agent_as_compact_json_data() {
+        let (handle, minted) = conversation_handle(None);
+        assert!(minted);
+        assert!(is_uuid_v7(&handle), "{handle}");
+        let block = handle_block(&handle);
+        let text = &block.as_text().expect("a text block").text;
+        assert_eq!(*text, format!("{{\"conversation_id\":\"{handle}\"}}"));
+        let parsed: Value = serde_json::from_str(text).expect("valid JSON");
+        assert_eq!(parsed, json!({ CONVERSATION_ID: &*handle }));
+    }
 
     #[test]
     fn the_client_s_stated_intent_and_model_win_over_the_agent_s_arguments() {

@@ -112,7 +112,10 @@ pub(super) fn parameters(record: &RequestRecord, params: Option<Value>) -> Value
             request.insert("params".into(), params);
         }
     }
-    let mut value = json!({ "request": Value::Object(request) });
+    // Built directly: `json!` would copy the whole tree through the serializer.
+    let mut outer = Map::with_capacity(1);
+    outer.insert("request".into(), Value::Object(request));
+    let mut value = Value::Object(outer);
     privacy::sanitize_parameters(&mut value);
     privacy::bound(&mut value, DEPTH);
     value

@@ -21,7 +21,12 @@ pub const INACTIVITY_ROLLOVER: Duration = Duration::from_secs(30 * 60);
 
 /// A fresh generated session id: `ses_` + a lowercase hyphenated UUIDv7.
 pub fn generate_session_id() -> String {
-    format!("ses_{}", uuid::Uuid::now_v7().hyphenated())
+    let mut buffer = uuid::Uuid::encode_buffer();
+    let uuid = uuid::Uuid::now_v7().hyphenated();
+    let mut id = String::with_capacity(4 + uuid::fmt::Hyphenated::LENGTH);
+    id.push_str("ses_");
+    id.push_str(uuid.encode_lower(&mut buffer));
+    id
 }
 
 /// Whether `id` has one of the crate's session id forms: `ses_` + a lowercase hyphenated UUID (generated), or
@@ -44,18 +49,43 @@ pub fn is_crate_session_id(id: &str) -> bool {
 /// The session id derived from `x`: `"ses_" + H(x) + H(x + "::salt")`, byte-compatible with PostHog's TypeScript
 /// and Python MCP SDKs. `H` runs two 32-bit FNV-style accumulators over the UTF-16 code units of its input.
 pub fn derive_session_id(input: &str) -> String {
-    let salted = format!("{input}::salt");
-    format!("ses_{}{}", half_hash(input), half_hash(&salted))
+    // One pass: the salted half carries on from the plain half's state over the salt's code units.
+    let plain = input
+        .encode_utf16()
+        .fold(HalfHash::START, |hash, unit| hash.push(unit));
+    let salted = "::salt"
+        .encode_utf16()
+        .fold(plain, |hash, unit| hash.push(unit));
+    let mut id = String::with_capacity(36);
+    id.push_str("ses_");
+    for word in [plain.0, plain.1, salted.0, salted.1] {
+        push_hex(&mut id, word);
+    }
+    id
 }
 
-fn half_hash(input: &str) -> String {
-    let (mut a, mut b) = (0x8422_2325_u32, 0xcbf2_9ce4_u32);
-    for unit in input.encode_utf16() {
+/// One half of a derived id: the two 32-bit accumulators after the code units so far.
+#[derive(Clone, Copy)]
+struct HalfHash(u32, u32);
+
+impl HalfHash {
+    const START: Self = Self(0x8422_2325, 0xcbf2_9ce4);
+
+    fn push(self, unit: u16) -> Self {
         let unit = u32::from(unit);
-        a = (a ^ unit).wrapping_mul(0x1B3);
-        b = (b ^ unit).wrapping_mul(0x193);
+        Self(
+            (self.0 ^ unit).wrapping_mul(0x1B3),
+            (self.1 ^ unit).wrapping_mul(0x193),
+        )
     }
-    format!("{a:08x}{b:08x}")
+}
+
+/// `word` as eight lowercase hex digits.
+fn push_hex(out: &mut String, word: u32) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for shift in (0..8).rev() {
+        out.push(char::from(DIGITS[((word >> (shift * 4)) & 0xf) as usize]));
+    }
 }
 
 /// The session token: the session id plus what the client reported about itself, carried by clients of stateless
