@@ -48,12 +48,41 @@ pub(crate) fn encode_bounded_into<T: Serialize + ?Sized>(
     let start = out.len();
     let next_bytes = Cell::new(None);
     let mut serializer =
-        serde_json::Serializer::with_formatter(&mut *out, CutLongStrings::new(&next_bytes));
+        serde_json::Serializer::with_formatter(Text(&mut *out), CutLongStrings::new(&next_bytes));
     let written = Shortened(value, &next_bytes).serialize(&mut serializer);
     if written.is_err() {
         out.truncate(start);
     }
     written
+}
+
+/// A write at least this long (a long string's kept text) makes room for the value's closing bytes too.
+const LONG_WRITE: usize = 4096;
+/// The room left after a long write: a value's closing brackets and short fields after its long string.
+const ROOM_AFTER_LONG_WRITE: usize = 1024;
+
+/// The text buffer as the serializer writes it. A long string arrives in one write; growing the buffer for it
+/// alone would leave no room for the bytes after it, and the next short write would double the buffer and copy
+/// the whole string again. So a long write reserves room for those bytes at once.
+struct Text<'a>(&'a mut Vec<u8>);
+
+impl std::io::Write for Text<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.write_all(bytes)?;
+        Ok(bytes.len())
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        if bytes.len() >= LONG_WRITE && self.0.capacity() - self.0.len() < bytes.len() {
+            self.0.reserve(bytes.len() + ROOM_AFTER_LONG_WRITE);
+        }
+        self.0.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// An empty buffer for [`encode_bounded_into`].
@@ -64,9 +93,8 @@ pub(crate) fn buffer() -> Vec<u8> {
 /// The spare buffers in the pool hold at most this many bytes together (their capacity and their slot).
 pub(crate) const POOLED_BYTES: usize = 1024 * 1024;
 /// A buffer with more capacity than this is freed rather than pooled, so one large reply does not fill the pool.
-/// A value with one string cut at [`KEPT_STRING_CHARS`] fits with room to spare: its text is about 35 KB, and a
-/// vector grown to hold it can double once more for the bytes after the string (to about 70 KB). At 64 KiB such a
-/// buffer was freed on the worker every call and the next long reply grew a fresh one.
+/// A value with one string cut at [`KEPT_STRING_CHARS`] fits with room to spare: its text is about 35 KB (its
+/// buffer grows once, with room for the bytes after the string), and a value with a few such strings still fits.
 pub(crate) const POOLED_CAPACITY: usize = 128 * 1024;
 /// The capacity a fresh buffer starts with: room for a typical call's params or reply.
 const FRESH_CAPACITY: usize = 256;

@@ -208,3 +208,20 @@ fn the_boundary_after_a_count_of_characters_is_the_same_for_ascii_and_for_any_te
         }
     }
 }
+
+#[test]
+fn a_long_reply_grows_a_fresh_buffer_once_not_again_for_the_bytes_after_its_string() {
+    let text = "word ".repeat(32_768 / 5);
+    let reply = json!({"content": [{"type": "text", "text": text}], "isError": false});
+    let mut out = Vec::with_capacity(256);
+    encode_bounded_into(&mut out, &reply).unwrap();
+    assert_eq!(serde_json::from_slice::<Value>(&out).unwrap(), reply);
+    // Doubling for the closing bytes would leave about twice the text's length of capacity, and copy the string
+    // a second time on the way.
+    assert!(
+        out.capacity() < text.len() + 2 * ROOM_AFTER_LONG_WRITE,
+        "capacity {} for {} bytes",
+        out.capacity(),
+        out.len()
+    );
+}
