@@ -360,10 +360,10 @@ impl IdentityResolver {
                 state.failures.pop(&key);
             }
         }
-        let view = LazyCell::force(&view).clone();
-        match self.call(identify, &view).await {
+        let view: &RequestView = LazyCell::force(&view);
+        match self.call(identify, view).await {
             Ok(next) => self.record(key, next),
-            Err(outcome) => self.no_identity(&view, key, outcome),
+            Err(outcome) => self.no_identity(view, key, outcome),
         }
     }
 
